@@ -1,0 +1,1 @@
+"""dmctl: the command-line interface, also the kubectl plugin kubectl-datamigration."""

@@ -1,0 +1,1 @@
+"""Job controller that runs each Job's container command as a local process."""

@@ -1,0 +1,1 @@
+"""Kubernetes API emulator (aiohttp) with an in-memory object store."""

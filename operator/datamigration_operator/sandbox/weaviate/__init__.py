@@ -1,0 +1,1 @@
+"""Weaviate-compatible server (REST + gRPC), in memory, with fault knobs."""

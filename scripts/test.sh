@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The project's test command: static checks, then the unit and integration tiers.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -k patch`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"; ruff check operator tests; ruff format --check operator tests
+echo "== mypy"; mypy
+if grep -q '^\[tool.importlinter\]' pyproject.toml; then echo "== import-linter"; lint-imports; fi
+echo "== pytest"; pytest "$@"
