@@ -1,0 +1,190 @@
+"""JobRunner: kube-controller-manager's Job controller plus a kubelet, over the sandbox store.
+
+Jobs are defaulted and validated at admission (job_defaults); each Job gets a JobController
+(job_controller) whose pods run as local processes (pod_worker). The runner only routes store
+events: it never blocks the store's listener, it wakes the controllers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from datamigration_operator.sandbox.jobs.job_controller import JobController
+from datamigration_operator.sandbox.jobs.job_defaults import admit_job
+from datamigration_operator.sandbox.jobs.node_affinity import (
+    NODE_NAME,
+    node_manifest,
+    node_ready_status,
+)
+from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings, TokenMinter
+from datamigration_operator.sandbox.kube.errors import ApiError
+from datamigration_operator.sandbox.kube.resources import ResourceType
+from datamigration_operator.sandbox.kube.store import Store
+
+_JOBS = ("batch", "jobs")
+_PODS = ("", "pods")
+# Changes that can unblock a waiting pod: scheduling, claims, env sources, ServiceAccounts.
+_WAITED_ON = {
+    ("", "nodes"),
+    ("", "persistentvolumeclaims"),
+    ("", "secrets"),
+    ("", "configmaps"),
+    ("", "serviceaccounts"),
+}
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        data_dir: Path,
+        api_url: str,
+        certificate_authority: bytes | None = None,
+        authenticator: TokenMinter | None = None,
+        retry_base_delay: float = 0.2,
+        retry_max_delay: float = 5.0,
+        kill_grace: float = 2.0,
+    ) -> None:
+        """`retry_*`: pod re-creation back-off (the real controller: 10 s doubling to 6 min).
+        `certificate_authority`: PEM of the API server's CA when `api_url` is https.
+        `kill_grace`: seconds between SIGTERM and SIGKILL when a pod is stopped (at most the
+        pod's terminationGracePeriodSeconds in a real cluster, default 30 s)."""
+        self._store = store
+        self._settings = KubeletSettings(
+            store=store,
+            data_dir=data_dir,
+            api_url=api_url,
+            certificate_authority=certificate_authority,
+            tokens=authenticator,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            kill_grace=kill_grace,
+        )
+        self._controllers: dict[tuple[str, str], JobController] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        store.add_admission(admit_job)
+
+    def start(self) -> None:
+        """Subscribe to the store; call it on the running event loop."""
+        asyncio.get_running_loop()  # fail early when called outside the loop
+        self._ensure_node()
+        self._unsubscribe = self._store.subscribe(self._on_change)
+        jobs = self._store.lookup("batch", "v1", "jobs")
+        for job in self._store.list(jobs, None)[0]:
+            self._controller_for(job).wake()
+
+    async def stop(self) -> None:
+        """Kill every process at once and stop all controllers."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        controllers = list(self._controllers.values())
+        self._controllers.clear()
+        for controller in controllers:
+            await controller.halt()
+
+    def claim_dir(self, namespace: str, claim: str) -> Path:
+        """The local folder backing a PersistentVolumeClaim (created on demand)."""
+        return self._settings.claim_dir(namespace, claim)
+
+    def pod_log(self, namespace: str, pod: str, container: str | None) -> str | None:
+        """The container's log (stdout and stderr); None when it has not run."""
+        name = container or self._first_container(namespace, pod)
+        if name is None:
+            return None
+        path = self._settings.log_path(namespace, pod, name)
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+
+    def kill(self, namespace: str, job_name: str, sig: int = signal.SIGKILL) -> bool:
+        """Signal the process group of the Job's running pod (fault injection)."""
+        controller = self._controllers.get((namespace, job_name))
+        return controller is not None and controller.send_signal(sig)
+
+    # --- store events -----------------------------------------------------------------------
+
+    def _on_change(
+        self,
+        event_type: str,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+    ) -> None:
+        if rt.key == _JOBS:
+            self._on_job(event_type, obj)
+        elif rt.key == _PODS:
+            self._on_pod(event_type, obj)
+        elif rt.key in _WAITED_ON:
+            for controller in list(self._controllers.values()):
+                controller.kick()
+
+    def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
+        meta = job["metadata"]
+        key = (meta["namespace"], meta["name"])
+        current = self._controllers.get(key)
+        if event_type == "DELETED":
+            if current is not None and current.uid == meta["uid"]:
+                current.close()
+            return
+        self._controller_for(job).wake()
+
+    def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("kind") != "Job" or not ref.get("controller"):
+                continue
+            controller = self._controllers.get((meta["namespace"], ref.get("name", "")))
+            if controller is None or controller.uid != ref.get("uid"):
+                continue
+            if event_type == "DELETED":
+                controller.pod_deleted(meta["name"])
+            controller.wake()
+
+    def _controller_for(self, job: dict[str, Any]) -> JobController:
+        meta = job["metadata"]
+        key = (meta["namespace"], meta["name"])
+        current = self._controllers.get(key)
+        if current is not None and current.uid == meta["uid"]:
+            return current
+        if current is not None:  # a Job of the same name replaced the old one
+            current.close()
+        controller = JobController(
+            self._settings, meta["namespace"], meta["name"], meta["uid"], self._forget
+        )
+        self._controllers[key] = controller
+        controller.start()
+        return controller
+
+    def _forget(self, controller: JobController) -> None:
+        key = (controller.namespace, controller.name)
+        if self._controllers.get(key) is controller:
+            del self._controllers[key]
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _ensure_node(self) -> None:
+        nodes = self._store.lookup("", "v1", "nodes")
+        try:
+            self._store.get(nodes, None, NODE_NAME)
+            return
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+        node = self._store.create(nodes, None, node_manifest())
+        node["status"] = node_ready_status()
+        self._store.update(nodes, None, NODE_NAME, node, subresource="status")
+
+    def _first_container(self, namespace: str, pod: str) -> str | None:
+        try:
+            obj = self._store.get(self._store.lookup("", "v1", "pods"), namespace, pod)
+        except ApiError:
+            return None
+        containers = (obj.get("spec") or {}).get("containers") or []
+        return str(containers[0].get("name")) if containers else None

@@ -1,0 +1,474 @@
+"""The gRPC API weaviate-client v4 uses: BatchObjects, BatchReferences, Search, BatchDelete,
+Aggregate, TenantsGet, and the health check.
+
+Every call first waits `faults.latency_ms` and checks the API key; BatchObjects and Search may
+then abort with UNAVAILABLE while `faults.unavailable_bursts` lasts (the client retries those).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid as uuid_module
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+import grpc
+from weaviate.proto.v1 import (
+    aggregate_pb2,
+    base_pb2,
+    batch_delete_pb2,
+    batch_pb2,
+    health_weaviate_pb2,
+    properties_pb2,
+    search_get_pb2,
+    tenants_pb2,
+    weaviate_pb2_grpc,
+)
+
+from datamigration_operator.sandbox.weaviate.database import (
+    Collection,
+    Database,
+    beacon,
+    now_ms,
+    parse_beacon,
+)
+from datamigration_operator.sandbox.weaviate.errors import WeaviateError
+from datamigration_operator.sandbox.weaviate.faults import Faults
+from datamigration_operator.sandbox.weaviate.filters import Predicate, compile_filter
+from datamigration_operator.sandbox.weaviate.grpc_codec import (
+    decode_properties,
+    decode_vectors,
+    encode_value,
+    uuid_bytes,
+)
+from datamigration_operator.sandbox.weaviate.values import PropertyValueError
+
+# Weaviate's QUERY_DEFAULTS_LIMIT and QUERY_MAXIMUM_RESULTS defaults.
+DEFAULT_LIMIT = 10
+MAXIMUM_RESULTS = 10_000
+_UNSUPPORTED_SEARCH = (
+    "hybrid_search",
+    "bm25_search",
+    "near_vector",
+    "near_object",
+    "near_text",
+    "near_image",
+    "near_audio",
+    "near_video",
+    "near_depth",
+    "near_thermal",
+    "near_imu",
+    "group_by",
+    "generative",
+    "rerank",
+)
+_GRPC_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
+    def __init__(self, database: Database, faults: Faults, api_key: str | None) -> None:
+        self.database = database
+        self.faults = faults
+        self.api_key = api_key
+
+    async def _enter(self, context: Any, *, may_be_unavailable: bool = False) -> None:
+        if self.faults.latency_ms:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        if self.api_key is not None:
+            metadata = dict(context.invocation_metadata() or ())
+            if metadata.get("authorization") != f"Bearer {self.api_key}":
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "unauthenticated: a valid API key is required (authorization: Bearer <key>)",
+                )
+        if may_be_unavailable and self.faults.take_unavailable():
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "sandbox: injected unavailability")
+
+    async def _fail(self, context: Any, error: WeaviateError) -> NoReturn:
+        await context.abort(_GRPC_CODES.get(error.status, grpc.StatusCode.UNKNOWN), error.message)
+        raise AssertionError("context.abort returns only by raising")
+
+    # ---- writes -------------------------------------------------------------------------
+
+    async def BatchObjects(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._enter(context, may_be_unavailable=True)
+        started = time.perf_counter()
+        objects = request.objects
+        failures = self.faults.failures([obj.uuid for obj in objects])
+        stamp = now_ms()
+        errors = []
+        BatchError = batch_pb2.BatchObjectsReply.BatchError  # noqa: N806 - the protobuf class
+        for index, obj in enumerate(objects):
+            message = failures.get(index)
+            if message is None:
+                try:
+                    self._store(obj, stamp)
+                except WeaviateError as error:
+                    message = error.message
+                except (PropertyValueError, ValueError) as error:
+                    message = str(error)
+            if message is not None:
+                errors.append(BatchError(index=index, error=message))
+        self.database.stats.record_batch(len(objects) - len(errors), len(errors))
+        return batch_pb2.BatchObjectsReply(took=time.perf_counter() - started, errors=errors)
+
+    def _store(self, obj: Any, stamp: int) -> None:
+        if not obj.uuid:
+            raise ValueError("uuid is required for every object")
+        uuid = str(uuid_module.UUID(obj.uuid))
+        collection = self.database.find(obj.collection)
+        if collection is None:
+            raise ValueError(f"could not find class {obj.collection} in schema")
+        _check_tenant(collection, obj.tenant)
+        values = decode_properties(obj.properties) if obj.HasField("properties") else {}
+        properties = collection.check_properties(
+            values, auto_schema=self.database.auto_schema, known_classes=self.database.collections
+        )
+        if obj.HasField("properties"):
+            for ref in obj.properties.single_target_ref_props:
+                target = _single_target(collection, ref.prop_name)
+                properties[ref.prop_name] = [beacon(target, str(u).lower()) for u in ref.uuids]
+            for ref in obj.properties.multi_target_ref_props:
+                _reference_property(collection, ref.prop_name, ref.target_collection)
+                properties[ref.prop_name] = [
+                    beacon(ref.target_collection, str(u).lower()) for u in ref.uuids
+                ]
+        vector, vectors = decode_vectors(obj)
+        collection.put(
+            {
+                "id": uuid,
+                "class": collection.name,
+                "properties": properties,
+                "vector": vector,
+                "vectors": vectors,
+                "creationTimeUnix": stamp,
+                "lastUpdateTimeUnix": stamp,
+            }
+        )
+
+    async def BatchReferences(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._enter(context)
+        started = time.perf_counter()
+        errors = []
+        for index, ref in enumerate(request.references):
+            try:
+                self._add_reference(ref)
+            except (WeaviateError, ValueError) as error:
+                message = error.message if isinstance(error, WeaviateError) else str(error)
+                errors.append(batch_pb2.BatchReferencesReply.BatchError(index=index, error=message))
+        return batch_pb2.BatchReferencesReply(took=time.perf_counter() - started, errors=errors)
+
+    def _add_reference(self, ref: Any) -> None:
+        collection = self.database.get(ref.from_collection)
+        source = collection.objects.get(ref.from_uuid.lower())
+        if source is None:
+            raise WeaviateError(404, f"source object {ref.from_uuid} not found")
+        target = ref.to_collection or _single_target(collection, ref.name)
+        _reference_property(collection, ref.name, target)
+        source["properties"].setdefault(ref.name, []).append(beacon(target, ref.to_uuid.lower()))
+        source["lastUpdateTimeUnix"] = now_ms()
+
+    async def BatchDelete(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._enter(context)
+        started = time.perf_counter()
+        try:
+            collection = self.database.get(request.collection)
+            _check_tenant(collection, request.tenant)
+            if not request.HasField("filters"):
+                raise WeaviateError(422, "batch delete needs a filter")
+            matches = _matching(
+                collection, compile_filter(request.filters, collection, self.database)
+            )
+        except WeaviateError as error:
+            await self._fail(context, error)
+        # real Weaviate deletes at most QUERY_MAXIMUM_RESULTS objects per call
+        matched_ids = [obj["id"] for obj in _take(matches, MAXIMUM_RESULTS)]
+        if not request.dry_run:
+            for uuid in matched_ids:
+                collection.delete(uuid)
+        self.database.stats.delete_calls += 1
+        objects = (
+            [
+                batch_delete_pb2.BatchDeleteObject(uuid=uuid_bytes(uuid), successful=True)
+                for uuid in matched_ids
+            ]
+            if request.verbose
+            else []
+        )
+        return batch_delete_pb2.BatchDeleteReply(
+            took=time.perf_counter() - started,
+            matches=len(matched_ids),
+            successful=0 if request.dry_run else len(matched_ids),
+            failed=0,
+            objects=objects,
+        )
+
+    # ---- reads --------------------------------------------------------------------------
+
+    async def Search(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._enter(context, may_be_unavailable=True)
+        started = time.perf_counter()
+        self.database.stats.search_calls += 1
+        try:
+            results = self._search(request)
+        except WeaviateError as error:
+            await self._fail(context, error)
+        return search_get_pb2.SearchReply(took=time.perf_counter() - started, results=results)
+
+    def _search(self, request: Any) -> list[Any]:
+        for field in _UNSUPPORTED_SEARCH:
+            if request.HasField(field):
+                raise WeaviateError(400, f"the sandbox Weaviate does not support {field}")
+        collection = self.database.get(request.collection)
+        _check_tenant(collection, request.tenant)
+        limit = request.limit or DEFAULT_LIMIT
+        if request.offset + limit > MAXIMUM_RESULTS:
+            raise WeaviateError(
+                422, f"query maximum results exceeded: offset + limit > {MAXIMUM_RESULTS}"
+            )
+        has_filters = request.HasField("filters")
+        if request.after:
+            if has_filters or request.offset or len(request.sort_by):
+                raise WeaviateError(
+                    422, "other params cannot be set with after and limit parameters"
+                )
+            ids = collection.ids_after(request.after.lower())
+            found: Iterable[dict[str, Any]] = (collection.objects[i] for i in ids)
+        elif has_filters:
+            # filtered results come back in insertion (doc id) order, as from the inverted index
+            predicate = compile_filter(request.filters, collection, self.database)
+            found = _matching(collection, predicate)
+        else:
+            # an unfiltered list walks the objects bucket, which is keyed by uuid
+            found = (collection.objects[i] for i in collection.sorted_ids())
+        if len(request.sort_by):
+            found = _sorted(list(found), request.sort_by, collection)
+        page = list(_take(found, request.offset + limit))[request.offset :]
+        properties = request.properties if request.HasField("properties") else None
+        metadata = request.metadata if request.HasField("metadata") else None
+        return [
+            search_get_pb2.SearchResult(
+                properties=self._properties_result(obj, collection, properties),
+                metadata=_metadata_result(obj, metadata),
+            )
+            for obj in page
+        ]
+
+    def _properties_result(self, obj: dict[str, Any], collection: Collection, request: Any) -> Any:
+        stored = obj["properties"]
+        fields: dict[str, Any] = {}
+        if request is None or request.return_all_nonref_properties:
+            names: Iterable[str] = stored
+            blobs_too = False
+        else:
+            names = request.non_ref_properties
+            blobs_too = True
+        for name in names:
+            prop = collection.property(name)
+            if prop is None or prop["dataType"][0][:1].isupper():
+                continue
+            if prop["dataType"][0] == "blob" and not blobs_too:
+                continue
+            fields[name] = encode_value(stored.get(name), prop)
+        if request is not None:
+            for nested in request.object_properties:
+                prop = collection.property(nested.prop_name)
+                if prop is not None and stored.get(nested.prop_name) is not None:
+                    fields[nested.prop_name] = encode_value(
+                        _select_nested(stored[nested.prop_name], nested), prop
+                    )
+        ref_props = []
+        if request is not None:
+            for ref_request in request.ref_properties:
+                ref_props.append(self._ref_result(obj, collection, ref_request))
+        return search_get_pb2.PropertiesResult(
+            non_ref_props=properties_pb2.Properties(fields=fields),
+            target_collection=collection.name,
+            ref_props=ref_props,
+            ref_props_requested=bool(request is not None and len(request.ref_properties)),
+        )
+
+    def _ref_result(self, obj: dict[str, Any], collection: Collection, request: Any) -> Any:
+        name = request.reference_property
+        prop = collection.property(name)
+        if prop is None or prop["dataType"][0][:1].islower():
+            raise WeaviateError(422, f"'{name}' is not a reference property of {collection.name}")
+        properties = request.properties if request.HasField("properties") else None
+        metadata = request.metadata if request.HasField("metadata") else None
+        results = []
+        for ref in obj["properties"].get(name) or ():
+            target_class, uuid = parse_beacon(ref["beacon"])
+            if request.target_collection and target_class != request.target_collection:
+                continue
+            target_collection = self.database.find(target_class or prop["dataType"][0])
+            target = None if target_collection is None else target_collection.objects.get(uuid)
+            if target is None or target_collection is None:
+                continue  # a dangling reference is skipped, as Weaviate does
+            result = self._properties_result(target, target_collection, properties)
+            result.metadata.CopyFrom(_metadata_result(target, metadata))
+            results.append(result)
+        return search_get_pb2.RefPropertiesResult(prop_name=name, properties=results)
+
+    async def Aggregate(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._enter(context)
+        started = time.perf_counter()
+        try:
+            collection = self.database.get(request.collection)
+            _check_tenant(collection, request.tenant)
+            if len(request.aggregations) or request.HasField("group_by"):
+                raise WeaviateError(
+                    400, "the sandbox Weaviate aggregates only the total count (objects_count)"
+                )
+            if request.HasField("filters"):
+                predicate = compile_filter(request.filters, collection, self.database)
+                count = sum(1 for _ in _matching(collection, predicate))
+            else:
+                count = len(collection.objects)
+        except WeaviateError as error:
+            await self._fail(context, error)
+        return aggregate_pb2.AggregateReply(
+            took=time.perf_counter() - started,
+            single_result=aggregate_pb2.AggregateReply.Single(objects_count=count),
+        )
+
+    async def TenantsGet(self, request: Any, context: Any) -> Any:  # noqa: N802
+        await self._enter(context)
+        try:
+            collection = self.database.get(request.collection)
+            if not collection.multi_tenant:
+                raise WeaviateError(
+                    422, f"multi-tenancy is not enabled for class {collection.name!r}"
+                )
+        except WeaviateError as error:
+            await self._fail(context, error)
+        return tenants_pb2.TenantsGetReply(took=0.0, tenants=[])
+
+
+def _check_tenant(collection: Collection, tenant: str) -> None:
+    if tenant and not collection.multi_tenant:
+        raise WeaviateError(
+            422,
+            f"class {collection.name} has multi-tenancy disabled, but request was with tenant",
+        )
+    if collection.multi_tenant:
+        raise WeaviateError(422, "the sandbox Weaviate does not support multi-tenant classes")
+
+
+def _reference_property(collection: Collection, name: str, target: str) -> None:
+    prop = collection.property(name)
+    if prop is None:
+        raise ValueError(f"no such prop with name '{name}' found in class '{collection.name}'")
+    if prop["dataType"][0][:1].islower():
+        raise ValueError(f"property '{name}' of class '{collection.name}' is not a reference")
+    if target not in prop["dataType"]:
+        raise ValueError(
+            f"target class {target} is not allowed for reference property '{name}' "
+            f"of class '{collection.name}'"
+        )
+
+
+def _single_target(collection: Collection, name: str) -> str:
+    prop = collection.property(name)
+    if prop is None:
+        raise ValueError(f"no such prop with name '{name}' found in class '{collection.name}'")
+    targets: list[str] = prop["dataType"]
+    if targets[0][:1].islower():
+        raise ValueError(f"property '{name}' of class '{collection.name}' is not a reference")
+    if len(targets) != 1:
+        raise ValueError(f"property '{name}' has several target classes: name the target")
+    return targets[0]
+
+
+def _matching(collection: Collection, predicate: Predicate) -> Iterable[dict[str, Any]]:
+    return [obj for obj in collection.objects.values() if predicate(obj)]
+
+
+def _take(items: Iterable[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    taken: list[dict[str, Any]] = []
+    if count <= 0:
+        return taken
+    for item in items:
+        taken.append(item)
+        if len(taken) >= count:
+            break
+    return taken
+
+
+def _sorted(objects: list[dict[str, Any]], sort_by: Any, collection: Collection) -> list[Any]:
+    # stable sorts applied last key first give a multi-key ordering
+    for spec in reversed(list(sort_by)):
+        path = list(spec.path)
+        if len(path) != 1:
+            raise WeaviateError(422, f"sorting by {path} is not supported")
+        name = path[0]
+        key = _sort_key(name, collection)
+        present = [obj for obj in objects if key(obj) is not None]
+        missing = [obj for obj in objects if key(obj) is None]
+        present.sort(key=key, reverse=not spec.ascending)
+        # Weaviate puts objects without the property first when ascending
+        objects = missing + present if spec.ascending else present + missing
+    return objects
+
+
+def _sort_key(name: str, collection: Collection) -> Callable[[dict[str, Any]], Any]:
+    if name == "_id":
+        return lambda obj: obj["id"]
+    if name in ("_creationTimeUnix", "_lastUpdateTimeUnix"):
+        field = name[1:]
+        return lambda obj: obj[field]
+    if collection.property(name) is None:
+        raise WeaviateError(422, f"no such prop with name '{name}' found in class")
+    return lambda obj: obj["properties"].get(name)
+
+
+def _metadata_result(obj: dict[str, Any], request: Any) -> Any:
+    result = search_get_pb2.MetadataResult(id=obj["id"], id_as_bytes=uuid_bytes(obj["id"]))
+    if request is None:
+        return result
+    if request.creation_time_unix:
+        result.creation_time_unix = obj["creationTimeUnix"]
+        result.creation_time_unix_present = True
+    if request.last_update_time_unix:
+        result.last_update_time_unix = obj["lastUpdateTimeUnix"]
+        result.last_update_time_unix_present = True
+    wanted = set(request.vectors)
+    if request.vector and obj["vector"] is not None:
+        result.vector_bytes = obj["vector"]
+    for name, (data, multi) in obj["vectors"].items():
+        if request.vector or name in wanted:
+            vector_type = (
+                base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32
+                if multi
+                else base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
+            )
+            result.vectors.append(base_pb2.Vectors(name=name, vector_bytes=data, type=vector_type))
+    return result
+
+
+def _select_nested(value: Any, request: Any) -> Any:
+    wanted = set(request.primitive_properties) | {o.prop_name for o in request.object_properties}
+    if isinstance(value, list):
+        return [{k: v for k, v in item.items() if k in wanted} for item in value]
+    return {k: v for k, v in value.items() if k in wanted}
+
+
+async def health_check(request: bytes, context: Any) -> bytes:
+    """`/grpc.health.v1.Health/Check` with the client's own message types."""
+    health_weaviate_pb2.WeaviateHealthCheckRequest.FromString(request)
+    reply = health_weaviate_pb2.WeaviateHealthCheckResponse(
+        status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING
+    )
+    data: bytes = reply.SerializeToString()
+    return data
+
+
+def health_handler() -> Any:
+    handler = grpc.unary_unary_rpc_method_handler(health_check)
+    return grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": handler})
