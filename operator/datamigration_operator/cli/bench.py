@@ -47,6 +47,7 @@ def bench_sandbox(
             result = asyncio.run(run_kube_benchmark(info.kube_url, token, ca_pem, settings))
         finally:
             stop_process(process.pid, data_dir)
+            process.wait()  # reap it
     if as_json:
         print(json.dumps({"benchmark": "sandbox", **result}, indent=2))
         return

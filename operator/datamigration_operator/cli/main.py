@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import typer
+import warnings
 
-from datamigration_operator.cli.bench import bench_app
-from datamigration_operator.cli.sandbox import sandbox_app
+from authlib.deprecate import AuthlibDeprecationWarning
+
+# authlib (pulled in by weaviate-client) forces its deprecation warnings on ("always") when
+# imported and then warns about its own httpx module: nothing a dmctl user can act on.
+warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+
+import typer  # noqa: E402
+
+from datamigration_operator.cli.bench import bench_app  # noqa: E402
+from datamigration_operator.cli.sandbox import sandbox_app  # noqa: E402
 
 app = typer.Typer(
     name="dmctl",

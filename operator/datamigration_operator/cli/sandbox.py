@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import psutil
 import typer
 from rich.console import Console
 
@@ -53,13 +54,11 @@ def read_state(data_dir: Path) -> SandboxInfo | None:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it has stopped serving)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def print_usage(info: SandboxInfo) -> None:

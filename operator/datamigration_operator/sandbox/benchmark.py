@@ -163,7 +163,8 @@ async def run_kube_benchmark(
                 await _expect(response, 200)
 
         n, c = settings.requests, settings.concurrency
-        await _rate(min(n, 200), c, get_version)  # warm-up: connections, caches
+        for request in (get_version, get_cm, patch_cm):  # warm-up: connections, caches
+            await _rate(min(n, 500), c, request)
         baseline = await _rate(n, c, get_version)
         get_rps = await _rate(n, c, get_cm)
         patch_rps = await _rate(n, c, patch_cm)
