@@ -1,0 +1,75 @@
+"""What the operator hands a copy/sync/validate Job, shared with the Job side (`dmctl job`)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from datamigration_operator.api.model_base import SpecModel
+from datamigration_operator.api.phases import JobKind, Phase
+from datamigration_operator.api.spec import CollectionMapping, Endpoint
+
+# The Job's configuration arrives as JSON (JobConfig) in this environment variable.
+CONFIG_ENV: Final = "DATAMIGRATION_JOB_CONFIG"
+# The Weaviate API key arrives only through this secretKeyRef variable, never in the config.
+API_KEY_ENV: Final = "WEAVIATE_API_KEY"
+# Exit code for failures a retry cannot fix (bad mapping, unknown table, objects that keep
+# failing); podFailurePolicy turns it into an immediate Job failure.
+NON_RETRYABLE_EXIT_CODE: Final = 42
+CONTAINER_NAME: Final = "job"
+SOURCE_MOUNT_PATH: Final = "/var/lib/datamigration/source"
+SCRATCH_MOUNT_PATH: Final = "/var/lib/datamigration/scratch"
+CA_MOUNT_PATH: Final = "/var/run/datamigration/ca"
+CA_FILE_NAME: Final = "ca.crt"
+
+JOB_KIND_BY_PHASE: Final[dict[Phase, JobKind]] = {
+    "migrate": "copy",
+    "dual-write": "sync",
+    "validate": "validate",
+}
+
+
+class MigrationRef(SpecModel):
+    """The DataMigration a Job reports to (status subresource)."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+class JobSource(SpecModel):
+    """The SQLite file as the Job sees it."""
+
+    path: str
+    """Absolute path inside the container (under SOURCE_MOUNT_PATH, read-only)."""
+    snapshot: bool
+    """Read from an online-backup snapshot written under scratch_dir."""
+    scratch_dir: str
+    """Writable directory for the snapshot."""
+
+
+class JobTarget(SpecModel):
+    """Weaviate as the Job reaches it."""
+
+    http: Endpoint
+    grpc: Endpoint
+    tls: bool
+    ca_file: str | None = None
+    """PEM bundle to trust, mounted from spec.target.tls.caSecretRef."""
+    api_key_env: str | None = None
+    """Environment variable holding the API key, when one is configured."""
+
+
+class JobConfig(SpecModel):
+    """Everything a Job needs besides secrets."""
+
+    kind: JobKind
+    job_name: str
+    datamigration: MigrationRef
+    source: JobSource
+    target: JobTarget
+    collections: list[CollectionMapping]
+    batch_size: int
+    concurrency: int
+    objects_per_second: int
+    max_mismatches: int
+    recheck_delay: str

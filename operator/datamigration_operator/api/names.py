@@ -1,0 +1,38 @@
+"""Names fixed by the API contract: group, kind, labels and annotations on what we create."""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "migrations.gremlins.ai"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "DataMigration"
+PLURAL: Final = "datamigrations"
+SINGULAR: Final = "datamigration"
+SHORT_NAMES: Final = ("dm", "dmig")
+CATEGORY: Final = "migrations"
+CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+
+OPERATOR_NAME: Final = "datamigration-operator"
+
+# Labels on everything the operator creates.
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+LABEL_DATAMIGRATION: Final = f"{GROUP}/datamigration"
+LABEL_PHASE: Final = f"{GROUP}/phase"
+LABEL_JOB_KIND: Final = f"{GROUP}/job-kind"
+
+# Annotations. Our own prefix keeps kopf state and bookkeeping out of kopf.zalando.org/*.
+ANNOTATION_PREFIX: Final = GROUP
+ANNOTATION_CONFIGMAP_OWNER: Final = f"{GROUP}/owner"
+ANNOTATION_CONFIGMAP_PREVIOUS: Final = f"{GROUP}/previous-mode"
+ANNOTATION_WORKLOAD_MODE: Final = f"{GROUP}/migration-mode"
+ANNOTATION_JOB_GENERATION: Final = f"{GROUP}/generation"
+ANNOTATION_JOB_RERUN: Final = f"{GROUP}/rerun"
+
+DEFAULT_CONFIGMAP_KEY: Final = "migration_mode"
+
+
+def owner_id(namespace: str, name: str) -> str:
+    """How a DataMigration names itself in a ConfigMap's owner annotation."""
+    return f"{namespace}/{name}"

@@ -1,0 +1,63 @@
+"""Condition types, condition reasons and event reasons: the vocabulary of `kubectl describe`."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+ConditionType = Literal[
+    "Migrated", "DualWriteReady", "Validated", "ReadsSwitched", "RolledBack", "Ready"
+]
+ConditionStatus = Literal["True", "False", "Unknown"]
+EventType = Literal["Normal", "Warning"]
+
+MIGRATED: Final[ConditionType] = "Migrated"
+DUAL_WRITE_READY: Final[ConditionType] = "DualWriteReady"
+VALIDATED: Final[ConditionType] = "Validated"
+READS_SWITCHED: Final[ConditionType] = "ReadsSwitched"
+ROLLED_BACK: Final[ConditionType] = "RolledBack"
+READY: Final[ConditionType] = "Ready"
+CONDITION_TYPES: Final[tuple[ConditionType, ...]] = (
+    MIGRATED,
+    DUAL_WRITE_READY,
+    VALIDATED,
+    READS_SWITCHED,
+    ROLLED_BACK,
+    READY,
+)
+
+# Condition reasons (CamelCase, as Kubernetes expects).
+NOT_STARTED: Final = "NotStarted"
+JOB_PENDING: Final = "JobPending"
+JOB_RUNNING: Final = "JobRunning"
+JOB_SUCCEEDED: Final = "JobSucceeded"
+JOB_FAILED: Final = "JobFailed"
+WAITING_FOR_ROLLOUT: Final = "WaitingForRollout"
+MODE_APPLIED: Final = "ModeApplied"
+PHASE_COMPLETE: Final = "PhaseComplete"
+PHASE_CHANGED: Final = "PhaseChanged"
+ROLLING_BACK: Final = "RollingBack"
+ROLLED_BACK_REASON: Final = "RolledBack"
+VALIDATION_RUNNING: Final = "ValidationRunning"
+VALIDATION_PASSED: Final = "ValidationPassed"
+VALIDATION_MISMATCH: Final = "ValidationMismatch"
+
+# Reasons a phase is Blocked: gates, then inputs the operator cannot act on.
+MIGRATION_REQUIRED: Final = "MigrationRequired"
+DUAL_WRITE_REQUIRED: Final = "DualWriteRequired"
+VALIDATION_REQUIRED: Final = "ValidationRequired"
+VALIDATION_STALE: Final = "ValidationStale"
+CONFIGMAP_NOT_FOUND: Final = "ConfigMapNotFound"
+CONFIGMAP_OWNED_BY_OTHER: Final = "ConfigMapOwnedByOther"
+CONFIGMAP_UNKNOWN_MODE: Final = "ConfigMapUnknownMode"
+WORKLOAD_NOT_FOUND: Final = "WorkloadNotFound"
+SECRET_NOT_FOUND: Final = "SecretNotFound"
+CLAIM_NOT_FOUND: Final = "ClaimNotFound"
+
+# Event reasons beyond the condition reasons above (Warning events reuse the Blocked reasons).
+EVENT_PHASE_STARTED: Final = "PhaseStarted"
+EVENT_PHASE_SUCCEEDED: Final = "PhaseSucceeded"
+EVENT_MODE_CHANGED: Final = "ModeChanged"
+EVENT_JOB_CREATED: Final = "JobCreated"
+EVENT_JOBS_DELETED: Final = "JobsDeleted"
+EVENT_JOB_FAILED: Final = JOB_FAILED
+EVENT_VALIDATION_FAILED: Final = VALIDATION_MISMATCH

@@ -1,0 +1,283 @@
+"""The DataMigration spec: what to migrate, where to, which app to switch, how to run Jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal, Self
+
+from pydantic import Field, JsonValue, model_validator
+
+from datamigration_operator.api.durations import Duration
+from datamigration_operator.api.model_base import DnsSubdomain, SpecModel
+from datamigration_operator.api.names import DEFAULT_CONFIGMAP_KEY
+from datamigration_operator.api.phases import INITIAL_PHASE, Phase
+
+SQL_IDENTIFIER_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]*$"
+COLLECTION_PATTERN: Final = r"^[A-Z][_0-9A-Za-z]*$"
+PROPERTY_PATTERN: Final = r"^[_A-Za-z][_0-9A-Za-z]*$"
+# Relative path whose segments start with a letter, digit or "_": no "..", no absolute paths.
+RELATIVE_PATH_PATTERN: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
+HOST_PATTERN: Final = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$"
+CONFIGMAP_KEY_PATTERN: Final = r"^[-._a-zA-Z0-9]+$"
+QUANTITY_PATTERN: Final = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+
+MAX_COLLECTIONS: Final = 32
+MAX_PROPERTIES: Final = 128
+MAX_REFERENCES: Final = 16
+MAX_WORKLOADS: Final = 16
+
+SqlIdentifier = Annotated[str, Field(pattern=SQL_IDENTIFIER_PATTERN, max_length=128)]
+# Quantities may be written as YAML numbers (cpu: 1), so both int and string are accepted.
+Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=64)]
+WeaviateDataType = Literal[
+    "text", "int", "number", "boolean", "date", "uuid", "blob", "text[]", "int[]", "number[]"
+]
+
+
+def _map_list(*keys: str) -> dict[str, JsonValue]:
+    """A list the API server merges and de-duplicates by these keys (server-side apply too)."""
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}
+
+
+class SourceSpec(SpecModel):
+    """The SQLite database to read, on a PersistentVolumeClaim the Job mounts read-only."""
+
+    claim_name: DnsSubdomain
+    """PersistentVolumeClaim holding the SQLite file (same namespace)."""
+    path: str = Field(pattern=RELATIVE_PATH_PATTERN, max_length=1024)
+    """Path of the SQLite file relative to the root of the claim, e.g. data/app.db."""
+    snapshot: bool = True
+    """Copy from a consistent snapshot taken with SQLite's online-backup API."""
+
+
+class Endpoint(SpecModel):
+    """A host and port."""
+
+    host: str = Field(pattern=HOST_PATTERN, max_length=253)
+    """DNS name or IPv4 address."""
+    port: int = Field(ge=1, le=65535)
+    """TCP port."""
+
+
+class SecretKeyRef(SpecModel):
+    """One key of a Secret in the DataMigration's namespace."""
+
+    name: DnsSubdomain
+    """Secret name."""
+    key: str = Field(pattern=CONFIGMAP_KEY_PATTERN, max_length=253)
+    """Key within the Secret."""
+
+
+class TlsSpec(SpecModel):
+    """TLS towards Weaviate (HTTP and gRPC)."""
+
+    enabled: bool = False
+    """Use https and TLS gRPC."""
+    ca_secret_ref: SecretKeyRef | None = None
+    """PEM CA bundle to trust instead of the system roots."""
+
+
+class TargetSpec(SpecModel):
+    """The Weaviate instance to write to."""
+
+    http: Endpoint
+    """Weaviate REST endpoint (schema, readiness)."""
+    grpc: Endpoint
+    """Weaviate gRPC endpoint (batch writes, reads)."""
+    tls: TlsSpec = Field(default_factory=TlsSpec, json_schema_extra={"default": {}})
+    """TLS settings."""
+    api_key_secret_ref: SecretKeyRef | None = None
+    """Weaviate API key; passed to Jobs only as a secretKeyRef environment variable."""
+
+
+class PropertyMapping(SpecModel):
+    """One column copied into one Weaviate property."""
+
+    column: SqlIdentifier
+    """SQLite column."""
+    name: str | None = Field(default=None, pattern=PROPERTY_PATTERN, max_length=128)
+    """Weaviate property name; defaults to the column name."""
+    data_type: WeaviateDataType | None = None
+    """Weaviate data type; inferred from the column's declared type when omitted."""
+
+
+class ReferenceMapping(SpecModel):
+    """A foreign-key column turned into a Weaviate cross-reference."""
+
+    column: SqlIdentifier
+    """Column holding the primary key of the referenced row."""
+    target_table: SqlIdentifier
+    """Table the column points to; it must be mapped in spec.collections too."""
+    property: str | None = Field(default=None, pattern=PROPERTY_PATTERN, max_length=128)
+    """Reference property name in Weaviate; defaults to the column name."""
+
+
+class CollectionMapping(SpecModel):
+    """One SQLite table migrated into one Weaviate collection."""
+
+    table: SqlIdentifier
+    """SQLite table."""
+    collection: str = Field(pattern=COLLECTION_PATTERN, max_length=128)
+    """Weaviate collection (class) name; starts with an upper-case letter."""
+    id_column: SqlIdentifier = "id"
+    """Primary-key column; object ids are UUIDv5 of (migration, table, this key)."""
+    properties: list[PropertyMapping] = Field(
+        default_factory=list, max_length=MAX_PROPERTIES, json_schema_extra=_map_list("column")
+    )
+    """Columns to copy; empty copies every column except id, vector and reference columns."""
+    references: list[ReferenceMapping] = Field(
+        default_factory=list, max_length=MAX_REFERENCES, json_schema_extra=_map_list("column")
+    )
+    """Foreign keys to turn into cross-references."""
+    vector_column: SqlIdentifier | None = None
+    """Column holding a precomputed embedding (float32 blob or JSON array)."""
+
+    @model_validator(mode="after")
+    def _vector_column_is_not_the_id(self) -> Self:
+        if self.vector_column is not None and self.vector_column == self.id_column:
+            raise ValueError("vectorColumn must differ from idColumn")
+        return self
+
+
+class WorkloadRef(SpecModel):
+    """A workload that reads the mode and must roll to pick it up."""
+
+    kind: Literal["Deployment", "StatefulSet"]
+    """Workload kind (apps/v1)."""
+    name: DnsSubdomain
+    """Workload name (same namespace)."""
+
+
+class ConfigMapRef(SpecModel):
+    """A ConfigMap in the DataMigration's namespace."""
+
+    name: DnsSubdomain
+    """ConfigMap name."""
+
+
+class AppSpec(SpecModel):
+    """The application whose migration mode the operator drives."""
+
+    config_map_ref: ConfigMapRef
+    """The app's ConfigMap; the operator patches one key of it and nothing else."""
+    key: str = Field(default=DEFAULT_CONFIGMAP_KEY, pattern=CONFIGMAP_KEY_PATTERN, max_length=253)
+    """Key holding sqlite_only, dual_write or weaviate_primary."""
+    workloads: list[WorkloadRef] = Field(
+        default_factory=list, max_length=MAX_WORKLOADS, json_schema_extra=_map_list("kind", "name")
+    )
+    """Workloads restarted with the mode in their pod template; the mode counts as applied
+    only after their rollouts complete."""
+
+
+class ResourceAmounts(SpecModel):
+    """CPU and memory quantities."""
+
+    cpu: Quantity | None = None
+    """CPU, e.g. 500m or 1."""
+    memory: Quantity | None = None
+    """Memory, e.g. 256Mi."""
+
+
+class JobResources(SpecModel):
+    """Requests and limits of the Job's container."""
+
+    requests: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(cpu="250m", memory="256Mi"),
+        json_schema_extra={"default": {"cpu": "250m", "memory": "256Mi"}},
+    )
+    """Guaranteed resources."""
+    limits: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(cpu="1", memory="512Mi"),
+        json_schema_extra={"default": {"cpu": "1", "memory": "512Mi"}},
+    )
+    """Maximum resources."""
+
+
+class JobTemplateSpec(SpecModel):
+    """How the copy, sync and validate Jobs run."""
+
+    image: str | None = Field(default=None, min_length=1, max_length=512)
+    """Container image; defaults to the operator's own image."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    """Image pull policy; Kubernetes' default when omitted."""
+    service_account_name: DnsSubdomain = "datamigration-job"
+    """ServiceAccount allowed to patch this DataMigration's status and nothing more."""
+    resources: JobResources = Field(default_factory=JobResources, json_schema_extra={"default": {}})
+    """Container resources."""
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    """Objects per Weaviate batch request."""
+    concurrency: int = Field(default=2, ge=1, le=64)
+    """Batches in flight at once."""
+    objects_per_second: int = Field(default=0, ge=0, le=1_000_000)
+    """Write rate limit; 0 means unlimited."""
+    active_deadline_seconds: int = Field(default=21_600, ge=60, le=604_800)
+    """Hard deadline of each Job."""
+    backoff_limit: int = Field(default=3, ge=0, le=20)
+    """Pod retries for retryable failures."""
+    ttl_seconds_after_finished: int = Field(default=86_400, ge=0, le=2_592_000)
+    """How long finished Jobs are kept."""
+
+
+class ValidationSpec(SpecModel):
+    """What counts as a passing, fresh validation."""
+
+    max_age: Duration = "1h"
+    """A validation older than this no longer allows switch."""
+    max_mismatches: int = Field(default=0, ge=0, le=1_000_000)
+    """Differences (missing + extra + mismatched) still counted as passing."""
+    recheck_delay: Duration = "5s"
+    """Delay before the validate Job re-checks a difference, so an in-flight dual write is not
+    reported as a mismatch."""
+
+
+class DataMigrationSpec(SpecModel):
+    """Desired state of a SQLite to Weaviate migration."""
+
+    phase: Phase = INITIAL_PHASE
+    """migrate -> dual-write -> validate -> switch; rollback from anywhere."""
+    rerun: int = Field(default=0, ge=0, le=2_147_483_647)
+    """Bump to run the current phase's Job again."""
+    source: SourceSpec
+    """Where the SQLite data lives."""
+    target: TargetSpec
+    """Where the data goes."""
+    collections: list[CollectionMapping] = Field(
+        min_length=1, max_length=MAX_COLLECTIONS, json_schema_extra=_map_list("table")
+    )
+    """Tables to migrate, each into one collection."""
+    app: AppSpec
+    """The application to switch."""
+    job_template: JobTemplateSpec = Field(
+        default_factory=JobTemplateSpec, json_schema_extra={"default": {}}
+    )
+    """Job settings."""
+    validation: ValidationSpec = Field(
+        default_factory=ValidationSpec, json_schema_extra={"default": {}}
+    )
+    """Validation policy."""
+
+    @model_validator(mode="after")
+    def _mapping_is_consistent(self) -> Self:
+        for problem in mapping_problems(self.collections):
+            raise ValueError(problem)
+        return self
+
+
+def mapping_problems(collections: list[CollectionMapping]) -> list[str]:
+    """The cross-field rules the CRD also enforces with CEL (see api.crd)."""
+    problems = []
+    tables = [c.table for c in collections]
+    names = [c.collection for c in collections]
+    problems += [f"table {t} is mapped more than once" for t in sorted(_duplicates(tables))]
+    problems += [f"collection {n} is used more than once" for n in sorted(_duplicates(names))]
+    for mapping in collections:
+        for ref in mapping.references:
+            if ref.target_table not in tables:
+                problems.append(
+                    f"reference {mapping.table}.{ref.column} points to table "
+                    f"{ref.target_table}, which is not in spec.collections"
+                )
+    return problems
+
+
+def _duplicates(values: list[str]) -> set[str]:
+    return {v for v in values if values.count(v) > 1}

@@ -1,0 +1,187 @@
+"""The DataMigration status: what `kubectl describe` shows. Jobs write progress and validation;
+the operator writes everything else."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from pydantic import Field
+
+from datamigration_operator.api.model_base import StatusModel, Timestamp
+from datamigration_operator.api.phases import JobState, Mode, Phase, State
+from datamigration_operator.api.reasons import ConditionStatus, ConditionType
+
+MAX_JOB_RECORDS: Final = 20
+MAX_HISTORY: Final = 20
+MAX_SAMPLES: Final = 10
+REASON_PATTERN: Final = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+
+class Condition(StatusModel):
+    """A Kubernetes-style condition."""
+
+    type: ConditionType
+    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack or Ready."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    reason: str = Field(pattern=REASON_PATTERN, max_length=1024)
+    """CamelCase reason constant."""
+    message: str = Field(default="", max_length=32_768)
+    """Human-readable detail."""
+    last_transition_time: Timestamp
+    """When status last changed."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """metadata.generation this condition was computed from."""
+
+
+class ModeStatus(StatusModel):
+    """The migration mode: wanted, written to the ConfigMap, and in effect in the app."""
+
+    desired: Mode | None = None
+    """Mode the current phase drives."""
+    config_map: str | None = Field(default=None, max_length=253)
+    """Value of the ConfigMap key as last written or observed."""
+    applied: Mode | None = None
+    """Mode in effect: the ConfigMap holds it and every listed workload rolled out with it."""
+    dual_write_since: Timestamp | None = None
+    """Start of the current dual-write epoch (the mode became dual_write after sqlite_only);
+    switch accepts only validations that finished after it."""
+
+
+class Checkpoint(StatusModel):
+    """Where a killed copy or sync Job resumes: the last flushed batch."""
+
+    table: str | None = Field(default=None, max_length=128)
+    """Table in progress."""
+    last_key: int | str | None = Field(default=None)
+    """Primary key of the last row of the last flushed batch."""
+    tables_done: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list, max_length=32
+    )
+    """Tables finished completely."""
+
+
+class Progress(StatusModel):
+    """Progress of the running copy or sync Job."""
+
+    job: str | None = Field(default=None, max_length=63)
+    """Job reporting this progress."""
+    table: str | None = Field(default=None, max_length=128)
+    """Table being copied."""
+    rows_total: int | None = Field(default=None, ge=0)
+    """Rows to process in all tables."""
+    rows_done: int | None = Field(default=None, ge=0)
+    """Rows processed."""
+    percent: int | None = Field(default=None, ge=0, le=100)
+    """rowsDone / rowsTotal in percent."""
+    rows_per_second: float | None = Field(default=None, ge=0)
+    """Recent throughput."""
+    eta: Timestamp | None = None
+    """Estimated completion time."""
+    checkpoint: Checkpoint | None = None
+    """Resume position."""
+    updated_at: Timestamp | None = None
+    """When the Job last reported."""
+
+
+class ValidationSample(StatusModel):
+    """One difference found by validation."""
+
+    table: str = Field(max_length=128)
+    """Table of the record."""
+    key: str = Field(max_length=256)
+    """Primary key of the record."""
+    problem: Literal["missing", "extra", "mismatched"]
+    """missing in Weaviate, extra in Weaviate, or content differs."""
+    detail: str = Field(default="", max_length=1024)
+    """What differs (field names, never values of secrets)."""
+
+
+class ValidationReport(StatusModel):
+    """Result of the latest validate Job."""
+
+    job: str | None = Field(default=None, max_length=63)
+    """Validate Job that wrote this report."""
+    started_at: Timestamp | None = None
+    """When the validation started."""
+    finished_at: Timestamp | None = None
+    """When it finished; unset while running."""
+    checked: int = Field(default=0, ge=0)
+    """Records compared."""
+    missing: int = Field(default=0, ge=0)
+    """Records in SQLite but not in Weaviate."""
+    extra: int = Field(default=0, ge=0)
+    """Objects in Weaviate without a SQLite record."""
+    mismatched: int = Field(default=0, ge=0)
+    """Records whose content hashes differ."""
+    passed: bool | None = None
+    """The Job's verdict; the operator re-checks it against spec.validation.maxMismatches."""
+    samples: list[ValidationSample] = Field(default_factory=list, max_length=MAX_SAMPLES)
+    """Up to 10 differences."""
+    report_ref: str | None = Field(default=None, max_length=253)
+    """ConfigMap holding the full report."""
+
+    @property
+    def differences(self) -> int:
+        return self.missing + self.extra + self.mismatched
+
+
+class JobRecord(StatusModel):
+    """A Job this DataMigration launched."""
+
+    phase: Phase
+    """Phase it ran for."""
+    name: str = Field(max_length=63)
+    """Job name."""
+    state: JobState
+    """Pending, Running, Succeeded, Failed, or Deleted (by rollback or supersession)."""
+    started_at: Timestamp | None = None
+    """Job start."""
+    finished_at: Timestamp | None = None
+    """Job completion."""
+    message: str = Field(default="", max_length=1024)
+    """Failure reason, if any."""
+
+
+class HistoryEntry(StatusModel):
+    """A state change of the DataMigration."""
+
+    phase: Phase
+    """Phase at the time."""
+    at: Timestamp
+    """When."""
+    result: State
+    """State entered."""
+    message: str = Field(default="", max_length=1024)
+    """Why."""
+
+
+class DataMigrationStatus(StatusModel):
+    """Observed state of a migration."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    """metadata.generation last reconciled."""
+    phase: Phase | None = None
+    """Phase last reconciled."""
+    phase_generation: int | None = Field(default=None, ge=0)
+    """metadata.generation at which the current phase began; with spec.rerun it names the Job."""
+    state: State | None = None
+    """Pending, Running, Succeeded, Failed or Blocked."""
+    message: str | None = Field(default=None, max_length=1024)
+    """What is happening or what blocks."""
+    mode: ModeStatus = Field(default_factory=ModeStatus)
+    """Migration mode."""
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=8,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, Ready."""
+    progress: Progress | None = None
+    """Written by copy and sync Jobs."""
+    validation: ValidationReport | None = None
+    """Written by validate Jobs."""
+    jobs: list[JobRecord] = Field(default_factory=list, max_length=MAX_JOB_RECORDS)
+    """Recent Jobs, newest last."""
+    history: list[HistoryEntry] = Field(default_factory=list, max_length=MAX_HISTORY)
+    """Recent state changes, newest last."""

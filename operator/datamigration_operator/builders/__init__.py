@@ -1,0 +1,1 @@
+"""Pure manifest builders: Jobs, ConfigMap and workload patches. No Kubernetes client here."""

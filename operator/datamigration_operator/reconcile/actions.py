@@ -1,0 +1,73 @@
+"""What the planner asks the handlers to do, in order; a failing action stops the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from datamigration_operator.api.phases import JobKind, Mode, Phase
+from datamigration_operator.api.reasons import EventType
+from datamigration_operator.api.spec import WorkloadRef
+
+
+@dataclass(frozen=True)
+class ApplyMode:
+    """Merge-patch the mode key of the app's ConfigMap (builders.configmap.mode_patch)."""
+
+    config_map: str
+    key: str
+    mode: Mode
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class StampWorkloads:
+    """Write the mode into these workloads' pod templates, which rolls them."""
+
+    mode: Mode
+    workloads: tuple[WorkloadRef, ...]
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    """Create the phase's Job (builders.job.build_job); AlreadyExists counts as success."""
+
+    kind: JobKind
+    name: str
+    phase: Phase
+    generation: int
+    node_name: str | None
+
+
+@dataclass(frozen=True)
+class DeleteJobs:
+    """Delete these Jobs of this DataMigration with propagationPolicy Background."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    """JSON merge patch for .status (only the fields the operator owns)."""
+
+    patch: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    type: EventType
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """Not a change: the phase waits for a gate or an input; re-plan later (timer or event)."""
+
+    reason: str
+    message: str
+
+
+Action = ApplyMode | StampWorkloads | CreateJob | DeleteJobs | SetStatus | EmitEvent | Block
+MUTATING = (ApplyMode, StampWorkloads, CreateJob, DeleteJobs, SetStatus, EmitEvent)

@@ -1,0 +1,109 @@
+"""The gates a phase must pass before the operator changes anything for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from datamigration_operator.api import reasons
+from datamigration_operator.api.durations import parse_duration
+from datamigration_operator.api.phases import Phase
+from datamigration_operator.api.spec import ValidationSpec
+from datamigration_operator.api.status import Condition, ValidationReport
+from datamigration_operator.reconcile.conditions import is_true
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a validation report means for the Validated condition."""
+
+    passed: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class GateClosed:
+    reason: str
+    message: str
+
+
+def validation_verdict(
+    report: ValidationReport | None, epoch: datetime | None, policy: ValidationSpec
+) -> Verdict:
+    """Passed only for a finished report within maxMismatches that finished inside the current
+    dual-write epoch: a validation from before dual-write began says nothing about writes that
+    went to SQLite alone since."""
+    if report is None or report.finished_at is None:
+        return Verdict(False, reasons.VALIDATION_REQUIRED, "no finished validation yet")
+    counts = (
+        f"{report.checked} checked, {report.missing} missing, {report.extra} extra, "
+        f"{report.mismatched} mismatched"
+    )
+    if report.differences > policy.max_mismatches:
+        return Verdict(
+            False,
+            reasons.VALIDATION_MISMATCH,
+            f"validation found {report.differences} differences (maxMismatches "
+            f"{policy.max_mismatches}): {counts}",
+        )
+    if epoch is None or report.finished_at < epoch:
+        return Verdict(
+            False,
+            reasons.VALIDATION_STALE,
+            f"validation finished at {report.finished_at.isoformat()}, before the current "
+            "dual-write epoch began; run validate again",
+        )
+    return Verdict(True, reasons.VALIDATION_PASSED, f"validation passed: {counts}")
+
+
+def check_gate(
+    phase: Phase,
+    conditions: list[Condition],
+    report: ValidationReport | None,
+    epoch: datetime | None,
+    policy: ValidationSpec,
+    now: datetime,
+) -> GateClosed | None:
+    """None when `phase` may proceed. rollback and migrate never wait."""
+    if phase == "dual-write" and not is_true(conditions, reasons.MIGRATED):
+        return GateClosed(
+            reasons.MIGRATION_REQUIRED,
+            "dual-write needs Migrated=True: let the copy Job of phase migrate succeed first",
+        )
+    if phase == "validate" and not is_true(conditions, reasons.DUAL_WRITE_READY):
+        return GateClosed(
+            reasons.DUAL_WRITE_REQUIRED,
+            "validate needs DualWriteReady=True: dual_write must be applied and the sync Job "
+            "must have succeeded",
+        )
+    if phase == "switch":
+        return _switch_gate(report, epoch, policy, now)
+    return None
+
+
+def _switch_gate(
+    report: ValidationReport | None,
+    epoch: datetime | None,
+    policy: ValidationSpec,
+    now: datetime,
+) -> GateClosed | None:
+    verdict = validation_verdict(report, epoch, policy)
+    if verdict.reason == reasons.VALIDATION_STALE:
+        return GateClosed(reasons.VALIDATION_STALE, f"switch refused: {verdict.message}")
+    if not verdict.passed:
+        return GateClosed(
+            reasons.VALIDATION_REQUIRED,
+            f"switch needs a passing validation ({verdict.message}); run phase validate",
+        )
+    assert report is not None
+    assert report.finished_at is not None
+    max_age = parse_duration(policy.max_age)
+    if now - report.finished_at > max_age:
+        return GateClosed(
+            reasons.VALIDATION_STALE,
+            f"switch refused: the last validation finished at "
+            f"{report.finished_at.isoformat()}, older than maxAge {policy.max_age}; "
+            "run validate again",
+        )
+    return None

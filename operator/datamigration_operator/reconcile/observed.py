@@ -1,0 +1,77 @@
+"""What the handlers observe before planning: the DataMigration and the objects around it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from datamigration_operator.api.phases import JobState, Phase
+from datamigration_operator.api.spec import DataMigrationSpec, WorkloadRef
+from datamigration_operator.api.status import DataMigrationStatus
+
+
+@dataclass(frozen=True)
+class ObservedJob:
+    """A Job owned by this DataMigration (found by our labels)."""
+
+    name: str
+    phase: Phase
+    state: JobState
+    generation: int
+    """metadata.generation of the DataMigration when the Job was created (its annotation)."""
+    message: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("Pending", "Running")
+
+
+@dataclass(frozen=True)
+class ObservedConfigMap:
+    """The app's ConfigMap; `value` is None when the key is absent, `owner` is our owner
+    annotation (None when no DataMigration claimed the key yet)."""
+
+    exists: bool
+    value: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedWorkload:
+    ref: WorkloadRef
+    exists: bool
+    stamped_mode: str | None = None
+    """Mode in the pod template annotation."""
+    rollout_complete: bool = False
+    """Every replica runs the current pod template."""
+
+
+@dataclass(frozen=True)
+class ObservedClaim:
+    """The source PersistentVolumeClaim."""
+
+    read_write_once: bool
+    node_name: str | None = None
+    """Node of the running pod that mounts the claim, if any."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything the planner decides from; `now` makes time explicit for tests."""
+
+    name: str
+    namespace: str
+    generation: int
+    spec: DataMigrationSpec
+    status: DataMigrationStatus
+    now: datetime
+    config_map: ObservedConfigMap
+    jobs: tuple[ObservedJob, ...] = ()
+    workloads: tuple[ObservedWorkload, ...] = ()
+    claim: ObservedClaim | None = None
+    """None when the claim does not exist."""
+    secrets: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Referenced Secrets that exist, with their keys."""

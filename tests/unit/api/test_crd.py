@@ -1,0 +1,302 @@
+"""The generated CRD: no drift, structural, and CEL rules that admit exactly DESIGN.md's phases."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import celpy
+import pytest
+import yaml
+from celpy import celtypes
+
+from datamigration_operator.api import crd
+from datamigration_operator.api.phases import PHASES
+from datamigration_operator.api.spec import DataMigrationSpec, mapping_problems
+from tests.unit.reconcile.scenario import spec_dict
+
+CRD = crd.build_crd()
+VERSION = CRD["spec"]["versions"][0]
+SCHEMA = VERSION["schema"]["openAPIV3Schema"]
+SPEC = SCHEMA["properties"]["spec"]
+PHASE = SPEC["properties"]["phase"]
+
+# DESIGN.md: create with migrate; migrate -> dual-write; dual-write -> validate;
+# validate -> switch | dual-write; switch -> validate; rollback -> migrate | dual-write;
+# any -> rollback; any -> itself.
+DESIGN_MOVES = {
+    ("migrate", "dual-write"),
+    ("dual-write", "validate"),
+    ("validate", "switch"),
+    ("validate", "dual-write"),
+    ("switch", "validate"),
+    ("rollback", "migrate"),
+    ("rollback", "dual-write"),
+}
+
+
+def allowed_by_design(old: str, new: str) -> bool:
+    return old == new or new == "rollback" or (old, new) in DESIGN_MOVES
+
+
+class Optional:
+    """CEL optional for rules with optionalOldSelf (cel-python lacks optional types)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+_ENV = celpy.Environment()
+_FUNCTIONS = {
+    "hasValue": lambda o: celtypes.BoolType(o.value is not None),
+    "value": lambda o: o.value,
+}
+
+
+def evaluate(text: str, self_value: Any, old: Any = None, *, optional: bool = False) -> Any:
+    program = _ENV.program(_ENV.compile(text), functions=_FUNCTIONS)
+    activation: dict[str, Any] = {"self": celpy.json_to_cel(self_value)}
+    if optional:
+        activation["oldSelf"] = Optional(None if old is None else celpy.json_to_cel(old))
+    elif old is not None:
+        activation["oldSelf"] = celpy.json_to_cel(old)
+    result = program.evaluate(activation)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def failures(rules: list[dict[str, Any]], value: Any, old: Any = None) -> list[str]:
+    """Messages of the failing rules, as the API server would report them."""
+    messages = []
+    for rule in rules:
+        uses_old = "oldSelf" in rule["rule"]
+        if uses_old and old is None and not rule.get("optionalOldSelf"):
+            continue  # transition rules are skipped on create
+        optional = bool(rule.get("optionalOldSelf"))
+        if not evaluate(rule["rule"], value, old, optional=optional):
+            expression = rule.get("messageExpression")
+            messages.append(
+                str(evaluate(expression, value, old, optional=optional))
+                if expression
+                else rule["message"]
+            )
+    return messages
+
+
+def nodes(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    yield path, schema
+    for name, child in schema.get("properties", {}).items():
+        yield from nodes(child, f"{path}.{name}")
+    if "items" in schema:
+        yield from nodes(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from nodes(schema["additionalProperties"], f"{path}{{}}")
+
+
+# -- generation -------------------------------------------------------------------------------
+
+
+def test_committed_crd_matches_the_models() -> None:
+    assert crd.DEFAULT_OUTPUT.read_text() == crd.render(), (
+        "crds/datamigration.yaml drifted: run python -m datamigration_operator.api.crd"
+    )
+    assert yaml.safe_load(crd.DEFAULT_OUTPUT.read_text()) == CRD
+
+
+def test_check_mode_reports_drift(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    stale = tmp_path / "crd.yaml"
+    stale.write_text("old\n")
+    assert crd.main(["--check", "--output", str(stale)]) == 1
+    assert "stale" in capsys.readouterr().out
+    assert crd.main(["--output", str(stale)]) == 0
+    assert crd.main(["--check", "--output", str(stale)]) == 0
+
+
+def test_names_subresource_and_printer_columns() -> None:
+    names = CRD["spec"]["names"]
+    assert CRD["metadata"]["name"] == "datamigrations.migrations.gremlins.ai"
+    assert (names["kind"], names["plural"], names["singular"]) == (
+        "DataMigration",
+        "datamigrations",
+        "datamigration",
+    )
+    assert names["shortNames"] == ["dm", "dmig"]
+    assert names["categories"] == ["migrations"]
+    assert VERSION["subresources"] == {"status": {}}
+    columns = {c["name"].upper(): c["jsonPath"] for c in VERSION["additionalPrinterColumns"]}
+    assert columns == {
+        "PHASE": ".spec.phase",
+        "STATE": ".status.state",
+        "MODE": ".status.mode.configMap",
+        "PROGRESS": ".status.progress.percent",
+        "VALIDATED": '.status.conditions[?(@.type=="Validated")].status',
+        "AGE": ".metadata.creationTimestamp",
+    }
+
+
+# -- structural -------------------------------------------------------------------------------
+
+FORBIDDEN = {"$ref", "$defs", "anyOf", "allOf", "oneOf", "not", "title", "const", "examples"}
+
+
+@pytest.mark.parametrize(
+    ("path", "node"), list(nodes(SCHEMA)), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_schema_is_structural(path: str, node: dict[str, Any]) -> None:
+    assert FORBIDDEN.isdisjoint(node), f"{path}: {FORBIDDEN & node.keys()}"
+    assert "type" in node or node.get("x-kubernetes-int-or-string"), f"{path}: no type"
+    if "properties" in node:
+        assert node["type"] == "object"
+        assert "additionalProperties" not in node
+    if node.get("type") == "array":
+        assert "items" in node
+        assert "maxItems" in node, f"{path}: unbounded list"
+        assert not node.get("uniqueItems")
+    if node.get("type") == "string" and "enum" not in node and "format" not in node:
+        assert "maxLength" in node or path in (".apiVersion", ".kind"), f"{path}: unbounded"
+    for key in node.get("x-kubernetes-list-map-keys", []):
+        item = node["items"]
+        assert key in item.get("required", []) or "default" in item["properties"][key]
+
+
+def test_every_spec_field_is_described() -> None:
+    for path, node in nodes(SPEC, ".spec"):
+        assert node.get("description"), f"{path} has no description"
+
+
+def _apply_defaults(schema: dict[str, Any], value: Any) -> Any:
+    """The API server's structural defaulting."""
+    if isinstance(value, dict) and "properties" in schema:
+        for name, child in schema["properties"].items():
+            if name not in value and "default" in child:
+                value[name] = copy.deepcopy(child["default"])
+            if name in value:
+                value[name] = _apply_defaults(child, value[name])
+    elif isinstance(value, list) and "items" in schema:
+        return [_apply_defaults(schema["items"], item) for item in value]
+    return value
+
+
+def test_crd_defaults_equal_the_model_defaults() -> None:
+    minimal = spec_dict()
+    del minimal["phase"]
+    defaulted = _apply_defaults(SPEC, copy.deepcopy(minimal))
+    model = DataMigrationSpec.model_validate(minimal)
+    assert defaulted == _without_empty_lists(
+        model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+
+
+def _without_empty_lists(value: Any) -> Any:
+    """Absent and [] mean the same to the operator; the CRD does not default lists."""
+    if isinstance(value, dict):
+        return {k: _without_empty_lists(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_without_empty_lists(v) for v in value]
+    return value
+
+
+def test_bounds_and_patterns_reach_the_crd() -> None:
+    collections = SPEC["properties"]["collections"]
+    assert collections["maxItems"] == 32
+    assert collections["minItems"] == 1
+    assert collections["x-kubernetes-list-map-keys"] == ["table"]
+    name = SPEC["properties"]["app"]["properties"]["configMapRef"]["properties"]["name"]
+    assert name["maxLength"] == 253
+    assert name["pattern"].startswith("^[a-z0-9]")
+    assert PHASE["enum"] == list(PHASES)
+    assert PHASE["default"] == "migrate"
+    cpu = SPEC["properties"]["jobTemplate"]["properties"]["resources"]["properties"]["limits"]
+    assert cpu["properties"]["cpu"]["x-kubernetes-int-or-string"] is True
+    assert SCHEMA["properties"]["status"]["properties"]["message"]["nullable"] is True
+
+
+# -- CEL --------------------------------------------------------------------------------------
+
+ALL_RULES = [rule for _, node in nodes(SCHEMA) for rule in node.get("x-kubernetes-validations", [])]
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r["rule"][:60])
+def test_every_rule_compiles(rule: dict[str, Any]) -> None:
+    _ENV.compile(rule["rule"])
+    if "messageExpression" in rule:
+        _ENV.compile(rule["messageExpression"])
+    assert rule["message"]
+    if rule.get("optionalOldSelf"):
+        assert "oldSelf" in rule["rule"], "the API server rejects optionalOldSelf without oldSelf"
+
+
+@pytest.mark.parametrize("new", PHASES)
+@pytest.mark.parametrize("old", PHASES)
+def test_phase_transitions_follow_design(old: str, new: str) -> None:
+    messages = failures(PHASE["x-kubernetes-validations"], new, old)
+    if allowed_by_design(old, new):
+        assert messages == []
+    else:
+        assert len(messages) == 1
+        assert f"from {old} to {new}" in messages[0]
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_new_datamigration_must_start_with_migrate(phase: str) -> None:
+    spec = spec_dict(phase=phase)
+    on_create = failures(SPEC["x-kubernetes-validations"], spec)
+    if phase == "migrate":
+        assert on_create == []
+    else:
+        assert on_create == ["a new DataMigration must start with spec.phase: migrate"]
+    assert failures(SPEC["x-kubernetes-validations"], spec, spec_dict(phase="validate")) == []
+
+
+MAPPINGS = {
+    "good": spec_dict(),
+    "duplicate collection": spec_dict(
+        collections=[{"table": "a", "collection": "A"}, {"table": "b", "collection": "A"}]
+    ),
+    "unmapped reference": spec_dict(
+        collections=[
+            {
+                "table": "a",
+                "collection": "A",
+                "references": [{"column": "b_id", "targetTable": "b"}],
+            }
+        ]
+    ),
+    "vector is id": spec_dict(
+        collections=[{"table": "a", "collection": "A", "idColumn": "k", "vectorColumn": "k"}]
+    ),
+    "vector is default id": spec_dict(
+        collections=[{"table": "a", "collection": "A", "vectorColumn": "id"}]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MAPPINGS)
+def test_cel_and_pydantic_agree_on_mappings(name: str) -> None:
+    spec = MAPPINGS[name]
+    cel = failures(SPEC["x-kubernetes-validations"], spec, spec)
+    python_ok = True
+    try:
+        DataMigrationSpec.model_validate(spec)
+    except ValueError:
+        python_ok = False
+    assert (cel == []) == python_ok == (name == "good")
+
+
+def test_mapping_problems_name_the_culprit() -> None:
+    spec = DataMigrationSpec.model_validate(spec_dict())
+    bad = [
+        spec.collections[0],
+        spec.collections[1].model_copy(
+            update={
+                "references": [
+                    spec.collections[1].references[0].model_copy(update={"target_table": "ghosts"})
+                ]
+            }
+        ),
+    ]
+    assert mapping_problems(bad) == [
+        "reference orders.customer_id points to table ghosts, which is not in spec.collections"
+    ]

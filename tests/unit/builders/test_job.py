@@ -1,0 +1,149 @@
+"""The Job manifest honours DESIGN.md's Job contract."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from datamigration_operator.api import job_contract
+from datamigration_operator.api.job_contract import JobConfig
+from datamigration_operator.builders.job import build_job
+from tests.unit.reconcile.scenario import datamigration
+
+IMAGE = "ghcr.io/gremlins/datamigration-operator:0.1.0"
+
+
+def job(node: str | None = None, **spec: Any) -> dict[str, Any]:
+    return build_job(
+        datamigration(**spec),
+        kind="copy",
+        name="shop-migrate-1234abcd",
+        phase="migrate",
+        generation=1,
+        default_image=IMAGE,
+        node_name=node,
+    )
+
+
+def container(manifest: dict[str, Any]) -> dict[str, Any]:
+    (only,) = manifest["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def test_kubernetes_client_deserializes_it_as_a_v1_job() -> None:
+    api = client.ApiClient()
+    parsed = api._ApiClient__deserialize(job(node="n1"), "V1Job")  # type: ignore[attr-defined]
+    assert isinstance(parsed, client.V1Job)
+    assert parsed.spec.pod_failure_policy.rules[0].action == "FailJob"
+    assert api.sanitize_for_serialization(parsed) == job(node="n1")
+
+
+def test_identity_labels_and_controller_owner() -> None:
+    meta = job()["metadata"]
+    assert meta["name"] == "shop-migrate-1234abcd"
+    assert meta["namespace"] == "apps"
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "datamigration-operator"
+    assert meta["labels"]["migrations.gremlins.ai/datamigration"] == "shop"
+    assert meta["annotations"]["migrations.gremlins.ai/generation"] == "1"
+    (owner,) = meta["ownerReferences"]
+    assert owner == {
+        "apiVersion": "migrations.gremlins.ai/v1alpha1",
+        "kind": "DataMigration",
+        "name": "shop",
+        "uid": "u-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    pod_labels = job()["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["migrations.gremlins.ai/phase"] == "migrate"
+
+
+def test_restricted_pod_security() -> None:
+    pod = job()["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container(job())["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert pod["restartPolicy"] == "Never"
+
+
+def test_limits_deadline_ttl_and_failure_policy() -> None:
+    spec = job(jobTemplate={"activeDeadlineSeconds": 600, "backoffLimit": 1})["spec"]
+    assert spec["activeDeadlineSeconds"] == 600
+    assert spec["backoffLimit"] == 1
+    assert spec["ttlSecondsAfterFinished"] == 86_400
+    fail = spec["podFailurePolicy"]["rules"][0]
+    assert fail["action"] == "FailJob"
+    assert fail["onExitCodes"]["values"] == [job_contract.NON_RETRYABLE_EXIT_CODE]
+    assert fail["onExitCodes"]["containerName"] == container(job())["name"]
+    assert container(job())["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+
+
+def test_command_image_and_config_env() -> None:
+    c = container(job())
+    assert c["command"] == ["dmctl", "job", "copy"]
+    assert c["image"] == IMAGE
+    assert container(job(jobTemplate={"image": "mine:1"}))["image"] == "mine:1"
+    config_env = next(e for e in c["env"] if e["name"] == job_contract.CONFIG_ENV)
+    config = JobConfig.model_validate_json(config_env["value"])
+    assert config.kind == "copy"
+    assert config.datamigration.name == "shop"
+    assert config.source.path == "/var/lib/datamigration/source/db/shop.sqlite"
+    assert [m.table for m in config.collections] == ["customers", "orders"]
+
+
+def test_api_key_only_as_secret_key_ref() -> None:
+    manifest = job()
+    key_env = next(e for e in container(manifest)["env"] if e["name"] == "WEAVIATE_API_KEY")
+    assert key_env == {
+        "name": "WEAVIATE_API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "weaviate-auth", "key": "api-key"}},
+    }
+    config = json.loads(container(manifest)["env"][0]["value"])
+    assert "weaviate-auth" not in json.dumps(config)
+    assert "args" not in container(manifest)
+
+
+def test_source_claim_mounted_read_only() -> None:
+    manifest = job()
+    volume = next(
+        v for v in manifest["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v
+    )
+    assert volume["persistentVolumeClaim"] == {"claimName": "shop-data", "readOnly": True}
+    mount = next(m for m in container(manifest)["volumeMounts"] if m["name"] == volume["name"])
+    assert mount["readOnly"] is True
+
+
+@pytest.mark.parametrize("node", [None, "node-3"])
+def test_node_affinity_only_for_a_readwriteonce_claim(node: str | None) -> None:
+    pod = job(node=node)["spec"]["template"]["spec"]
+    if node is None:
+        assert "affinity" not in pod
+    else:
+        term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        (match,) = term["nodeSelectorTerms"][0]["matchFields"]
+        assert match == {"key": "metadata.name", "operator": "In", "values": ["node-3"]}
+
+
+def test_ca_bundle_is_mounted_from_its_secret() -> None:
+    manifest = job(
+        target={
+            "http": {"host": "w", "port": 443},
+            "grpc": {"host": "w", "port": 50051},
+            "tls": {"enabled": True, "caSecretRef": {"name": "weaviate-ca", "key": "ca.pem"}},
+        }
+    )
+    volume = next(v for v in manifest["spec"]["template"]["spec"]["volumes"] if "secret" in v)
+    assert volume["secret"]["secretName"] == "weaviate-ca"
+    config = JobConfig.model_validate_json(container(manifest)["env"][0]["value"])
+    assert config.target.tls is True
+    assert config.target.ca_file == "/var/run/datamigration/ca/ca.crt"
+    assert config.target.api_key_env is None

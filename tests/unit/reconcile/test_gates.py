@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from datamigration_operator.api.spec import ValidationSpec
+from datamigration_operator.api.status import ValidationReport
+from datamigration_operator.reconcile.conditions import set_condition
+from datamigration_operator.reconcile.gates import check_gate, validation_verdict
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+EPOCH = NOW - timedelta(hours=3)
+POLICY = ValidationSpec()
+
+
+def finished(minutes_ago: float, diffs: int = 0) -> ValidationReport:
+    return ValidationReport(
+        finished_at=NOW - timedelta(minutes=minutes_ago), checked=10, missing=diffs
+    )
+
+
+def conditions(**values: str) -> list:  # type: ignore[type-arg]
+    result: list = []  # type: ignore[type-arg]
+    for type_, status in values.items():
+        result = set_condition(result, type_, status, "X", "", now=NOW, generation=1)  # type: ignore[arg-type]
+    return result
+
+
+@pytest.mark.parametrize("phase", ["migrate", "rollback"])
+def test_migrate_and_rollback_never_wait(phase: str) -> None:
+    assert check_gate(phase, [], None, None, POLICY, NOW) is None  # type: ignore[arg-type]
+
+
+def test_dual_write_needs_migrated_and_validate_needs_dual_write_ready() -> None:
+    assert check_gate("dual-write", [], None, None, POLICY, NOW).reason == "MigrationRequired"  # type: ignore[union-attr]
+    assert check_gate("dual-write", conditions(Migrated="True"), None, None, POLICY, NOW) is None
+    closed = check_gate("validate", conditions(Migrated="True"), None, None, POLICY, NOW)
+    assert closed is not None
+    assert closed.reason == "DualWriteRequired"
+    assert (
+        check_gate("validate", conditions(DualWriteReady="True"), None, None, POLICY, NOW) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("report", "epoch", "policy", "reason"),
+    [
+        (None, EPOCH, POLICY, "ValidationRequired"),
+        (ValidationReport(checked=3), EPOCH, POLICY, "ValidationRequired"),  # still running
+        (finished(5, diffs=1), EPOCH, POLICY, "ValidationRequired"),
+        (finished(61), EPOCH, POLICY, "ValidationStale"),  # older than maxAge 1h
+        (finished(5), NOW - timedelta(minutes=1), POLICY, "ValidationStale"),  # before epoch
+        (finished(5), None, POLICY, "ValidationStale"),  # no dual-write at all
+        (finished(5), EPOCH, POLICY, None),
+        (finished(5, diffs=1), EPOCH, ValidationSpec(max_mismatches=1), None),
+        (finished(90), EPOCH, ValidationSpec(max_age="2h"), None),
+    ],
+)
+def test_switch_needs_a_fresh_passing_validation_from_this_epoch(
+    report: ValidationReport | None,
+    epoch: datetime | None,
+    policy: ValidationSpec,
+    reason: str | None,
+) -> None:
+    closed = check_gate("switch", [], report, epoch, policy, NOW)
+    assert (closed.reason if closed else None) == reason
+
+
+def test_verdict_explains_the_counts() -> None:
+    verdict = validation_verdict(finished(1, diffs=2), EPOCH, POLICY)
+    assert not verdict.passed
+    assert "2 differences (maxMismatches 0)" in verdict.message
