@@ -78,8 +78,11 @@ class ControlPlane:
         rbac: bool = False,
         weaviate_api_key: str | None = None,
         kubeconfig: Path | None = None,
+        job_path_prefix: tuple[Path, ...] = (),
     ) -> None:
+        """`job_path_prefix`: folders searched first for Job container executables."""
         self.data_dir = data_dir
+        self.job_path_prefix = job_path_prefix
         self.crd_dir = crd_dir
         self.rbac = rbac
         self.kubeconfig = kubeconfig or data_dir / "kubeconfig"
@@ -117,6 +120,7 @@ class ControlPlane:
             data_dir=self.data_dir,
             api_url=kube_url,
             certificate_authority=self.certificate.ca_pem,
+            path_prefix=self.job_path_prefix,
             authenticator=self.authenticator,
         )
         self._runner.start()

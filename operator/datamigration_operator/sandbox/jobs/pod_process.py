@@ -24,10 +24,11 @@ def venv_bin_dir() -> str:
     return os.path.dirname(sys.executable)
 
 
-def container_path() -> str:
-    """PATH for containers: the venv's bin first, so `dmctl` and `python` resolve."""
+def container_path(prefix: tuple[Path, ...] = ()) -> str:
+    """PATH for containers: `prefix` (stand-in executables, e.g. a test's fake `dmctl`), then
+    the venv's bin, so `dmctl` and `python` resolve as in our image."""
     inherited = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
-    return os.pathsep.join([venv_bin_dir(), inherited])
+    return os.pathsep.join([*map(str, prefix), venv_bin_dir(), inherited])
 
 
 def resolve_executable(name: str, path: str) -> str:

@@ -74,6 +74,7 @@ class KubeletSettings:
     data_dir: Path
     api_url: str
     certificate_authority: bytes | None
+    path_prefix: tuple[Path, ...]
     tokens: TokenMinter | None
     retry_base_delay: float
     retry_max_delay: float
@@ -348,7 +349,7 @@ class PodWorker:
             certificate_authority=settings.certificate_authority,
         )
         base = {
-            "PATH": container_path(),
+            "PATH": container_path(settings.path_prefix),
             "HOME": str(home),
             "LANG": "C.UTF-8",
             "HOSTNAME": self.name,

@@ -45,6 +45,7 @@ class JobRunner:
         data_dir: Path,
         api_url: str,
         certificate_authority: bytes | None = None,
+        path_prefix: tuple[Path, ...] = (),
         authenticator: TokenMinter | None = None,
         retry_base_delay: float = 0.2,
         retry_max_delay: float = 5.0,
@@ -52,6 +53,8 @@ class JobRunner:
     ) -> None:
         """`retry_*`: pod re-creation back-off (the real controller: 10 s doubling to 6 min).
         `certificate_authority`: PEM of the API server's CA when `api_url` is https.
+        `path_prefix`: folders searched first for container executables (tests put stand-ins
+        for `dmctl` there).
         `kill_grace`: seconds between SIGTERM and SIGKILL when a pod is stopped (at most the
         pod's terminationGracePeriodSeconds in a real cluster, default 30 s)."""
         self._store = store
@@ -60,6 +63,7 @@ class JobRunner:
             data_dir=data_dir,
             api_url=api_url,
             certificate_authority=certificate_authority,
+            path_prefix=path_prefix,
             tokens=authenticator,
             retry_base_delay=retry_base_delay,
             retry_max_delay=retry_max_delay,
