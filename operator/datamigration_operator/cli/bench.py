@@ -14,10 +14,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from datamigration_operator.cli.bench_reconcile import bench_reconcile
 from datamigration_operator.cli.sandbox import start_background, stop_process
 from datamigration_operator.sandbox.benchmark import BenchSettings, run_kube_benchmark
 
 bench_app = typer.Typer(help="Benchmarks; each prints its figures (use --json for machines).")
+bench_app.command("reconcile")(bench_reconcile)
 console = Console()
 
 
@@ -41,13 +43,12 @@ def bench_sandbox(
     settings = BenchSettings(requests, concurrency, watchers, events)
     with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp:
         data_dir = Path(tmp)
-        process, info = start_background(data_dir)
+        info = start_background(data_dir)
         try:
             token, ca_pem = _credentials(Path(info.kubeconfig))
             result = asyncio.run(run_kube_benchmark(info.kube_url, token, ca_pem, settings))
         finally:
-            stop_process(process.pid, data_dir)
-            process.wait()  # reap it
+            stop_process(info.pid, data_dir)
     if as_json:
         print(json.dumps({"benchmark": "sandbox", **result}, indent=2))
         return

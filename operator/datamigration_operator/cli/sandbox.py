@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -81,8 +80,9 @@ def _data_dir_flag(data_dir: Path) -> str:
 
 def start_background(
     data_dir: Path, *, kubeconfig: Path | None = None, rbac: bool = False, timeout: float = 30.0
-) -> tuple[subprocess.Popen[bytes], SandboxInfo]:
-    """Start `dmctl sandbox serve` detached and wait until it reports where it listens."""
+) -> SandboxInfo:
+    """Start `dmctl sandbox serve` detached (own session, output to sandbox.log) and wait until
+    it reports where it listens."""
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "datamigration_operator.cli.main", "sandbox", "serve"]
     command += ["--data-dir", str(data_dir)]
@@ -90,34 +90,40 @@ def start_background(
         command += ["--kubeconfig", str(kubeconfig.resolve())]
     if rbac:
         command.append("--rbac")
-    with (data_dir / "sandbox.log").open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    log = str(data_dir / "sandbox.log")
+    pid = os.posix_spawn(
+        sys.executable,
+        command,
+        os.environ,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and _alive(pid):
         info = read_state(data_dir)
         if info is not None:
-            return process, info
+            return info
         time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the sandbox did not start; see {data_dir / 'sandbox.log'}")
+    stop_process(pid, data_dir)
+    raise RuntimeError(f"the sandbox did not start; see {log}")
 
 
 def stop_process(pid: int, data_dir: Path) -> None:
-    """SIGTERM, then SIGKILL after 10 s; removes the state file."""
+    """SIGTERM, then SIGKILL after 10 s; reaps it when it is our child; removes the state file."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
     if _alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
     (data_dir / STATE_FILE).unlink(missing_ok=True)
 
 
@@ -136,7 +142,7 @@ def up(
         print_usage(running)
         return
     try:
-        _, info = start_background(data_dir, kubeconfig=kubeconfig, rbac=rbac, timeout=timeout)
+        info = start_background(data_dir, kubeconfig=kubeconfig, rbac=rbac, timeout=timeout)
     except RuntimeError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error

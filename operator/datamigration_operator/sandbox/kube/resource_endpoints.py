@@ -18,6 +18,7 @@ from datamigration_operator.sandbox.kube.errors import ApiError
 from datamigration_operator.sandbox.kube.field_validation import FieldValidation
 from datamigration_operator.sandbox.kube.list_paging import paginate, parse_limit
 from datamigration_operator.sandbox.kube.patches import apply_patch
+from datamigration_operator.sandbox.kube.protobuf_bodies import decode_protobuf_body
 from datamigration_operator.sandbox.kube.request_info import ResourceRequest
 from datamigration_operator.sandbox.kube.resources import ResourceType
 from datamigration_operator.sandbox.kube.store import Store
@@ -74,8 +75,9 @@ def _dry_run(query: MultiMapping[str], body: dict[str, Any] | None = None) -> bo
 
 async def read_json(request: web.BaseRequest, *, required: bool = True) -> Any:
     content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("application/vnd.kubernetes.protobuf"):
+        return decode_protobuf_body(await request.read())
     if "protobuf" in content_type or "cbor" in content_type:
-        # Kubernetes protobuf needs the generated Go types; JSON and YAML bodies are served.
         raise ApiError(
             415,
             "UnsupportedMediaType",

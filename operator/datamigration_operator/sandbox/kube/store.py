@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from datamigration_operator.sandbox.kube import errors
+from datamigration_operator.sandbox.kube.builtin_defaults import admit_builtin
 from datamigration_operator.sandbox.kube.crd_controller import CrdController
 from datamigration_operator.sandbox.kube.errors import ApiError, Cause
 from datamigration_operator.sandbox.kube.garbage_collector import (
@@ -86,6 +87,7 @@ class Store:
         self._dispatching = False
         for rt in BUILTIN_TYPES:
             self.register_type(rt)
+        self.add_admission(admit_builtin)
         self.garbage_collector = GarbageCollector(self)
         self.crd_controller = CrdController(self)
         self.rollout_controller = RolloutController(self, delay=rollout_delay)

@@ -293,3 +293,16 @@ def test_listeners_see_changes_in_order(store: Store) -> None:
     unsubscribe()
     store.create(cms, "default", configmap("later"))
     assert seen == [("ADDED", "app"), ("MODIFIED", "app"), ("DELETED", "app")]
+
+
+def test_secret_string_data_is_folded_into_data_and_type_defaults_to_opaque() -> None:
+    store = Store()
+    secrets = store.lookup("", "v1", "secrets")
+    created = store.create(
+        secrets,
+        "default",
+        {"metadata": {"name": "wv"}, "data": {"a": "YQ=="}, "stringData": {"api-key": "s3cret"}},
+    )
+    assert created["data"] == {"a": "YQ==", "api-key": "czNjcmV0"}
+    assert "stringData" not in created
+    assert created["type"] == "Opaque"
