@@ -149,12 +149,15 @@ class KubeSandbox:
         token: str | None = None,
         content_type: str = "application/json",
         accept: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any, Mapping[str, str]]:
         """A raw HTTP request (token "" sends none): status, decoded JSON body, headers.
         A body of several JSON lines (a watch) decodes to the list of its lines."""
         request = urllib.request.Request(self.url + path, data=body, method=method)
         request.add_header("Content-Type", content_type)
         request.add_header("Accept", accept)
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
         if token != "":
             request.add_header("Authorization", f"Bearer {token or self.admin_token}")
         context = ssl.create_default_context(cafile=str(self.ca_file))

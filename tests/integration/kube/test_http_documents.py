@@ -188,3 +188,32 @@ def test_crd_without_usable_printer_columns_prints_name_and_age(kube: KubeSandbo
     table = _get(kube, path, accept=TABLE_V1)
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
     assert table["rows"][0]["cells"][0] == "g"
+
+
+def test_only_privileged_users_may_impersonate(kube: KubeSandbox) -> None:
+    token = kube.authenticator.mint_service_account_token("default", "nobody")
+    status, _, _ = kube.request("GET", "/api/v1/namespaces", token=token)
+    assert status == 403  # the account itself may not list namespaces
+    escalate = {"Impersonate-User": "sandbox-admin", "Impersonate-Group": "system:masters"}
+    status, body, _ = kube.request("GET", "/api/v1/namespaces", token=token, headers=escalate)
+    assert status == 403
+    assert "cannot impersonate" in body["message"]
+    # The admin may act as the account, and then has exactly its rights.
+    as_account = {"Impersonate-User": "system:serviceaccount:default:nobody"}
+    status, _, _ = kube.request("GET", "/api/v1/namespaces", headers=as_account)
+    assert status == 403
+
+
+def test_self_subject_access_review_answers_for_the_caller(kube: KubeSandbox) -> None:
+    token = kube.authenticator.mint_service_account_token("default", "nobody")
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "list", "resource": "pods"}},
+    }
+    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    status, body, _ = kube.request("POST", path, json.dumps(review).encode(), token=token)
+    assert status == 201
+    assert body["status"]["allowed"] is False
+    status, body, _ = kube.request("POST", path, json.dumps(review).encode())  # the admin
+    assert body["status"]["allowed"] is True

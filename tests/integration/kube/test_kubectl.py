@@ -237,3 +237,23 @@ def test_imperative_create_of_other_kinds_says_what_to_do(kubectl: Kubectl) -> N
     result = kubectl("create", "job", "x", "--image=busybox", "--", "true", check=False)
     assert result.returncode != 0
     assert "kubectl apply -f" in result.stderr  # the workaround is named
+
+
+@pytest.mark.usefixtures("applied_crd")
+def test_auth_can_i_checks_rbac_created_imperatively(kubectl: Kubectl) -> None:
+    ns = f"rbac-{uuid.uuid4().hex[:6]}"
+    job_sa = f"system:serviceaccount:{ns}:job-sa"
+    kubectl("create", "namespace", ns)
+    kubectl("create", "role", "job", "-n", ns, "--verb=get,patch", "--resource=widgets/status")
+    kubectl("create", "rolebinding", "job", "-n", ns, "--role=job", f"--serviceaccount={ns}:job-sa")
+
+    def can(*args: str) -> str:
+        return kubectl("auth", "can-i", *args, f"--as={job_sa}", check=False).stdout.strip()
+
+    assert can("patch", "widgets", "--subresource=status", "-n", ns) == "yes"
+    assert can("patch", "widgets", "-n", ns) == "no"  # the object itself: no
+    assert can("patch", "widgets", "--subresource=status", "-n", "default") == "no"
+    assert can("get", "secrets", "-n", ns) == "no"
+    refused = kubectl("get", "configmaps", "-n", ns, f"--as={job_sa}", check=False)
+    assert refused.returncode != 0
+    assert "forbidden" in refused.stderr

@@ -1,7 +1,8 @@
 """Decode the Kubernetes protobuf request bodies kubectl sends for imperative commands.
 
-`kubectl create namespace|configmap|secret|serviceaccount` encode built-in objects as
-`application/vnd.kubernetes.protobuf` and client-go never falls back to JSON, so without this the
+`kubectl create namespace|configmap|secret|serviceaccount|role|rolebinding|clusterrole|
+clusterrolebinding` and `kubectl auth can-i` encode built-in objects as
+`application/vnd.kubernetes.protobuf`, and client-go never falls back to JSON: without this the
 commands a newcomer types first would fail. The wire format is the "k8s\\0" magic followed by a
 `runtime.Unknown` whose `raw` field holds the object message from k8s.io/api's generated.proto.
 Only the kinds above are decoded (their field numbers are stable API); others get 415.
@@ -16,6 +17,7 @@ from typing import Any
 from datamigration_operator.sandbox.kube.errors import ApiError
 
 MAGIC = b"k8s\x00"
+RBAC_V1 = "rbac.authorization.k8s.io/v1"
 Fields = list[tuple[int, int | bytes]]  # (field number, varint value or length-delimited bytes)
 
 
@@ -140,11 +142,89 @@ def _service_account(data: bytes) -> dict[str, Any]:
     return obj
 
 
+def _policy_rule(data: bytes) -> dict[str, Any]:
+    names = {1: "verbs", 2: "apiGroups", 3: "resources", 4: "resourceNames", 5: "nonResourceURLs"}
+    rule: dict[str, Any] = {}
+    for number, value in _fields(data):
+        if number in names:
+            rule.setdefault(names[number], []).append(_text(value))
+    return rule
+
+
+def _role(kind: str) -> Callable[[bytes], dict[str, Any]]:
+    def decode(data: bytes) -> dict[str, Any]:
+        obj: dict[str, Any] = {"apiVersion": RBAC_V1, "kind": kind, "rules": []}
+        for number, value in _fields(data):
+            if number == 1:
+                obj["metadata"] = _object_meta(_bytes(value))
+            elif number == 2:
+                obj["rules"].append(_policy_rule(_bytes(value)))
+        return obj
+
+    return decode
+
+
+def _role_binding(kind: str) -> Callable[[bytes], dict[str, Any]]:
+    subject_names = {1: "kind", 2: "apiGroup", 3: "name", 4: "namespace"}
+    ref_names = {1: "apiGroup", 2: "kind", 3: "name"}
+
+    def decode(data: bytes) -> dict[str, Any]:
+        obj: dict[str, Any] = {"apiVersion": RBAC_V1, "kind": kind, "subjects": []}
+        for number, value in _fields(data):
+            if number == 1:
+                obj["metadata"] = _object_meta(_bytes(value))
+            elif number == 2:
+                fields = _fields(_bytes(value))
+                subject = {subject_names[n]: _text(v) for n, v in fields if n in subject_names}
+                obj["subjects"].append({k: v for k, v in subject.items() if v})
+            elif number == 3:
+                fields = _fields(_bytes(value))
+                obj["roleRef"] = {ref_names[n]: _text(v) for n, v in fields if n in ref_names}
+        return obj
+
+    return decode
+
+
+def _resource_attributes(data: bytes) -> dict[str, Any]:
+    names = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource"}
+    names |= {6: "subresource", 7: "name"}
+    return {names[n]: _text(v) for n, v in _fields(data) if n in names}
+
+
+def _non_resource_attributes(data: bytes) -> dict[str, Any]:
+    names = {1: "path", 2: "verb"}
+    return {names[n]: _text(v) for n, v in _fields(data) if n in names}
+
+
+def _self_subject_access_review(data: bytes) -> dict[str, Any]:
+    """`kubectl auth can-i` sends this; spec: 1 resourceAttributes, 2 nonResourceAttributes."""
+    obj: dict[str, Any] = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {},
+    }
+    for number, value in _fields(data):
+        if number == 2:
+            for spec_number, spec_value in _fields(_bytes(value)):
+                if spec_number == 1:
+                    obj["spec"]["resourceAttributes"] = _resource_attributes(_bytes(spec_value))
+                elif spec_number == 2:
+                    obj["spec"]["nonResourceAttributes"] = _non_resource_attributes(
+                        _bytes(spec_value)
+                    )
+    return obj
+
+
 _DECODERS: dict[tuple[str, str], Callable[[bytes], dict[str, Any]]] = {
     ("v1", "Namespace"): _namespace,
     ("v1", "ConfigMap"): _config_map,
     ("v1", "Secret"): _secret,
     ("v1", "ServiceAccount"): _service_account,
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _self_subject_access_review,
+    (RBAC_V1, "Role"): _role("Role"),
+    (RBAC_V1, "ClusterRole"): _role("ClusterRole"),
+    (RBAC_V1, "RoleBinding"): _role_binding("RoleBinding"),
+    (RBAC_V1, "ClusterRoleBinding"): _role_binding("ClusterRoleBinding"),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from datamigration_operator.sandbox.kube import discovery, errors, openapi
+from datamigration_operator.sandbox.kube import access_review, discovery, errors, openapi
 from datamigration_operator.sandbox.kube.auth import (
     Authenticator,
     RbacObjects,
@@ -30,6 +30,7 @@ from datamigration_operator.sandbox.kube.resource_endpoints import (
     LogSource,
     ResourceEndpoints,
     json_response,
+    read_json,
 )
 from datamigration_operator.sandbox.kube.resources import ResourceType
 from datamigration_operator.sandbox.kube.serving_certificate import ServingCertificate
@@ -98,6 +99,8 @@ class KubeApiServer:
         # Without an authenticator, TokenRequests still get well-formed tokens nobody checks.
         self.endpoints = ResourceEndpoints(store, authenticator or Authenticator(), log_source)
         self._rbac = _RbacCache(store) if authorization else None
+        for review_type in access_review.REVIEW_TYPES:  # served by this front end, not stored
+            store.register_type(review_type)
         self._tls = tls
         self._runner: web.ServerRunner | None = None
         self._watch_tasks: set[asyncio.Task[Any]] = set()
@@ -144,7 +147,9 @@ class KubeApiServer:
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
-            user = self._authenticate(request)
+            user = access_review.impersonated(
+                self._authenticate(request), request.headers, self._rbac_objects
+            )
             parsed = parse_path(request.path)
             if isinstance(parsed, ResourceRequest):
                 return await self._resource(request, parsed, user)
@@ -181,7 +186,9 @@ class KubeApiServer:
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
             )
-        if self._rbac is not None:
+        # Every authenticated user may ask what it may do (the bootstrap system:basic-user role).
+        self_review = req.plural == "selfsubjectaccessreviews" and req.group == access_review.GROUP
+        if self._rbac is not None and not self_review:
             attrs = RequestAttributes(
                 verb=verb,
                 api_group=req.group,
@@ -192,6 +199,13 @@ class KubeApiServer:
             )
             if not is_allowed(user, attrs, self._rbac.objects()):
                 raise errors.forbidden(user.name, verb, req.plural, req.group, req.namespace)
+        if req.group == access_review.GROUP and req.plural in access_review.REVIEW_PLURALS:
+            if verb != "create":
+                raise errors.method_not_allowed(f"{req.plural} can only be created")
+            rt = self.store.lookup(req.group, req.version, req.plural)
+            body = await read_json(request)
+            answer = access_review.review(rt.kind, body, user, self._rbac_objects())
+            return json_response(answer, 201)
         rt = self.store.lookup(req.group, req.version, req.plural)
         if verb != "watch":
             return await self.endpoints.handle(request, req, rt, verb)
@@ -202,6 +216,9 @@ class KubeApiServer:
             return await self.endpoints.handle(request, req, rt, verb)
         finally:
             self._watch_tasks.discard(task)
+
+    def _rbac_objects(self) -> RbacObjects | None:
+        return self._rbac.objects() if self._rbac is not None else None
 
     def _discovery(self, req: DiscoveryRequest) -> dict[str, Any]:
         types = self.store.types()

@@ -96,3 +96,56 @@ def test_malformed_bodies_are_rejected_cleanly(body: bytes) -> None:
     with pytest.raises(ApiError) as error:
         decode_protobuf_body(body)
     assert error.value.code in (400, 415)
+
+
+def test_role_and_rolebinding_from_kubectl_create() -> None:
+    rule = _text(1, "get") + _text(1, "patch") + _text(2, "migrations.gremlins.ai")
+    rule += _text(3, "datamigrations/status")
+    role = decode_protobuf_body(
+        _unknown(
+            "rbac.authorization.k8s.io/v1", "Role", _meta("job", "chat") + _bytes_field(2, rule)
+        )
+    )
+    assert role["rules"] == [
+        {
+            "verbs": ["get", "patch"],
+            "apiGroups": ["migrations.gremlins.ai"],
+            "resources": ["datamigrations/status"],
+        }
+    ]
+    subject = _text(1, "ServiceAccount") + _text(3, "datamigration-job") + _text(4, "chat")
+    ref = _text(1, "rbac.authorization.k8s.io") + _text(2, "Role") + _text(3, "job")
+    binding = decode_protobuf_body(
+        _unknown(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            _meta("job", "chat") + _bytes_field(2, subject) + _bytes_field(3, ref),
+        )
+    )
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "datamigration-job", "namespace": "chat"}
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "job",
+    }
+
+
+def test_self_subject_access_review_from_kubectl_auth_can_i() -> None:
+    attributes = _text(1, "chat") + _text(2, "patch") + _text(3, "migrations.gremlins.ai")
+    attributes += _text(5, "datamigrations") + _text(6, "status")
+    review = decode_protobuf_body(
+        _unknown(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            _bytes_field(2, _bytes_field(1, attributes)),
+        )
+    )
+    assert review["spec"]["resourceAttributes"] == {
+        "namespace": "chat",
+        "verb": "patch",
+        "group": "migrations.gremlins.ai",
+        "resource": "datamigrations",
+        "subresource": "status",
+    }
