@@ -16,7 +16,7 @@ import psutil
 import typer
 from rich.console import Console
 
-from datamigration_operator.sandbox.control_plane import ControlPlane, SandboxInfo
+from datamigration_operator.sandbox.info import SandboxInfo
 
 sandbox_app = typer.Typer(help="A local control plane: Kubernetes API emulator, Jobs, Weaviate.")
 console = Console()
@@ -160,6 +160,8 @@ def serve(
 
 
 async def _serve(data_dir: Path, kubeconfig: Path | None, rbac: bool) -> None:
+    from datamigration_operator.sandbox.control_plane import ControlPlane  # the servers: heavy
+
     plane = ControlPlane(data_dir, crd_dir=default_crd_dir(), rbac=rbac, kubeconfig=kubeconfig)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

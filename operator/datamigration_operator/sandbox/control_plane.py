@@ -8,17 +8,16 @@ synchronous clients (the kubernetes client, kubectl, weaviate-client, kopf) can 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from datamigration_operator.sandbox.info import SandboxInfo
 from datamigration_operator.sandbox.jobs.runner import JobRunner
 from datamigration_operator.sandbox.kube.auth import Authenticator, UserInfo
 from datamigration_operator.sandbox.kube.kubeconfig import write_kubeconfig
@@ -31,30 +30,6 @@ T = TypeVar("T")
 
 ADMIN_USER = UserInfo(name="sandbox-admin", groups=("system:masters", "system:authenticated"))
 CRD_GROUP = "apiextensions.k8s.io"
-
-
-@dataclass(frozen=True)
-class SandboxInfo:
-    """Where the running sandbox listens; written to `<data-dir>/sandbox.json`."""
-
-    kube_url: str
-    kubeconfig: str
-    weaviate_http_port: int
-    weaviate_grpc_port: int
-    data_dir: str
-    rbac: bool
-    pid: int = 0
-
-    @property
-    def weaviate_url(self) -> str:
-        return f"http://127.0.0.1:{self.weaviate_http_port}"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> SandboxInfo:
-        return cls(**json.loads(text))
 
 
 def load_manifests(directory: Path) -> list[dict[str, Any]]:
