@@ -13,6 +13,7 @@ warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
 import typer  # noqa: E402
 
 from datamigration_operator.cli.bench import bench_app  # noqa: E402
+from datamigration_operator.cli.operator import operator_app  # noqa: E402
 from datamigration_operator.cli.sandbox import sandbox_app  # noqa: E402
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(bench_app, name="bench")
+app.add_typer(operator_app, name="operator")
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""The one reconcile function: read the DataMigration, observe, plan, execute in order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from datamigration_operator.api.names import API_VERSION, KIND
+from datamigration_operator.api.resource import DataMigration
+from datamigration_operator.handlers.runtime import Runtime
+from datamigration_operator.kube.errors import KubeError, handler_error
+from datamigration_operator.kube.events import InvolvedObject
+from datamigration_operator.kube.execute import execute
+from datamigration_operator.kube.observe import observe, read_datamigration
+from datamigration_operator.kube.resources import DATAMIGRATIONS
+from datamigration_operator.reconcile.actions import Action, EmitEvent, SetStatus
+from datamigration_operator.reconcile.invalid_spec import describe_problem, plan_invalid_spec
+from datamigration_operator.reconcile.planner import plan
+
+
+async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]:
+    """The actions executed (empty when there was nothing to do or the object is gone).
+    Raises KubeError when an API call fails; the actions before it took effect."""
+    async with runtime.lock((namespace, name)):
+        raw = await read_datamigration(runtime.client, namespace, name)
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            return []
+        now = datetime.now(UTC)
+        try:
+            dm = DataMigration.from_object(raw)
+        except ValidationError as exc:
+            return await _refuse_invalid_spec(runtime, raw, describe_problem(exc), now)
+        world = await observe(runtime.client, dm, now)
+        actions = plan(world.observation)
+        await execute(
+            runtime.client,
+            runtime.recorder,
+            world,
+            actions,
+            default_image=runtime.config.job_image,
+        )
+        return actions
+
+
+async def reconcile_or_retry(runtime: Runtime, namespace: str, name: str) -> None:
+    """For kopf's changing handlers: API failures become kopf Temporary/Permanent errors."""
+    try:
+        await reconcile(runtime, namespace, name)
+    except KubeError as exc:
+        runtime.stats.failures += 1
+        runtime.stats.last_error = str(exc)
+        raise handler_error(exc) from exc
+    runtime.stats.reconciles += 1
+    runtime.stats.last_success = datetime.now(UTC)
+
+
+async def _refuse_invalid_spec(
+    runtime: Runtime, raw: dict[str, object], problem: str, now: datetime
+) -> list[Action]:
+    meta = raw["metadata"]
+    assert isinstance(meta, dict)
+    status = raw.get("status")
+    actions = plan_invalid_spec(
+        status if isinstance(status, dict) else None, int(meta.get("generation", 1)), problem, now
+    )
+    namespace, name = str(meta["namespace"]), str(meta["name"])
+    involved = InvolvedObject(API_VERSION, KIND, namespace, name, str(meta.get("uid", "")))
+    for action in actions:
+        if isinstance(action, SetStatus):
+            await runtime.client.merge_patch(
+                DATAMIGRATIONS,
+                namespace,
+                name,
+                {"status": dict(action.patch)},
+                subresource="status",
+            )
+        elif isinstance(action, EmitEvent):
+            await runtime.recorder.record(involved, action.type, action.reason, action.message)
+    return actions

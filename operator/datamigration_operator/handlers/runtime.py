@@ -1,0 +1,68 @@
+"""What the handlers share in one operator process: the client, the event recorder, one lock
+per DataMigration (kopf serializes handlers per object, but Job and workload events reconcile
+a DataMigration from other objects' handlers), and counters for the liveness probe."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from datamigration_operator.handlers.config import OperatorConfig
+from datamigration_operator.kube.client import KubeClient
+from datamigration_operator.kube.events import EventRecorder
+from datamigration_operator.kube.transport import HttpTransport
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass
+class Stats:
+    reconciles: int = 0
+    failures: int = 0
+    last_success: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Runtime:
+    config: OperatorConfig
+    client: KubeClient
+    recorder: EventRecorder
+    transport: HttpTransport | None = None
+    stats: Stats = field(default_factory=Stats)
+    _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
+    _validations: dict[Key, Any] = field(default_factory=dict)
+
+    def lock(self, key: Key) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def validation_changed(self, key: Key, validation: Any) -> bool:
+        """True once per new status.validation a Job (or anyone) writes."""
+        if self._validations.get(key) == validation:
+            return False
+        self._validations[key] = validation
+        return True
+
+    def forget(self, key: Key) -> None:
+        self._locks.pop(key, None)
+        self._validations.pop(key, None)
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            await self.transport.close()
+
+
+def runtime_of(memo: Any) -> Runtime:
+    runtime = memo.get("runtime")
+    if not isinstance(runtime, Runtime):
+        raise kopf.PermanentError("the operator runtime is not initialized (startup failed?)")
+    return runtime
+
+
+def config_of(memo: Any) -> OperatorConfig:
+    config = memo.get("config")
+    return config if isinstance(config, OperatorConfig) else OperatorConfig.from_env()

@@ -1,0 +1,207 @@
+"""Reads a DataMigration and everything around it into the planner's Observation."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast, get_args
+
+from datamigration_operator.api.names import (
+    ANNOTATION_JOB_GENERATION,
+    LABEL_DATAMIGRATION,
+    LABEL_MANAGED_BY,
+    LABEL_PHASE,
+    OPERATOR_NAME,
+)
+from datamigration_operator.api.phases import JobState, Phase
+from datamigration_operator.api.resource import DataMigration
+from datamigration_operator.api.spec import SecretKeyRef, WorkloadRef
+from datamigration_operator.builders.configmap import read_mode
+from datamigration_operator.builders.workloads import rollout_complete, stamped_mode
+from datamigration_operator.kube.client import KubeClient, Object
+from datamigration_operator.kube.resources import (
+    CONFIGMAPS,
+    DATAMIGRATIONS,
+    JOBS,
+    PODS,
+    PVCS,
+    SECRETS,
+    WORKLOADS,
+)
+from datamigration_operator.reconcile.observed import (
+    Observation,
+    ObservedClaim,
+    ObservedConfigMap,
+    ObservedJob,
+    ObservedWorkload,
+)
+
+_READ_WRITE_ONCE = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
+
+
+@dataclass(frozen=True)
+class World:
+    """An Observation plus what the executor needs beyond the planner's view."""
+
+    datamigration: DataMigration
+    observation: Observation
+    config_map_version: str | None
+    """resourceVersion of the ConfigMap as observed: the mode patch is conditional on it."""
+
+
+def job_selector(datamigration: str) -> str:
+    return f"{LABEL_MANAGED_BY}={OPERATOR_NAME},{LABEL_DATAMIGRATION}={datamigration}"
+
+
+async def read_datamigration(client: KubeClient, namespace: str, name: str) -> Object | None:
+    return await client.get(DATAMIGRATIONS, namespace, name)
+
+
+async def observe(client: KubeClient, dm: DataMigration, now: datetime) -> World:
+    """Everything the planner needs about `dm`; the reads run concurrently."""
+    ns, spec = dm.metadata.namespace, dm.spec
+    secret_refs = [
+        ref for ref in (spec.target.api_key_secret_ref, spec.target.tls.ca_secret_ref) if ref
+    ]
+    config_map, jobs, claim, workloads, secrets = await asyncio.gather(
+        client.get(CONFIGMAPS, ns, spec.app.config_map_ref.name),
+        client.list(JOBS, ns, label_selector=job_selector(dm.metadata.name)),
+        _observe_claim(client, ns, spec.source.claim_name),
+        asyncio.gather(*(_observe_workload(client, ns, ref) for ref in spec.app.workloads)),
+        _observe_secrets(client, ns, secret_refs),
+    )
+    observation = Observation(
+        name=dm.metadata.name,
+        namespace=ns,
+        generation=dm.metadata.generation,
+        spec=spec,
+        status=dm.status,
+        now=now,
+        config_map=_config_map(config_map, spec.app.key),
+        jobs=tuple(
+            job
+            for job in (observed_job(obj) for obj in jobs if _owned_by(obj, dm.metadata.uid))
+            if job is not None
+        ),
+        workloads=tuple(workloads),
+        claim=claim,
+        secrets=secrets,
+    )
+    version = None if config_map is None else config_map["metadata"].get("resourceVersion")
+    return World(dm, observation, version)
+
+
+def _config_map(obj: Object | None, key: str) -> ObservedConfigMap:
+    if obj is None:
+        return ObservedConfigMap(exists=False)
+    value, owner = read_mode(obj, key)
+    return ObservedConfigMap(exists=True, value=value, owner=owner)
+
+
+def _owned_by(obj: Object, uid: str) -> bool:
+    """A Job of an earlier DataMigration with the same name is not ours (GC removes it)."""
+    refs = obj["metadata"].get("ownerReferences") or []
+    return not uid or any(ref.get("uid") == uid for ref in refs)
+
+
+def observed_job(obj: Object) -> ObservedJob | None:
+    """The planner's view of a batch/v1 Job; None for a Job without our phase label."""
+    meta = obj["metadata"]
+    phase = (meta.get("labels") or {}).get(LABEL_PHASE)
+    if phase not in get_args(Phase):
+        return None
+    annotations = meta.get("annotations") or {}
+    try:
+        generation = int(annotations.get(ANNOTATION_JOB_GENERATION, "0"))
+    except ValueError:
+        generation = 0
+    status = obj.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    failed, complete = conditions.get("Failed"), conditions.get("Complete")
+    state: JobState
+    message = ""
+    finished = status.get("completionTime")
+    if meta.get("deletionTimestamp"):
+        state = "Deleted"
+    elif failed is not None and failed.get("status") == "True":
+        state = "Failed"
+        message = str(failed.get("message") or failed.get("reason") or "")
+        finished = failed.get("lastTransitionTime")
+    elif complete is not None and complete.get("status") == "True":
+        state = "Succeeded"
+    elif status.get("active"):
+        state = "Running"
+    else:
+        state = "Pending"
+    return ObservedJob(
+        name=meta["name"],
+        phase=cast(Phase, phase),
+        state=state,
+        generation=generation,
+        message=message,
+        started_at=_timestamp(status.get("startTime")),
+        finished_at=_timestamp(finished),
+    )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+async def _observe_workload(
+    client: KubeClient, namespace: str, ref: WorkloadRef
+) -> ObservedWorkload:
+    obj = await client.get(WORKLOADS[ref.kind], namespace, ref.name)
+    if obj is None:
+        return ObservedWorkload(ref=ref, exists=False)
+    return ObservedWorkload(
+        ref=ref, exists=True, stamped_mode=stamped_mode(obj), rollout_complete=rollout_complete(obj)
+    )
+
+
+async def _observe_claim(client: KubeClient, namespace: str, name: str) -> ObservedClaim | None:
+    claim = await client.get(PVCS, namespace, name)
+    if claim is None:
+        return None
+    modes = set((claim.get("spec") or {}).get("accessModes") or [])
+    if not modes & _READ_WRITE_ONCE:
+        return ObservedClaim(read_write_once=False)
+    return ObservedClaim(
+        read_write_once=True, node_name=await _node_holding(client, namespace, name)
+    )
+
+
+async def _node_holding(client: KubeClient, namespace: str, claim: str) -> str | None:
+    """The node of a running app pod that mounts `claim` (our own Job pods do not count)."""
+    for pod in await client.list(PODS, namespace):
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get(LABEL_MANAGED_BY) == OPERATOR_NAME:
+            continue
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        if status.get("phase") != "Running" or not spec.get("nodeName"):
+            continue
+        for volume in spec.get("volumes") or []:
+            if (volume.get("persistentVolumeClaim") or {}).get("claimName") == claim:
+                return str(spec["nodeName"])
+    return None
+
+
+async def _observe_secrets(
+    client: KubeClient, namespace: str, refs: list[SecretKeyRef]
+) -> dict[str, frozenset[str]]:
+    """Names and keys only: values are dropped as soon as they arrive."""
+    names = sorted({ref.name for ref in refs})
+    found = await asyncio.gather(*(client.get(SECRETS, namespace, name) for name in names))
+    keys: dict[str, frozenset[str]] = {}
+    for name, secret in zip(names, found, strict=True):
+        if secret is not None:
+            keys[name] = frozenset(secret.get("data") or {}) | frozenset(
+                secret.get("stringData") or {}
+            )
+    return keys

@@ -1,0 +1,184 @@
+"""Refusals, rollback, workloads and Job failures against a real operator process."""
+
+from __future__ import annotations
+
+import time
+
+import kubernetes
+
+from tests.integration.operator.conftest import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    OperatorProcess,
+    Sandbox,
+    advance,
+    conditions,
+    config_map_mode,
+    events_of,
+    get_dm,
+    new_datamigration,
+    patch_spec,
+    settled,
+    state_is,
+    wait_for,
+)
+
+
+def _warnings(sandbox: Sandbox, namespace: str, name: str, reason: str) -> list[object]:
+    """The Warning events with `reason`, once there is one: the operator writes status first
+    and posts events right after, so a test that saw the status may be a moment early."""
+
+    def found() -> list[object]:
+        events = events_of(sandbox, namespace, name)
+        return [e for e in events if e.type == "Warning" and e.reason == reason]
+
+    wait_for(found, f"a Warning event {reason}")
+    return found()
+
+
+def test_second_datamigration_on_one_config_map_is_blocked(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    new_datamigration(sandbox, namespace, "first")
+    wait_for(lambda: settled(sandbox, namespace, "first", "migrate"), "first migrate")
+    new_datamigration(sandbox, namespace, "second")
+    dm = wait_for(
+        lambda: state_is(sandbox, namespace, "second", "Blocked", "ConfigMapOwnedByOther"),
+        "second Blocked",
+    )
+    assert f"{namespace}/first" in dm["status"]["message"]
+    assert len(_warnings(sandbox, namespace, "second", "ConfigMapOwnedByOther")) == 1
+    assert not [name for _, name in sandbox.runs(namespace) if name.startswith("second-")]
+    cm = sandbox.core.read_namespaced_config_map("app-config", namespace)
+    assert cm.metadata.annotations["migrations.gremlins.ai/owner"] == f"{namespace}/first"
+
+
+def test_rollback_is_immediate_and_deletes_running_jobs(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    new_datamigration(sandbox, namespace, "app")
+    wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate")
+    advance(sandbox, namespace, "app", "dual-write")
+    sandbox.behave(namespace, "app", "validate", sleep=60)
+    patch_spec(sandbox, namespace, "app", phase="validate")
+    running = wait_for(lambda: state_is(sandbox, namespace, "app", "Running"), "validate running")
+    job = running["status"]["jobs"][-1]["name"]
+
+    started = time.monotonic()
+    patch_spec(sandbox, namespace, "app", phase="rollback")
+    wait_for(lambda: config_map_mode(sandbox, namespace) == "sqlite_only", "sqlite_only")
+    dm = wait_for(lambda: settled(sandbox, namespace, "app", "rollback"), "rolled back")
+    print(f"rollback: RolledBack=True {time.monotonic() - started:.2f}s after the patch")
+    assert conditions(dm)["RolledBack"]["status"] == "True"
+    assert next(r for r in dm["status"]["jobs"] if r["name"] == job)["state"] == "Deleted"
+    selector = "migrations.gremlins.ai/datamigration=app"
+    wait_for(
+        lambda: (
+            job
+            not in {
+                j.metadata.name
+                for j in sandbox.batch.list_namespaced_job(namespace, label_selector=selector).items
+            }
+        ),
+        "the validate Job to be gone",
+    )
+
+
+def test_workload_mode_is_applied_only_after_its_rollout(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    sandbox.apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {
+                "name": "web",
+                "annotations": {"sandbox.gremlins.ai/hold-rollout": "true"},
+            },
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+                },
+            },
+        },
+    )
+    workloads = [{"kind": "Deployment", "name": "web"}]
+    new_datamigration(
+        sandbox,
+        namespace,
+        "app",
+        app={"configMapRef": {"name": "app-config"}, "workloads": workloads},
+    )
+    dm = wait_for(
+        lambda: state_is(sandbox, namespace, "app", "Running", "WaitingForRollout"), "rollout wait"
+    )
+    assert config_map_mode(sandbox, namespace) == "sqlite_only"
+    assert dm["status"]["mode"].get("applied") is None
+    template = sandbox.apps.read_namespaced_deployment("web", namespace).spec.template
+    assert template.metadata.annotations["migrations.gremlins.ai/migration-mode"] == "sqlite_only"
+
+    sandbox.apps.patch_namespaced_deployment(
+        "web", namespace, {"metadata": {"annotations": {"sandbox.gremlins.ai/hold-rollout": None}}}
+    )
+    dm = wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate after rollout")
+    assert dm["status"]["mode"]["applied"] == "sqlite_only"
+
+
+def test_non_retryable_job_failure_fails_the_phase_and_rerun_retries(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    sandbox.behave(namespace, "app", "copy", exit=42)
+    new_datamigration(sandbox, namespace, "app")
+    dm = wait_for(lambda: state_is(sandbox, namespace, "app", "Failed", "JobFailed"), "failed")
+    assert "bump spec.rerun to retry" in dm["status"]["message"]
+    assert len(_warnings(sandbox, namespace, "app", "JobFailed")) == 1
+    copies = [n for k, n in sandbox.runs(namespace) if k == "copy" and n.startswith("app-")]
+    assert len(set(copies)) == 1
+    assert len(copies) == 1  # exit 42 fails the Job at once (podFailurePolicy), no retries
+
+    sandbox.behave(namespace, "app", "copy", exit=0)
+    patch_spec(sandbox, namespace, "app", rerun=1)
+    wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate after rerun")
+
+
+def test_a_missing_secret_blocks_until_it_is_created(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    sandbox.core.delete_namespaced_secret("weaviate-auth", namespace)
+    new_datamigration(sandbox, namespace, "app")
+    dm = wait_for(
+        lambda: state_is(sandbox, namespace, "app", "Blocked", "SecretNotFound"), "Blocked"
+    )
+    assert "weaviate-auth" in dm["status"]["message"]
+    assert config_map_mode(sandbox, namespace) is None  # nothing changed
+    assert not sandbox.runs(namespace)
+    assert len(_warnings(sandbox, namespace, "app", "SecretNotFound")) == 1
+
+    # Secrets are not watched: the resync timer notices the new one.
+    sandbox.core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "weaviate-auth"}, "data": {"api-key": "c2s="}}
+    )
+    wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate after the Secret")
+
+
+def test_deleting_a_datamigration_removes_its_jobs_and_keeps_the_config_map(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    sandbox.behave(namespace, "app", "copy", sleep=60)
+    new_datamigration(sandbox, namespace, "app")
+    wait_for(lambda: state_is(sandbox, namespace, "app", "Running"), "copy running")
+    sandbox.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "app")
+
+    def gone() -> bool:
+        try:
+            get_dm(sandbox, namespace, "app")
+        except kubernetes.client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, "the DataMigration to be deleted (our finalizer released)")
+    wait_for(lambda: not sandbox.batch.list_namespaced_job(namespace).items, "Jobs collected")
+    assert config_map_mode(sandbox, namespace) == "sqlite_only"

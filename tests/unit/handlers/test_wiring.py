@@ -1,0 +1,137 @@
+"""Handler wiring without a cluster: kopf settings, the dependency index, and the reconcile
+function end to end over the kube layer with an in-memory API."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+import pytest
+from typer.testing import CliRunner
+
+from datamigration_operator.cli.main import app
+from datamigration_operator.handlers.config import RESYNC_ENV, OperatorConfig, resync_seconds
+from datamigration_operator.handlers.datamigrations import datamigrations_by_dependency
+from datamigration_operator.handlers.lifecycle import configure
+from datamigration_operator.handlers.reconciler import reconcile, reconcile_or_retry
+from datamigration_operator.handlers.runtime import Runtime
+from datamigration_operator.kube.client import KubeClient
+from datamigration_operator.kube.errors import KubeApiError
+from datamigration_operator.kube.events import EventRecorder
+from datamigration_operator.kube.resources import CONFIGMAPS, DATAMIGRATIONS, EVENTS, JOBS
+from datamigration_operator.reconcile.actions import (
+    ApplyMode,
+    Block,
+    CreateJob,
+    EmitEvent,
+    SetStatus,
+)
+from tests.unit.kube.fake_api import FakeApi
+from tests.unit.kube.world import NS, manifest, populate
+
+
+def _runtime(api: FakeApi) -> Runtime:
+    client = KubeClient(api)
+    return Runtime(OperatorConfig(job_image="img:2"), client, EventRecorder(client))
+
+
+def test_kopf_state_lives_under_our_prefix() -> None:
+    settings = kopf.OperatorSettings()
+    configure(settings)
+    progress = settings.persistence.progress_storage
+    diffbase = settings.persistence.diffbase_storage
+    assert isinstance(progress, kopf.AnnotationsProgressStorage)
+    assert progress.prefix == "migrations.gremlins.ai"
+    assert isinstance(diffbase, kopf.AnnotationsDiffBaseStorage)
+    assert diffbase.prefix == "migrations.gremlins.ai"
+    assert settings.persistence.finalizer.startswith("migrations.gremlins.ai/")
+    assert settings.posting.level == logging.ERROR
+
+
+def test_dependency_index_names_config_map_and_workloads() -> None:
+    spec = manifest(
+        app={
+            "configMapRef": {"name": "shop-config"},
+            "workloads": [{"kind": "Deployment", "name": "web"}],
+        }
+    )["spec"]
+    keys = datamigrations_by_dependency(name="shop", namespace=NS, spec=spec)  # type: ignore[call-arg]
+    assert keys == {(NS, "ConfigMap", "shop-config"): "shop", (NS, "Deployment", "web"): "shop"}
+
+
+async def test_reconcile_creates_the_job_once_and_then_has_nothing_left_to_do() -> None:
+    api = FakeApi()
+    populate(api)
+    runtime = _runtime(api)
+    first = await reconcile(runtime, NS, "shop")
+    kinds = [type(a) for a in first]
+    assert ApplyMode in kinds
+    assert CreateJob in kinds
+    assert SetStatus in kinds
+    assert EmitEvent in kinds
+    (job_path,) = [p for p in api.objects if p.startswith(JOBS.path(NS) + "/")]
+    image = api.objects[job_path]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "img:2"
+    assert api.objects[CONFIGMAPS.path(NS, "shop-config")]["data"]["migration_mode"] == (
+        "sqlite_only"
+    )
+    again = await reconcile(runtime, NS, "shop")
+    assert [a for a in again if not isinstance(a, Block)] == []
+
+
+async def test_reconcile_of_a_vanished_datamigration_does_nothing() -> None:
+    api = FakeApi()
+    assert await reconcile(_runtime(api), NS, "gone") == []
+    assert api.requests == [("GET", DATAMIGRATIONS.path(NS, "gone"))]
+
+
+async def test_a_spec_our_model_rejects_fails_once_with_a_warning() -> None:
+    api = FakeApi()
+    api.put(DATAMIGRATIONS.path(NS, "shop"), manifest(collections=[]))
+    runtime = _runtime(api)
+    await reconcile(runtime, NS, "shop")
+    await reconcile(runtime, NS, "shop")
+    status = api.objects[DATAMIGRATIONS.path(NS, "shop")]["status"]
+    assert status["state"] == "Failed"
+    assert "collections" in status["message"]
+    events = [o for p, o in api.objects.items() if p.startswith(EVENTS.path(NS) + "/")]
+    assert [(e["type"], e["reason"], e["count"]) for e in events] == [("Warning", "InvalidSpec", 1)]
+    assert not [p for p in api.objects if p.startswith(JOBS.path(NS) + "/")]
+
+
+async def test_api_failures_become_kopf_errors_and_are_counted() -> None:
+    api = FakeApi()
+    populate(api)
+    runtime = _runtime(api)
+    api.fail[("GET", DATAMIGRATIONS.path(NS, "shop"))] = KubeApiError(503, "Unavailable", "x")
+    with pytest.raises(kopf.TemporaryError):
+        await reconcile_or_retry(runtime, NS, "shop")
+    assert runtime.stats.failures == 1
+    del api.fail[("GET", DATAMIGRATIONS.path(NS, "shop"))]
+    await reconcile_or_retry(runtime, NS, "shop")
+    assert runtime.stats.reconciles == 1
+    assert runtime.stats.last_success is not None
+
+
+def test_validation_changes_are_reported_once_per_report() -> None:
+    runtime = _runtime(FakeApi())
+    key = (NS, "shop")
+    assert runtime.lock(key) is runtime.lock(key)
+    report = {"job": "j", "finishedAt": "2026-11-26T12:00:00Z"}
+    assert runtime.validation_changed(key, report)
+    assert not runtime.validation_changed(key, dict(report))
+    assert runtime.validation_changed(key, {**report, "finishedAt": "2026-11-26T12:01:00Z"})
+
+
+def test_operator_run_refuses_contradictory_scopes() -> None:
+    result = CliRunner().invoke(app, ["operator", "run", "-n", "a", "--all-namespaces"])
+    assert result.exit_code != 0
+    assert "either --namespace or --all-namespaces" in result.output
+
+
+def test_resync_interval_comes_from_the_environment_and_is_checked() -> None:
+    assert resync_seconds({}) == 10.0
+    assert resync_seconds({RESYNC_ENV: "2.5"}) == 2.5
+    for bad in ("0", "soon", "-1", "99999"):
+        with pytest.raises(ValueError, match=RESYNC_ENV):
+            resync_seconds({RESYNC_ENV: bad})

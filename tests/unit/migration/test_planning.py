@@ -1,0 +1,223 @@
+"""plan_collections turns the spec's mapping and the reflected tables into collection plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from datamigration_operator.api.spec import CollectionMapping, PropertyMapping, ReferenceMapping
+from datamigration_operator.migration.mapping import (
+    ColumnInfo,
+    ColumnStats,
+    MappingError,
+    TableInfo,
+    collection_schema,
+    plan_collections,
+    plan_from_json,
+    plan_to_json,
+)
+
+
+def table(name: str, *columns: tuple[str, str, int], without_rowid: bool = False) -> TableInfo:
+    infos = tuple(ColumnInfo(n, t, pk > 0, pk) for n, t, pk in columns)
+    key = tuple(c.name for c in sorted(infos, key=lambda c: c.pk_position) if c.pk_position)
+    return TableInfo(name, infos, key or ("rowid",), without_rowid)
+
+
+TABLES = {
+    "conversations": table("conversations", ("id", "TEXT", 1), ("title", "TEXT", 0)),
+    "messages": table(
+        "messages",
+        ("id", "INTEGER", 1),
+        ("conversation_id", "TEXT", 0),
+        ("body", "TEXT", 0),
+        ("tokens", "INTEGER", 0),
+        ("score", "REAL", 0),
+        ("is_read", "BOOLEAN", 0),
+        ("sent_at", "DATETIME", 0),
+        ("embedding", "BLOB", 0),
+    ),
+    "tags": table("tags", ("conversation_id", "TEXT", 1), ("tag", "TEXT", 2), ("w", "REAL", 0)),
+    "log": table("log", ("event", "TEXT", 0)),
+    "kv": table("kv", ("k", "TEXT", 1), ("v", "", 0), without_rowid=True),
+}
+
+
+def plan_one(mapping: CollectionMapping, **stats: ColumnStats) -> object:
+    mappings = [mapping]
+    if mapping.references:
+        mappings.append(CollectionMapping(table="conversations", collection="Conversation"))
+    return plan_collections(mappings, TABLES, column_stats={mapping.table: stats})[0]
+
+
+def test_by_default_every_column_but_key_references_and_vector_becomes_a_property() -> None:
+    plan = plan_one(
+        CollectionMapping(
+            table="messages",
+            collection="Message",
+            references=[ReferenceMapping(column="conversation_id", target_table="conversations")],
+            vector_column="embedding",
+        )
+    )
+    assert plan.key_columns == ("id",)
+    assert [(p.name, p.data_type) for p in plan.properties] == [
+        ("body", "text"),
+        ("tokens", "int"),
+        ("score", "number"),
+        ("is_read", "boolean"),
+        ("sent_at", "text"),
+    ]
+    (ref,) = plan.references
+    assert (ref.name, ref.target_collection, ref.target_key_type) == (
+        "conversation_id",
+        "Conversation",
+        "TEXT",
+    )
+    assert plan.vector_column == "embedding"
+    schema = collection_schema(plan)
+    assert schema.vectorizer == "none"
+    assert [r.target_collection for r in schema.references] == ["Conversation"]
+
+
+def test_composite_rowid_and_without_rowid_keys() -> None:
+    tags = plan_one(CollectionMapping(table="tags", collection="Tag"))
+    assert tags.key_columns == ("conversation_id", "tag")
+    # Composite key columns are not "id", so they stay readable as properties.
+    assert [p.column for p in tags.properties] == ["conversation_id", "tag", "w"]
+    assert plan_one(CollectionMapping(table="log", collection="Log")).key_columns == ("rowid",)
+    kv = plan_one(CollectionMapping(table="kv", collection="Kv", id_column="k"))
+    assert kv.key_columns == ("k",)
+    assert [p.column for p in kv.properties] == ["v"]
+    with pytest.raises(MappingError, match="WITHOUT ROWID"):
+        plan_one(CollectionMapping(table="kv", collection="Kv", id_column="rowid"))
+
+
+def test_types_follow_the_storage_classes_a_column_really_holds() -> None:
+    plan = plan_one(
+        CollectionMapping(table="messages", collection="Message"),
+        tokens=ColumnStats(integers=3, min_integer=-1, max_integer=2**63 - 1),
+        score=ColumnStats(integers=2, reals=1, min_integer=0, max_integer=9),
+        body=ColumnStats(texts=5, integers=1, min_integer=1, max_integer=1),
+        is_read=ColumnStats(integers=2, min_integer=0, max_integer=7),
+        embedding=ColumnStats(blobs=4),
+    )
+    types = {p.column: (p.data_type, p.numbers_as_text) for p in plan.properties}
+    assert types["tokens"] == ("text", True)
+    assert types["score"] == ("number", False)
+    assert types["body"] == ("text", True)
+    assert types["is_read"] == ("int", False)  # not only 0/1, so not a boolean
+    assert types["embedding"] == ("blob", False)
+    assert any("tokens: holds integers from -1 to 9223372036854775807" in n for n in plan.notes)
+    assert any("body: mixes numbers with text" in n for n in plan.notes)
+
+
+def test_explicit_properties_pick_columns_names_and_types() -> None:
+    plan = plan_one(
+        CollectionMapping(
+            table="messages",
+            collection="Message",
+            properties=[
+                PropertyMapping(column="id", name="messageId"),
+                PropertyMapping(column="sent_at", name="SentAt", data_type="date"),
+                PropertyMapping(column="tokens", data_type="text"),
+            ],
+        )
+    )
+    assert [(p.column, p.name, p.data_type, p.numbers_as_text) for p in plan.properties] == [
+        ("id", "messageId", "int", False),
+        ("sent_at", "sentAt", "date", False),  # Weaviate lower-cases the first letter
+        ("tokens", "tokens", "text", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (CollectionMapping(table="nope", collection="Nope"), "table nope does not exist"),
+        (
+            CollectionMapping(table="tags", collection="Tag", id_column="tag"),
+            "not its primary key",
+        ),
+        (
+            CollectionMapping(table="messages", collection="M", id_column="uid"),
+            "idColumn uid: table messages has no such column",
+        ),
+        (
+            CollectionMapping(
+                table="messages",
+                collection="M",
+                properties=[PropertyMapping(column="missing")],
+            ),
+            "property column missing: table messages has no such column",
+        ),
+        (
+            CollectionMapping(
+                table="messages", collection="M", properties=[PropertyMapping(column="id")]
+            ),
+            "property name id .* is reserved",
+        ),
+        (
+            CollectionMapping(
+                table="messages",
+                collection="M",
+                properties=[
+                    PropertyMapping(column="body", name="x"),
+                    PropertyMapping(column="tokens", name="X"),
+                ],
+            ),
+            "property name x is used more than once",
+        ),
+        (
+            CollectionMapping(table="messages", collection="M", vector_column="vec"),
+            "vectorColumn vec",
+        ),
+    ],
+)
+def test_mapping_errors_name_the_table_and_column(mapping: CollectionMapping, message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        plan_one(mapping)
+
+
+def test_a_reference_to_an_unmapped_table_is_refused() -> None:
+    mapping = CollectionMapping(
+        table="messages",
+        collection="Message",
+        references=[ReferenceMapping(column="conversation_id", target_table="conversations")],
+    )
+    with pytest.raises(MappingError, match="conversations, which is not mapped"):
+        plan_collections([mapping], TABLES)
+
+
+def test_a_reference_to_a_composite_key_is_refused() -> None:
+    mappings = [
+        CollectionMapping(
+            table="messages",
+            collection="Message",
+            references=[ReferenceMapping(column="conversation_id", target_table="tags")],
+        ),
+        CollectionMapping(table="tags", collection="Tag"),
+    ]
+    with pytest.raises(MappingError, match="composite key"):
+        plan_collections(mappings, TABLES)
+
+
+def test_null_primary_keys_are_refused_before_any_copy() -> None:
+    with pytest.raises(MappingError, match="2 rows with NULL in primary-key column tag"):
+        plan_one(
+            CollectionMapping(table="tags", collection="Tag"),
+            tag=ColumnStats(texts=5, nulls=2),
+        )
+
+
+def test_plans_round_trip_through_json() -> None:
+    plan = plan_one(
+        CollectionMapping(
+            table="messages",
+            collection="Message",
+            references=[ReferenceMapping(column="conversation_id", target_table="conversations")],
+            vector_column="embedding",
+        ),
+        tokens=ColumnStats(integers=1, min_integer=2**60, max_integer=2**60),
+    )
+    assert plan_from_json(plan_to_json(plan)) == plan
+    with pytest.raises(MappingError, match="malformed collection plan"):
+        plan_from_json({"table": "t"})
