@@ -14,6 +14,7 @@ from datamigration_operator.api.reasons import ConditionStatus, ConditionType
 MAX_JOB_RECORDS: Final = 20
 MAX_HISTORY: Final = 20
 MAX_SAMPLES: Final = 10
+MAX_FAILED_KEYS: Final = 100
 REASON_PATTERN: Final = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 
@@ -82,6 +83,14 @@ class Progress(StatusModel):
     """Resume position."""
     updated_at: Timestamp | None = None
     """When the Job last reported."""
+    failed: int | None = Field(default=None, ge=0)
+    """Objects that kept failing after every retry (the Job fails when there are any)."""
+    failed_keys: list[Annotated[str, Field(max_length=512)]] = Field(
+        default_factory=list, max_length=MAX_FAILED_KEYS
+    )
+    """The first 100 failed objects as table/key: message."""
+    report_ref: str | None = Field(default=None, max_length=253)
+    """ConfigMap listing every failed object."""
 
 
 class ValidationSample(StatusModel):

@@ -14,12 +14,17 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from datamigration_operator.cli.bench_migration import copy_benchmark, validate_benchmark
 from datamigration_operator.cli.bench_reconcile import bench_reconcile
 from datamigration_operator.cli.sandbox import start_background, stop_process
 from datamigration_operator.sandbox.benchmark import BenchSettings, run_kube_benchmark
 
-bench_app = typer.Typer(help="Benchmarks; each prints its figures (use --json for machines).")
+bench_app = typer.Typer(
+    add_completion=False, help="Benchmarks; each prints its figures (use --json for machines)."
+)
 bench_app.command("reconcile")(bench_reconcile)
+bench_app.command("copy")(copy_benchmark)
+bench_app.command("validate")(validate_benchmark)
 console = Console()
 
 

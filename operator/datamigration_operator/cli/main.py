@@ -1,33 +1,83 @@
-"""dmctl entry point: wires the command groups together."""
+"""dmctl entry point: wires the command groups together.
+
+Each command's module is imported only when that command runs: `dmctl operator run` must not pay
+for weaviate-client, the sandbox servers or SQLAlchemy (start-up time and RSS of the operator).
+"""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
-from authlib.deprecate import AuthlibDeprecationWarning
+import typer
+import typer.core
+import typer.main
 
-# authlib (pulled in by weaviate-client) forces its deprecation warnings on ("always") when
-# imported and then warns about its own httpx module: nothing a dmctl user can act on.
-warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+# typer vendors its own click; its group API speaks these classes.
+from typer._click.core import Command, Context
 
-import typer  # noqa: E402
+# What each top-level command is: (module, attribute), a typer app (group) or a function.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sandbox": ("datamigration_operator.cli.sandbox", "sandbox_app"),
+    "operator": ("datamigration_operator.cli.operator", "operator_app"),
+    "status": ("datamigration_operator.cli.migrations", "status"),
+    "advance": ("datamigration_operator.cli.migrations", "advance"),
+    "rollback": ("datamigration_operator.cli.migrations", "rollback"),
+    "copy": ("datamigration_operator.cli.migrate", "copy_command"),
+    "validate": ("datamigration_operator.cli.migrate", "validate_command"),
+    "sync": ("datamigration_operator.cli.migrate", "sync_command"),
+    "job": ("datamigration_operator.cli.job", "job_app"),
+    "bench": ("datamigration_operator.cli.bench", "bench_app"),
+}
 
-from datamigration_operator.cli.bench import bench_app  # noqa: E402
-from datamigration_operator.cli.operator import operator_app  # noqa: E402
-from datamigration_operator.cli.sandbox import sandbox_app  # noqa: E402
+
+def _quiet_authlib() -> None:
+    # authlib (pulled in by weaviate-client) forces its deprecation warnings on ("always") when
+    # imported and then warns about its own httpx module: nothing a dmctl user can act on.
+    try:
+        from authlib.deprecate import AuthlibDeprecationWarning
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+
+
+class LazyCommands(typer.core.TyperGroup):
+    """A click group that imports a command's module when the command is looked up."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[cmd_name]
+        target = getattr(importlib.import_module(module_name), attribute)
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_command(target)
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(cmd_name)(target)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        return command
+
 
 app = typer.Typer(
     name="dmctl",
+    cls=LazyCommands,
     help="Migrate an application's data from SQLite to Weaviate with a Kubernetes operator.",
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(bench_app, name="bench")
-app.add_typer(operator_app, name="operator")
+
+
+@app.callback()
+def _root() -> None:
+    """Migrate an application's data from SQLite to Weaviate with a Kubernetes operator."""
 
 
 def main() -> None:
+    _quiet_authlib()
     app()
 
 

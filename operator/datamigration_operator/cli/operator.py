@@ -10,7 +10,9 @@ import typer
 
 from datamigration_operator.handlers.config import DEFAULT_JOB_IMAGE, JOB_IMAGE_ENV, OperatorConfig
 
-operator_app = typer.Typer(help="Run the DataMigration operator.", no_args_is_help=True)
+operator_app = typer.Typer(
+    add_completion=False, help="Run the DataMigration operator.", no_args_is_help=True
+)
 
 
 @operator_app.command("run")

@@ -18,7 +18,9 @@ from rich.console import Console
 
 from datamigration_operator.sandbox.info import SandboxInfo
 
-sandbox_app = typer.Typer(help="A local control plane: Kubernetes API emulator, Jobs, Weaviate.")
+sandbox_app = typer.Typer(
+    add_completion=False, help="A local control plane: Kubernetes API emulator, Jobs, Weaviate."
+)
 console = Console()
 
 DataDirOption = Annotated[

@@ -1,0 +1,366 @@
+"""`dmctl copy|sync|validate`: the Jobs' work for a user outside Kubernetes.
+
+    WEAVIATE_API_KEY=... dmctl copy --sqlite app.db --weaviate http://localhost:8080 \\
+        --table messages:Message --checkpoint-file copy.ckpt
+
+The API key is read from an environment variable (--api-key-env), never from a flag. Exit codes
+are the Jobs': 0 success, 42 a failure a retry cannot fix, 1 one it may; validate exits 3 when it
+finds more differences than --max-mismatches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import typer
+import yaml
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+
+from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, JobTarget
+from datamigration_operator.api.spec import CollectionMapping, Endpoint
+from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.migration.checkpoint import CheckpointFile
+from datamigration_operator.migration.report import failure_line
+from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
+from datamigration_operator.migration.run_errors import classify
+from datamigration_operator.migration.sink import SinkSettings, connect
+
+EXIT_DIFFERENCES = 3
+DEFAULT_GRPC_PORT = 50051
+console = Console(stderr=True)
+
+SqliteOption = Annotated[
+    Path, typer.Option("--sqlite", help="The SQLite database file.", exists=False)
+]
+WeaviateOption = Annotated[
+    str, typer.Option("--weaviate", help="Weaviate REST URL, e.g. http://localhost:8080.")
+]
+GrpcPortOption = Annotated[
+    int, typer.Option("--grpc-port", min=1, max=65535, help="Weaviate gRPC port.")
+]
+TableOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--table",
+        help="TABLE or TABLE:Collection to migrate (repeatable); default collection is the "
+        "table name in CamelCase.",
+    ),
+]
+MappingOption = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="YAML file with a spec.collections list (camelCase fields)."),
+]
+NamespaceOption = Annotated[
+    str,
+    typer.Option(
+        "--namespace",
+        help="Object ids are uuid5 of (namespace, table, key); reuse it across runs.",
+    ),
+]
+ApiKeyEnvOption = Annotated[
+    str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
+]
+BatchOption = Annotated[int, typer.Option("--batch-size", min=1, max=10_000)]
+ConcurrencyOption = Annotated[int, typer.Option("--concurrency", min=1, max=64)]
+RateOption = Annotated[
+    int, typer.Option("--objects-per-second", min=0, help="Write rate limit; 0 = unlimited.")
+]
+SnapshotOption = Annotated[
+    bool, typer.Option("--snapshot/--no-snapshot", help="Read from an online-backup snapshot.")
+]
+ScratchOption = Annotated[
+    Path | None, typer.Option("--scratch-dir", help="Where snapshots and sort files go.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+class UsageError(ValueError):
+    """Bad command-line input; nothing was changed."""
+
+
+def camel_case(table: str) -> str:
+    parts = [p for p in table.replace("-", "_").split("_") if p]
+    name = "".join(p[:1].upper() + p[1:] for p in parts)
+    if not name or not name[0].isalpha():
+        name = "T" + name
+    return name
+
+
+def parse_mappings(tables: list[str] | None, mapping: Path | None) -> list[CollectionMapping]:
+    if tables and mapping:
+        raise UsageError("use either --table or --mapping, not both")
+    if mapping is not None:
+        try:
+            document = yaml.safe_load(mapping.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise UsageError(f"cannot read mapping {mapping}: {error}") from None
+        items = document.get("collections") if isinstance(document, dict) else document
+        try:
+            return TypeAdapter(list[CollectionMapping]).validate_python(items)
+        except ValidationError as error:
+            raise UsageError(f"mapping {mapping} is invalid: {error}") from None
+    if not tables:
+        raise UsageError("name the tables with --table (repeatable) or a --mapping file")
+    result = []
+    for item in tables:
+        table, _, collection = item.partition(":")
+        try:
+            result.append(
+                CollectionMapping(table=table, collection=collection or camel_case(table))
+            )
+        except ValidationError as error:
+            raise UsageError(f"--table {item}: {error.errors()[0]['msg']}") from None
+    return result
+
+
+def parse_target(url: str, grpc_port: int, api_key_env: str) -> JobTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--weaviate must be an http(s) URL like http://localhost:8080, got {url}")
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    try:
+        return JobTarget(
+            http=Endpoint(host=parts.hostname, port=port),
+            grpc=Endpoint(host=parts.hostname, port=grpc_port),
+            tls=tls,
+            api_key_env=api_key_env,
+        )
+    except ValidationError as error:
+        raise UsageError(f"--weaviate {url}: {error.errors()[0]['msg']}") from None
+
+
+class LocalReporter:
+    """Progress to the terminal, the checkpoint to a file, the report next to it."""
+
+    def __init__(self, checkpoint_file: Path | None, quiet: bool) -> None:
+        self.file = CheckpointFile(checkpoint_file) if checkpoint_file else None
+        self.quiet = quiet
+        self.report_path: Path | None = None
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        return self.file.load() if self.file else None
+
+    def publish_progress(self, progress: Progress) -> None:
+        if self.file is not None and progress.checkpoint is not None:
+            self.file.save(progress.checkpoint)
+        if not self.quiet:
+            console.print(
+                f"{progress.table or ''} {progress.rows_done}/{progress.rows_total} rows "
+                f"({progress.percent}%), {progress.rows_per_second} rows/s"
+            )
+
+    def publish_validation(self, report: ValidationReport) -> None:
+        del report  # printed once at the end
+
+    def write_report(self, lines: list[str], summary: str) -> str | None:
+        base = self.file.path if self.file else Path.cwd() / "dmctl"
+        path = base.with_name(base.name + ".report.txt")
+        path.write_text(summary + "\n" + "\n".join(lines) + "\n")
+        self.report_path = path
+        return str(path)
+
+
+def _settings(
+    sqlite: Path,
+    collections: list[CollectionMapping],
+    namespace: str,
+    sink: SinkSettings,
+    snapshot: bool,
+    scratch: Path,
+    max_mismatches: int = 0,
+    recheck_delay: float = 0.0,
+) -> RunSettings:
+    return RunSettings(
+        sqlite_path=sqlite,
+        snapshot=snapshot,
+        scratch_dir=scratch,
+        collections=collections,
+        namespace=namespace,
+        sink=sink,
+        max_mismatches=max_mismatches,
+        recheck_delay=recheck_delay,
+    )
+
+
+def _execute(kind: str, build: Any, as_json: bool) -> int:
+    """Runs `build(scratch_dir)` -> (exit code, result dict); errors become exit codes."""
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dmctl-") as tmp:
+            code, summary = build(Path(tmp))
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+    except UsageError as error:
+        console.print(f"[red]error:[/] {error}")
+        return 2
+    except Exception as error:
+        code, reason = classify(error)
+        console.print(f"[red]{kind} failed ({reason}):[/] {error}")
+        return code
+    if as_json:
+        print(json.dumps(summary, default=str))
+    else:
+        for key, value in summary.items():
+            console.print(f"{key}: {value}")
+    return int(code)
+
+
+def _client(weaviate: str, grpc_port: int, api_key_env: str) -> Any:
+    target = parse_target(weaviate, grpc_port, api_key_env)
+    return connect(target, os.environ.get(api_key_env) or None)
+
+
+def copy_command(
+    sqlite: SqliteOption,
+    weaviate: WeaviateOption,
+    grpc_port: GrpcPortOption = DEFAULT_GRPC_PORT,
+    table: TableOption = None,
+    mapping: MappingOption = None,
+    checkpoint_file: Annotated[
+        Path | None, typer.Option("--checkpoint-file", help="Resume from / save to this file.")
+    ] = None,
+    namespace: NamespaceOption = "dmctl",
+    api_key_env: ApiKeyEnvOption = "WEAVIATE_API_KEY",
+    batch_size: BatchOption = 500,
+    concurrency: ConcurrencyOption = 2,
+    objects_per_second: RateOption = 0,
+    snapshot: SnapshotOption = True,
+    scratch_dir: ScratchOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy tables from SQLite into Weaviate (deterministic ids: a re-run upserts)."""
+
+    def build(tmp: Path) -> tuple[int, dict[str, Any]]:
+        collections = parse_mappings(table, mapping)
+        reporter = LocalReporter(checkpoint_file, quiet=as_json)
+        sink = SinkSettings(batch_size, concurrency, objects_per_second)
+        settings = _settings(sqlite, collections, namespace, sink, snapshot, scratch_dir or tmp)
+        client = _client(weaviate, grpc_port, api_key_env)
+        try:
+            result, ref = copy_run(settings, client, reporter)
+        finally:
+            client.close()
+        summary = {
+            "rows": result.rows_read,
+            "written": result.written,
+            "retried": result.retried_objects,
+            "skippedOnResume": result.skipped_on_resume,
+            "failed": result.failed_count,
+            "failedKeys": [failure_line(f) for f in result.failed[:100]],
+            "report": ref,
+        }
+        return (NON_RETRYABLE_EXIT_CODE if result.failed_count else 0), summary
+
+    sys.exit(_execute("copy", build, as_json))
+
+
+def _diff_command(
+    repair: bool,
+    sqlite: Path,
+    weaviate: str,
+    grpc_port: int,
+    table: list[str] | None,
+    mapping: Path | None,
+    namespace: str,
+    api_key_env: str,
+    batch_size: int,
+    max_mismatches: int,
+    recheck_delay: float,
+    snapshot: bool,
+    scratch_dir: Path | None,
+    as_json: bool,
+) -> None:
+    def build(tmp: Path) -> tuple[int, dict[str, Any]]:
+        collections = parse_mappings(table, mapping)
+        reporter = LocalReporter(None, quiet=True)
+        sink = SinkSettings(batch_size=batch_size)
+        settings = _settings(
+            sqlite,
+            collections,
+            namespace,
+            sink,
+            snapshot,
+            scratch_dir or tmp,
+            max_mismatches,
+            recheck_delay,
+        )
+        client = _client(weaviate, grpc_port, api_key_env)
+        try:
+            result = diff_run(settings, client, reporter, repair=repair)
+        finally:
+            client.close()
+        summary = {
+            "checked": result.checked,
+            "missing": result.missing,
+            "extra": result.extra,
+            "mismatched": result.mismatched,
+            "upserted": result.upserted,
+            "deleted": result.deleted,
+            "failed": len(result.failed),
+            "samples": [
+                {"table": d.table, "key": d.key_text, "problem": d.problem, "detail": d.detail}
+                for d in result.samples
+            ],
+        }
+        if result.failed:
+            return NON_RETRYABLE_EXIT_CODE, summary
+        if not repair and result.differences > max_mismatches:
+            return EXIT_DIFFERENCES, summary
+        return 0, summary
+
+    sys.exit(_execute("sync" if repair else "validate", build, as_json))
+
+
+MaxMismatchesOption = Annotated[int, typer.Option("--max-mismatches", min=0)]
+RecheckOption = Annotated[
+    float, typer.Option("--recheck-delay", min=0, help="Seconds before differences are re-checked.")
+]
+
+
+def validate_command(
+    sqlite: SqliteOption,
+    weaviate: WeaviateOption,
+    grpc_port: GrpcPortOption = DEFAULT_GRPC_PORT,
+    table: TableOption = None,
+    mapping: MappingOption = None,
+    namespace: NamespaceOption = "dmctl",
+    api_key_env: ApiKeyEnvOption = "WEAVIATE_API_KEY",
+    max_mismatches: MaxMismatchesOption = 0,
+    recheck_delay: RecheckOption = 5.0,
+    snapshot: SnapshotOption = True,
+    scratch_dir: ScratchOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare every row with its Weaviate object (content hashes); exit 3 on differences."""
+    _diff_command(
+        False, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, 500,
+        max_mismatches, recheck_delay, snapshot, scratch_dir, as_json,
+    )  # fmt: skip
+
+
+def sync_command(
+    sqlite: SqliteOption,
+    weaviate: WeaviateOption,
+    grpc_port: GrpcPortOption = DEFAULT_GRPC_PORT,
+    table: TableOption = None,
+    mapping: MappingOption = None,
+    namespace: NamespaceOption = "dmctl",
+    api_key_env: ApiKeyEnvOption = "WEAVIATE_API_KEY",
+    batch_size: BatchOption = 500,
+    snapshot: SnapshotOption = True,
+    scratch_dir: ScratchOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Diff and repair: upsert missing and changed objects from SQLite, delete extra ones."""
+    _diff_command(
+        True, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, batch_size,
+        0, 0.0, snapshot, scratch_dir, as_json,
+    )  # fmt: skip

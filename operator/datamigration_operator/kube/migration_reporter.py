@@ -1,0 +1,146 @@
+"""The Job side's only Kubernetes API code: read the checkpoint, patch progress and validation
+through the status subresource, write the failed-keys report ConfigMap.
+
+Credentials are the Job's own: the in-cluster ServiceAccount, else $KUBECONFIG (the sandbox
+Job runner provides one). Nothing here logs or sends a secret: reports carry keys and
+messages, never the API key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from datamigration_operator.api.job_contract import MigrationRef
+from datamigration_operator.api.names import (
+    API_VERSION,
+    GROUP,
+    KIND,
+    LABEL_DATAMIGRATION,
+    LABEL_MANAGED_BY,
+    OPERATOR_NAME,
+    PLURAL,
+    VERSION,
+)
+from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+
+log = logging.getLogger(__name__)
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class ReporterError(Exception):
+    """The DataMigration cannot be read or is not the one this Job was created for."""
+
+
+def load_api_client() -> client.ApiClient:
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+def report_name(migration: MigrationRef, job_name: str) -> str:
+    """`<dm>-<job>-report`, cut to the 253 characters a ConfigMap name allows."""
+    return f"{migration.name}-{job_name}-report"[:253]
+
+
+def _dump(model: Progress | ValidationReport) -> dict[str, Any]:
+    # None becomes null, which a merge patch turns into "remove": no field of an older
+    # report lingers next to the new one.
+    return model.model_dump(mode="json", by_alias=True)
+
+
+class MigrationReporter:
+    def __init__(self, migration: MigrationRef, api: client.ApiClient | None = None) -> None:
+        self.migration = migration
+        self._api = api or load_api_client()
+        self._custom = client.CustomObjectsApi(self._api)
+        self._core = client.CoreV1Api(self._api)
+
+    def _status(self) -> dict[str, Any]:
+        m = self.migration
+        try:
+            obj = cast(
+                dict[str, Any],
+                self._custom.get_namespaced_custom_object_status(
+                    GROUP, VERSION, m.namespace, PLURAL, m.name
+                ),
+            )
+        except ApiException as error:
+            raise ReporterError(
+                f"cannot read DataMigration {m.namespace}/{m.name}: {error.status} {error.reason}"
+            ) from None
+        uid = obj.get("metadata", {}).get("uid")
+        if uid != m.uid:
+            raise ReporterError(
+                f"DataMigration {m.namespace}/{m.name} has uid {uid}, this Job belongs to {m.uid}"
+            )
+        status: dict[str, Any] = obj.get("status") or {}
+        return status
+
+    def read_progress(self) -> Progress | None:
+        """The last published progress (with its checkpoint), or None."""
+        raw = self._status().get("progress")
+        return Progress.model_validate(raw) if raw else None
+
+    def read_checkpoint(self, job_name: str) -> Checkpoint | None:
+        """The checkpoint a previous pod of this same Job left; another Job's is not ours."""
+        progress = self.read_progress()
+        if progress is None or progress.job != job_name:
+            return None
+        return progress.checkpoint
+
+    def _patch_status(self, body: dict[str, Any]) -> None:
+        m = self.migration
+        self._custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, m.namespace, PLURAL, m.name, body, _content_type=MERGE_PATCH
+        )
+
+    def publish_progress(self, progress: Progress) -> None:
+        self._patch_status({"status": {"progress": _dump(progress)}})
+
+    def publish_validation(self, report: ValidationReport) -> None:
+        self._patch_status({"status": {"validation": _dump(report)}})
+
+    def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
+        """The full report as ConfigMap `<dm>-<job>-report` owned by the DataMigration.
+
+        Returns its name, or None when the Job's RBAC does not allow ConfigMaps (the first
+        100 keys are in status either way).
+        """
+        m = self.migration
+        name = report_name(m, job_name)
+        body: Any = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": m.namespace,
+                "labels": {LABEL_MANAGED_BY: OPERATOR_NAME, LABEL_DATAMIGRATION: m.name},
+                "ownerReferences": [
+                    {"apiVersion": API_VERSION, "kind": KIND, "name": m.name, "uid": m.uid}
+                ],
+            },
+            "data": {"summary": summary, "keys": "\n".join(lines) + ("\n" if lines else "")},
+        }
+        try:
+            try:
+                self._core.create_namespaced_config_map(m.namespace, body)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                self._core.replace_namespaced_config_map(name, m.namespace, body)
+        except ApiException as error:
+            log.warning(
+                "could not write report ConfigMap %s/%s (%s %s); the first keys are in status",
+                m.namespace,
+                name,
+                error.status,
+                error.reason,
+            )
+            return None
+        return name

@@ -1,0 +1,381 @@
+"""Validate and sync: a merge-join by object id of SQLite against Weaviate, in flat memory.
+
+Weaviate's cursor returns a collection in uuid order, but ids are hashes of the keys, so the
+SQLite side has no useful order. Per table, the rows are streamed in key order into a scratch
+SQLite file as (uuid, content hash, key) - 16 + 16 bytes + the key - and read back
+`ORDER BY uuid`, which SQLite's external merge sort does with bounded memory (cache_size and
+temp files in the scratch directory). That sorted stream is merged with the Weaviate cursor
+stream, comparing hashes. Differences go to a scratch table too, never to a Python list.
+
+After `recheck_delay` every difference is looked at again against the live database and
+Weaviate (a dual write in flight at the first look has landed by then), so only lasting
+differences are counted. Sync is the same diff with repair: missing and mismatched objects are
+upserted from the live row, extra objects deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from datamigration_operator.migration.canonical import content_hash, differing_fields
+from datamigration_operator.migration.checkpoint import Key
+from datamigration_operator.migration.mapping import (
+    CollectionPlan,
+    MigrationObject,
+    ObjectBuilder,
+    RowError,
+    object_uuid,
+)
+from datamigration_operator.migration.sink import FailedObject, WeaviateSink
+from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.migration.values import key_from_json, key_to_json
+
+Problem = Literal["missing", "extra", "mismatched"]
+MAX_SAMPLES = 10
+RECHECK_CHUNK = 500
+# Pages of the scratch sort; bounded so memory does not grow with the table.
+SORT_FETCH = 5_000
+SCRATCH_CACHE_KIB = 16_384
+
+
+class RowSource(Protocol):
+    def rows(self, plan: CollectionPlan, *, after: Key | None = None, batch_size: int) -> Any: ...
+
+
+RowLookup = Callable[[CollectionPlan, Sequence[Key]], dict[Key, dict[str, Any]]]
+"""Live rows of these keys (absent keys are left out)."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    key: Key | None
+    uuid: UUID
+    problem: Problem
+    fields: tuple[str, ...] = ()
+
+    @property
+    def key_text(self) -> str:
+        if self.key is None:
+            return f"uuid {self.uuid}"
+        return json.dumps(key_to_json(self.key), ensure_ascii=False)
+
+    @property
+    def detail(self) -> str:
+        if self.problem == "mismatched":
+            return "differs in " + ", ".join(self.fields) if self.fields else "content differs"
+        if self.problem == "missing":
+            return "in SQLite, not in Weaviate"
+        return f"in Weaviate (id {self.uuid}), not in SQLite"
+
+
+@dataclass
+class DiffResult:
+    checked: int = 0
+    missing: int = 0
+    extra: int = 0
+    mismatched: int = 0
+    first_pass_differences: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    samples: list[Difference] = field(default_factory=list)
+    failed: list[FailedObject] = field(default_factory=list)
+
+    @property
+    def differences(self) -> int:
+        return self.missing + self.extra + self.mismatched
+
+    def count(self, difference: Difference) -> None:
+        setattr(self, difference.problem, getattr(self, difference.problem) + 1)
+        if len(self.samples) < MAX_SAMPLES:
+            self.samples.append(difference)
+
+
+class Scratch:
+    """The scratch SQLite file of one diff: the sorted source index and the differences."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"diff-{time.time_ns()}.sqlite"
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("PRAGMA temp_store=FILE")
+        self.db.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")
+        self.db.execute("CREATE TABLE source (uuid BLOB, hash BLOB, key TEXT)")
+        self.db.execute("CREATE TABLE diff (tbl TEXT, problem TEXT, uuid BLOB, key TEXT)")
+        self.db.execute("CREATE TABLE extra (uuid BLOB PRIMARY KEY) WITHOUT ROWID")
+
+    def close(self) -> None:
+        self.db.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+def _key_json(key: Key) -> str:
+    return json.dumps(key_to_json(key), ensure_ascii=False, separators=(",", ":"))
+
+
+def _key_from(text: str | None) -> Key | None:
+    return None if text is None else key_from_json(json.loads(text))
+
+
+class Differ:
+    def __init__(
+        self,
+        source: RowSource,
+        reader: TargetReader,
+        plans: Sequence[CollectionPlan],
+        *,
+        namespace: str,
+        scratch_dir: Path,
+        batch_size: int = 2_000,
+        on_progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.reader = reader
+        self.plans = plans
+        self.namespace = namespace
+        self.scratch_dir = scratch_dir
+        self.batch_size = batch_size
+        self.on_progress = on_progress
+
+    # ---- first pass ---------------------------------------------------------------------
+
+    def first_pass(self, scratch: Scratch, result: DiffResult) -> None:
+        for plan in self.plans:
+            self._index_source(scratch, plan)
+            self._merge(scratch, plan, result)
+            scratch.db.execute("DELETE FROM source")
+        result.first_pass_differences = scratch.db.execute("SELECT count(*) FROM diff").fetchone()[
+            0
+        ]
+
+    def _index_source(self, scratch: Scratch, plan: CollectionPlan) -> None:
+        build = ObjectBuilder(plan, migration_namespace=self.namespace).build
+        key_of = ObjectBuilder(plan, migration_namespace=self.namespace).key_of
+        db = scratch.db
+        db.execute("BEGIN")
+        for rows in self.source.rows(plan, batch_size=self.batch_size):
+            entries: list[tuple[bytes, bytes | None, str]] = []
+            for row in rows:
+                try:
+                    obj = build(row)
+                except RowError as error:
+                    # unmappable: no object can equal it, so it is missing or mismatched
+                    key = error.key
+                    uuid = object_uuid(self.namespace, plan.table, key)
+                    entries.append((uuid.bytes, None, _key_json(key)))
+                    continue
+                entries.append((obj.uuid.bytes, content_hash(obj), _key_json(key_of(row))))
+            db.executemany("INSERT INTO source VALUES (?, ?, ?)", entries)
+        db.execute("COMMIT")
+
+    def _sorted_source(self, scratch: Scratch) -> Iterator[tuple[bytes, bytes | None, str]]:
+        cursor = scratch.db.execute("SELECT uuid, hash, key FROM source ORDER BY uuid")
+        while True:
+            chunk = cursor.fetchmany(SORT_FETCH)
+            if not chunk:
+                return
+            yield from chunk
+
+    def _merge(self, scratch: Scratch, plan: CollectionPlan, result: DiffResult) -> None:
+        table = plan.table
+        found: list[tuple[str, str, bytes, str | None]] = []
+        source = self._sorted_source(scratch)
+        current = next(source, None)
+        checked = 0
+        for page in self.reader.scan(plan):
+            for obj in page:
+                target = obj.uuid.bytes
+                while current is not None and current[0] < target:
+                    found.append((table, "missing", current[0], current[2]))
+                    checked += 1
+                    current = next(source, None)
+                if current is not None and current[0] == target:
+                    if current[1] != content_hash(obj):
+                        found.append((table, "mismatched", target, current[2]))
+                    current = next(source, None)
+                else:
+                    found.append((table, "extra", target, None))
+                checked += 1
+            if found:
+                scratch.db.executemany("INSERT INTO diff VALUES (?, ?, ?, ?)", found)
+                found.clear()
+            if self.on_progress is not None:
+                self.on_progress(table, checked)
+        while current is not None:
+            found.append((table, "missing", current[0], current[2]))
+            checked += 1
+            current = next(source, None)
+        if found:
+            scratch.db.executemany("INSERT INTO diff VALUES (?, ?, ?, ?)", found)
+        result.checked += checked
+        if self.on_progress is not None:
+            self.on_progress(table, checked)
+
+    # ---- second look and repair ---------------------------------------------------------
+
+    def _differences(
+        self, scratch: Scratch, plan: CollectionPlan
+    ) -> Iterator[list[tuple[Problem, UUID, Key | None]]]:
+        cursor = scratch.db.execute(
+            "SELECT problem, uuid, key FROM diff WHERE tbl = ? ORDER BY rowid", (plan.table,)
+        )
+        while True:
+            chunk = cursor.fetchmany(RECHECK_CHUNK)
+            if not chunk:
+                return
+            yield [(problem, UUID(bytes=uuid), _key_from(key)) for problem, uuid, key in chunk]
+
+    def settle(
+        self,
+        scratch: Scratch,
+        result: DiffResult,
+        lookup: RowLookup,
+        *,
+        live_source: RowSource,
+        sink: WeaviateSink | None = None,
+    ) -> None:
+        """Look at every first-pass difference again against the live data; count what lasts.
+
+        With a sink (sync), lasting differences are repaired: the live row is upserted, an
+        object without a live row is deleted.
+        """
+        for plan in self.plans:
+            build = ObjectBuilder(plan, migration_namespace=self.namespace).build
+            scratch.db.execute("DELETE FROM extra")
+            for chunk in self._differences(scratch, plan):
+                keyed = [(uuid, key) for problem, uuid, key in chunk if key is not None]
+                extras = [uuid for problem, uuid, key in chunk if key is None]
+                if keyed:
+                    self._settle_keyed(plan, keyed, build, lookup, result, sink)
+                if extras:  # still in Weaviate? kept on disk, not in memory
+                    still = self.reader.fetch(plan, extras)
+                    scratch.db.executemany(
+                        "INSERT OR IGNORE INTO extra VALUES (?)", [(u.bytes,) for u in still]
+                    )
+            self._settle_extras(scratch, plan, live_source, result, sink)
+
+    def _settle_keyed(
+        self,
+        plan: CollectionPlan,
+        keyed: list[tuple[UUID, Key]],
+        build: Callable[[dict[str, Any]], MigrationObject],
+        lookup: RowLookup,
+        result: DiffResult,
+        sink: WeaviateSink | None,
+    ) -> None:
+        rows = lookup(plan, [key for _, key in keyed])
+        current = self.reader.fetch(plan, [uuid for uuid, _ in keyed])
+        upserts: list[MigrationObject] = []
+        upsert_keys: list[Hashable] = []
+        deletes: list[UUID] = []
+        for uuid, key in keyed:
+            row = rows.get(key)
+            target = current.get(uuid)
+            if row is None:
+                if target is not None:  # the row was deleted since the snapshot
+                    result.count(Difference(plan.table, key, uuid, "extra"))
+                    deletes.append(uuid)
+                continue
+            try:
+                wanted = build(row)
+            except RowError as error:
+                detail = (f"{error.column}: {error.message}",)
+                result.count(Difference(plan.table, key, uuid, "mismatched", detail))
+                result.failed.append(FailedObject(plan.table, key, detail[0]))
+                continue
+            if target is None:
+                result.count(Difference(plan.table, key, uuid, "missing"))
+            elif content_hash(target) != content_hash(wanted):
+                fields = tuple(differing_fields(wanted, target))
+                result.count(Difference(plan.table, key, uuid, "mismatched", fields))
+            else:
+                continue
+            upserts.append(wanted)
+            upsert_keys.append(key)
+        if sink is not None:
+            self._repair(plan, sink, upserts, upsert_keys, deletes, result)
+
+    def _settle_extras(
+        self,
+        scratch: Scratch,
+        plan: CollectionPlan,
+        live_source: RowSource,
+        result: DiffResult,
+        sink: WeaviateSink | None,
+    ) -> None:
+        """Extras have no key: is there a live row (inserted after the snapshot) owning one?"""
+        db = scratch.db
+        if db.execute("SELECT count(*) FROM extra").fetchone()[0] == 0:
+            return
+        key_of = ObjectBuilder(plan, migration_namespace=self.namespace).key_of
+        for rows in live_source.rows(plan, batch_size=self.batch_size):
+            ids = [(object_uuid(self.namespace, plan.table, key_of(row)).bytes,) for row in rows]
+            db.executemany("DELETE FROM extra WHERE uuid = ?", ids)
+        cursor = db.execute("SELECT uuid FROM extra ORDER BY uuid")
+        while chunk := cursor.fetchmany(RECHECK_CHUNK):
+            deletes = [UUID(bytes=uuid) for (uuid,) in chunk]
+            for uuid in deletes:
+                result.count(Difference(plan.table, None, uuid, "extra"))
+            if sink is not None:
+                self._repair(plan, sink, [], [], deletes, result)
+
+    def _repair(
+        self,
+        plan: CollectionPlan,
+        sink: WeaviateSink,
+        upserts: list[MigrationObject],
+        keys: list[Hashable],
+        deletes: list[UUID],
+        result: DiffResult,
+    ) -> None:
+        if upserts:
+            outcome = sink.write(plan, upserts, keys)
+            result.upserted += outcome.written
+            result.failed.extend(outcome.failed)
+        if deletes:
+            result.deleted += sink.delete(plan, deletes)
+
+
+@dataclass(frozen=True)
+class DiffSettings:
+    recheck_delay: float
+    repair: bool
+
+
+def run_diff(
+    differ: Differ,
+    lookup: RowLookup,
+    *,
+    live_source: RowSource,
+    settings: DiffSettings,
+    sink: WeaviateSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DiffResult:
+    """The whole diff: first pass, then (after the delay, if anything differed) the second look."""
+    result = DiffResult()
+    scratch = Scratch(differ.scratch_dir)
+    try:
+        differ.first_pass(scratch, result)
+        if result.first_pass_differences:
+            if settings.recheck_delay > 0:
+                sleep(settings.recheck_delay)
+            differ.settle(
+                scratch,
+                result,
+                lookup,
+                live_source=live_source,
+                sink=sink if settings.repair else None,
+            )
+    finally:
+        scratch.close()
+    return result

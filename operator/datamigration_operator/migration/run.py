@@ -1,0 +1,201 @@
+"""One copy, sync or validate run from settings to result, shared by `dmctl job` (reporting to
+the DataMigration status) and `dmctl copy|sync|validate` (reporting to the terminal and a
+checkpoint file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.migration.copy import CopyResult, copy_tables
+from datamigration_operator.migration.diff import Differ, DiffResult, DiffSettings, run_diff
+from datamigration_operator.migration.mapping import CollectionPlan, MappingError, plan_collections
+from datamigration_operator.migration.progress import ProgressTracker
+from datamigration_operator.migration.report import (
+    diff_summary,
+    report_lines,
+    validation_report,
+    with_failures,
+)
+from datamigration_operator.migration.row_lookup import RowLookup
+from datamigration_operator.migration.run_errors import NotRetryableError
+from datamigration_operator.migration.sink import SinkSettings, WeaviateSink, ensure_collections
+from datamigration_operator.migration.source import SqliteSource
+from datamigration_operator.migration.target_reader import TargetReader
+
+EXIT_OK = 0
+
+
+class RunReporter(Protocol):
+    """Where a run's state goes: the DataMigration status, or a file and the terminal."""
+
+    def load_checkpoint(self) -> Checkpoint | None: ...
+
+    def publish_progress(self, progress: Progress) -> None: ...
+
+    def publish_validation(self, report: ValidationReport) -> None: ...
+
+    def write_report(self, lines: list[str], summary: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    sqlite_path: Path
+    snapshot: bool
+    scratch_dir: Path
+    collections: Sequence[CollectionMapping]
+    namespace: str
+    """Object ids are uuid5 of (namespace, table, key): the same namespace, the same ids."""
+    sink: SinkSettings
+    job: str | None = None
+    max_mismatches: int = 0
+    recheck_delay: float = 0.0
+
+
+def open_source(settings: RunSettings, *, snapshot: bool | None = None) -> SqliteSource:
+    if not settings.sqlite_path.is_file():
+        raise NotRetryableError(f"SQLite file {settings.sqlite_path} does not exist")
+    return SqliteSource(
+        settings.sqlite_path,
+        snapshot=settings.snapshot if snapshot is None else snapshot,
+        scratch_dir=settings.scratch_dir,
+    )
+
+
+def plan(
+    source: SqliteSource, collections: Sequence[CollectionMapping]
+) -> tuple[CollectionPlan, ...]:
+    """The collection plans; a mapping that does not fit the database is not retryable."""
+    tables = source.tables()
+    wanted = {m.table.casefold() for m in collections}
+    stats = {name: source.column_stats(name) for name in tables if name.casefold() in wanted}
+    try:
+        return plan_collections(collections, tables, column_stats=stats)
+    except MappingError as error:
+        raise NotRetryableError(str(error)) from None
+
+
+def copy_run(
+    settings: RunSettings, client: Any, reporter: RunReporter
+) -> tuple[CopyResult, str | None]:
+    """The copy; returns the result and the report ConfigMap/file (when objects failed)."""
+    with ExitStack() as stack:
+        source = open_source(settings)
+        stack.callback(source.close)
+        plans = plan(source, settings.collections)
+        ensure_collections(client, plans)
+        checkpoint = reporter.load_checkpoint()
+        if checkpoint is not None:
+            known = {p.table for p in plans}
+            stale = [t for t in [checkpoint.table, *checkpoint.tables_done] if t and t not in known]
+            if stale:
+                checkpoint = None  # a checkpoint of another mapping: start over (upserts)
+        total = sum(source.count(p.table) for p in plans)
+        finished = checkpoint.tables_done if checkpoint else []
+        done = sum(source.count(p.table) for p in plans if p.table in finished)
+        tracker = ProgressTracker(
+            settings.job, total, reporter.publish_progress, checkpoint=checkpoint, rows_done=done
+        )
+        result = copy_tables(
+            source,
+            WeaviateSink(client, settings.sink),
+            plans,
+            namespace=settings.namespace,
+            tracker=tracker,
+            reader=TargetReader(client),
+        )
+        ref = None
+        if result.failed_count:
+            lines = report_lines(result.failed, result.failed_count)
+            ref = reporter.write_report(lines, f"{result.failed_count} objects failed")
+            reporter.publish_progress(
+                with_failures(tracker.snapshot(), result.failed, result.failed_count, ref)
+            )
+        return result, ref
+
+
+def diff_run(
+    settings: RunSettings,
+    client: Any,
+    reporter: RunReporter,
+    *,
+    repair: bool,
+    sleep: Callable[[float], None] | None = None,
+) -> DiffResult:
+    started = datetime.now(UTC).replace(microsecond=0)
+    with ExitStack() as stack:
+        source = open_source(settings)
+        stack.callback(source.close)
+        live = open_source(settings, snapshot=False)
+        stack.callback(live.close)
+        lookup = RowLookup(settings.sqlite_path)
+        stack.callback(lookup.close)
+        plans = plan(source, settings.collections)
+        if repair:
+            ensure_collections(client, plans)
+        if not repair:  # "running": a report without finishedAt
+            reporter.publish_validation(
+                validation_report(
+                    DiffResult(),
+                    job=settings.job,
+                    started_at=started,
+                    finished_at=None,
+                    max_mismatches=settings.max_mismatches,
+                )
+            )
+        # records compared so far, per table; sync reports it as status.progress
+        tracker = ProgressTracker(
+            settings.job, sum(source.count(p.table) for p in plans), reporter.publish_progress
+        )
+        seen: dict[str, int] = {}
+
+        def compared(table: str, checked: int) -> None:
+            tracker.update(table, checked - seen.get(table, 0), tracker.checkpoint)
+            seen[table] = checked
+
+        differ = Differ(
+            source,
+            TargetReader(client),
+            plans,
+            namespace=settings.namespace,
+            scratch_dir=settings.scratch_dir,
+            on_progress=compared if repair else None,
+        )
+        extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
+        result = run_diff(
+            differ,
+            lookup,
+            live_source=live,
+            settings=DiffSettings(
+                recheck_delay=0.0 if repair else settings.recheck_delay, repair=repair
+            ),
+            sink=WeaviateSink(client, settings.sink) if repair else None,
+            **extra,
+        )
+    if repair:
+        tracker.finish()
+    summary = diff_summary(result)
+    ref = None
+    if result.differences or result.failed:
+        lines = [f"{d.table}/{d.key_text}: {d.problem} {d.detail}" for d in result.samples]
+        lines += report_lines(result.failed, len(result.failed))
+        ref = reporter.write_report(lines, summary)
+    if not repair:
+        reporter.publish_validation(
+            validation_report(
+                result,
+                job=settings.job,
+                started_at=started,
+                finished_at=datetime.now(UTC).replace(microsecond=0),
+                max_mismatches=settings.max_mismatches,
+                report_ref=ref,
+            )
+        )
+    return result

@@ -1,0 +1,125 @@
+"""Validate finds missing, extra and mismatched objects with samples; the second look drops
+differences that settled; sync repairs them all."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from datamigration_operator.migration.mapping import object_uuid
+from datamigration_operator.migration.run import RunSettings
+from datamigration_operator.migration.sample_data import SampleDatabase
+from tests.integration.migration.conftest import (
+    NAMESPACE,
+    RunningWeaviate,
+    run_copy,
+    run_diff,
+    settings,
+)
+
+
+def _message_ids(database: SampleDatabase, count: int) -> list[str]:
+    with sqlite3.connect(database.path) as connection:
+        rows = connection.execute("SELECT id FROM messages ORDER BY id LIMIT ?", (count,))
+        return [row[0] for row in rows]
+
+
+def _uuid(message_id: str) -> uuid.UUID:
+    return object_uuid(NAMESPACE, "messages", (message_id,))
+
+
+@pytest.fixture
+def copied(
+    weaviate: RunningWeaviate, database: SampleDatabase, tmp_path: Path
+) -> tuple[RunSettings, list[str]]:
+    run = settings(database, tmp_path / "scratch")
+    result, _ = run_copy(weaviate, run)
+    assert result.failed_count == 0
+    return run, _message_ids(database, 4)
+
+
+def test_validate_counts_and_samples_each_kind_of_difference_and_sync_repairs_them(
+    weaviate: RunningWeaviate, copied: tuple[RunSettings, list[str]]
+) -> None:
+    run, (gone1, gone2, changed, _) = copied
+    client = weaviate.client()
+    try:
+        messages = client.collections.get("Message")
+        messages.data.delete_by_id(_uuid(gone1))
+        messages.data.delete_by_id(_uuid(gone2))
+        messages.data.update(uuid=_uuid(changed), properties={"role": "tampered"})
+        extra = uuid.uuid4()
+        messages.data.insert({"role": "stray"}, uuid=extra)
+    finally:
+        client.close()
+
+    diff, reporter = run_diff(weaviate, run, repair=False)
+
+    assert (diff.missing, diff.extra, diff.mismatched) == (2, 1, 1)
+    by_problem = {(s.problem, s.key_text): s for s in diff.samples}
+    assert ("missing", f'["{gone1}"]') in by_problem
+    assert ("missing", f'["{gone2}"]') in by_problem
+    assert by_problem[("mismatched", f'["{changed}"]')].fields == ("role",)
+    extra_sample = next(s for s in diff.samples if s.problem == "extra")
+    assert str(extra) in extra_sample.detail
+    report = reporter.validations[-1]
+    assert report.finished_at is not None
+    assert report.passed is False
+    assert (report.missing, report.extra, report.mismatched) == (2, 1, 1)
+    assert reporter.validations[0].finished_at is None  # "running" was published first
+
+    repaired, sync_reporter = run_diff(weaviate, run, repair=True)
+    assert (repaired.upserted, repaired.deleted) == (3, 1)
+    assert sync_reporter.progress[-1].rows_done == repaired.checked
+    again, _ = run_diff(weaviate, run, repair=False)
+    assert again.differences == 0
+
+
+def test_a_difference_that_settles_before_the_second_look_is_not_reported(
+    weaviate: RunningWeaviate, copied: tuple[RunSettings, list[str]]
+) -> None:
+    run, (_, _, _, in_flight) = copied
+    client = weaviate.client()
+    messages = client.collections.get("Message")
+    original = messages.query.fetch_object_by_id(_uuid(in_flight)).properties
+    messages.data.update(uuid=_uuid(in_flight), properties={"role": "half-written"})
+
+    def dual_write_lands(delay: float) -> None:
+        assert delay == 2.5
+        messages.data.update(uuid=_uuid(in_flight), properties={"role": original["role"]})
+
+    try:
+        diff, _ = run_diff(
+            weaviate,
+            replace(run, recheck_delay=2.5),
+            repair=False,
+            sleep=dual_write_lands,
+        )
+    finally:
+        client.close()
+    assert diff.first_pass_differences == 1
+    assert diff.differences == 0
+
+
+def test_a_row_deleted_after_the_snapshot_is_an_extra_object_and_sync_deletes_it(
+    weaviate: RunningWeaviate, database: SampleDatabase, copied: tuple[RunSettings, list[str]]
+) -> None:
+    run, (_, _, _, deleted) = copied
+    with sqlite3.connect(database.path) as connection:
+        connection.execute("DELETE FROM messages WHERE id = ?", (deleted,))
+    repaired, _ = run_diff(weaviate, run, repair=True)
+    assert repaired.deleted == 1
+    assert str(_uuid(deleted)) not in weaviate.server.database.get("Message").objects
+
+
+def test_validate_before_any_copy_reports_every_row_missing(
+    weaviate: RunningWeaviate, database: SampleDatabase, tmp_path: Path
+) -> None:
+    run = settings(database, tmp_path / "scratch")
+    diff, _ = run_diff(weaviate, run, repair=False)
+    assert diff.missing == diff.checked == sum(database.counts.values())
+    assert len(diff.samples) == 10
