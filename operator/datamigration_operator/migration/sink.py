@@ -90,7 +90,9 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
         # httpx (trust_env) and grpc read their trust roots from these variables.
         os.environ["SSL_CERT_FILE"] = target.ca_file
         os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = target.ca_file
-    return weaviate.connect_to_custom(
+    # The client's init checks would also ask PyPI for a newer release: a Job must not reach
+    # out of the cluster, so readiness is checked here instead.
+    client = weaviate.connect_to_custom(
         http_host=target.http.host,
         http_port=target.http.port,
         http_secure=target.tls,
@@ -102,8 +104,15 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
             timeout=Timeout(init=10, query=timeout, insert=timeout),
             trust_env=target.ca_file is not None,
         ),
-        skip_init_checks=False,
+        skip_init_checks=True,
     )
+    if not client.is_ready():
+        client.close()
+        raise ConnectionError(
+            f"Weaviate at {target.http.host}:{target.http.port} is not ready "
+            "(GET /v1/.well-known/ready)"
+        )
+    return client
 
 
 def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:

@@ -1,0 +1,195 @@
+"""End to end on the sandbox: the operator's real copy/sync/validate Jobs (`dmctl job ...` run by
+the sandbox Job runner) migrate a generated GremlinsAI-shaped database through every phase."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+import weaviate
+from weaviate.classes.init import Auth
+
+from datamigration_operator.migration.sample_data import generate_database, sample_collections
+from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.operator.conftest import (
+    CLAIM,
+    CONFIG_MAP,
+    GROUP,
+    PLURAL,
+    ROOT,
+    SECRET,
+    SECRET_VALUE,
+    VERSION,
+    OperatorProcess,
+    job_rbac,
+)
+
+NAMESPACE, NAME, ROWS = "chat", "chat-history", 3_000
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("e2e")
+    plane = ControlPlane(
+        base / "data", crd_dir=ROOT / "crds", rbac=True, weaviate_api_key=SECRET_VALUE
+    )
+    thread = ControlPlaneThread(plane)
+    info = thread.start()
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
+    api = kubernetes.client.ApiClient(config)
+    core = kubernetes.client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
+    for doc in job_rbac(NAMESPACE):
+        if doc["kind"] == "ServiceAccount":
+            core.create_namespaced_service_account(NAMESPACE, doc)
+        elif doc["kind"] == "Role":
+            rbac.create_namespaced_role(NAMESPACE, doc)
+        else:
+            rbac.create_namespaced_role_binding(NAMESPACE, doc)
+    core.create_namespaced_config_map(
+        NAMESPACE, {"metadata": {"name": CONFIG_MAP}, "data": {"migration_mode": "sqlite_only"}}
+    )
+    core.create_namespaced_persistent_volume_claim(
+        NAMESPACE,
+        {
+            "metadata": {"name": CLAIM},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+    core.create_namespaced_secret(
+        NAMESPACE, {"metadata": {"name": SECRET}, "stringData": {"api-key": SECRET_VALUE}}
+    )
+    database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=ROWS)
+    operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
+    operator.start()
+    try:
+        yield {
+            "plane": plane,
+            "api": api,
+            "counts": database.counts,
+            "ports": (info.weaviate_http_port, info.weaviate_grpc_port),
+            "operator": operator,
+        }
+    finally:
+        operator.stop()
+        api.close()
+        thread.stop()
+
+
+def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(world["api"])
+
+
+def _get(world: dict[str, Any]) -> dict[str, Any]:
+    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, NAME
+    )
+    return dm
+
+
+def _advance(world: dict[str, Any], phase: str, timeout: float = 120) -> dict[str, Any]:
+    from tests.integration.operator.conftest import wait_for
+
+    _custom(world).patch_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"phase": phase}}
+    )
+
+    def done() -> dict[str, Any] | None:
+        dm = _get(world)
+        status = dm.get("status") or {}
+        if status.get("observedGeneration") != dm["metadata"]["generation"]:
+            return None
+        if status.get("state") == "Failed":
+            pytest.fail(
+                f"{phase} failed: {status.get('message')}\n{world['operator'].log()[-3000:]}"
+            )
+        return dm if status.get("phase") == phase and status.get("state") == "Succeeded" else None
+
+    return wait_for(done, f"{phase} to succeed", timeout)
+
+
+def _weaviate_counts(world: dict[str, Any]) -> dict[str, int]:
+    """Object counts as the real client's aggregate reports them."""
+    http, grpc = world["ports"]
+    with weaviate.connect_to_custom(
+        http_host="127.0.0.1",
+        http_port=http,
+        http_secure=False,
+        grpc_host="127.0.0.1",
+        grpc_port=grpc,
+        grpc_secure=False,
+        auth_credentials=Auth.api_key(SECRET_VALUE),
+        skip_init_checks=True,  # no PyPI version check from tests
+    ) as client:
+        return {
+            name: int(client.collections.get(name).aggregate.over_all(total_count=True).total_count)
+            for name in ("Conversation", "Message", "Document")
+        }
+
+
+def _mode(world: dict[str, Any]) -> str:
+    cm = kubernetes.client.CoreV1Api(world["api"]).read_namespaced_config_map(CONFIG_MAP, NAMESPACE)
+    return str(cm.data["migration_mode"])
+
+
+def test_every_phase_with_the_real_jobs(world: dict[str, Any]) -> None:
+    collections = [c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()]
+    http, grpc = world["ports"]
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "DataMigration",
+        "metadata": {"name": NAME},
+        "spec": {
+            "phase": "migrate",
+            "source": {"claimName": CLAIM, "path": "app.db"},
+            "target": {
+                "http": {"host": "127.0.0.1", "port": http},
+                "grpc": {"host": "127.0.0.1", "port": grpc},
+                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
+            },
+            "collections": collections,
+            "app": {"configMapRef": {"name": CONFIG_MAP}},
+        },
+    }
+    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    _advance(world, "migrate")  # waits for the creation's reconcile (same phase)
+    rows = world["counts"]
+    assert _weaviate_counts(world) == {
+        "Conversation": rows["conversations"],
+        "Message": rows["messages"],
+        "Document": rows["documents"],
+    }
+    dm = _get(world)
+    assert dm["status"]["progress"]["rowsDone"] == sum(rows.values())
+
+    _advance(world, "dual-write")
+    assert _mode(world) == "dual_write"
+
+    dm = _advance(world, "validate")
+    report = dm["status"]["validation"]
+    assert report["passed"] is True
+    assert report["checked"] == sum(rows.values())
+    assert (report["missing"], report["extra"], report["mismatched"]) == (0, 0, 0)
+
+    _advance(world, "switch")
+    assert _mode(world) == "weaviate_primary"
+    _advance(world, "rollback")
+    assert _mode(world) == "sqlite_only"
+
+    # The API key reached the Jobs only through the Secret.
+    plane = world["plane"]
+    logs = "".join(
+        plane.runner.pod_log(NAMESPACE, pod["metadata"]["name"], None) or ""
+        for pod in plane.store.list(plane.store.lookup("", "v1", "pods"), NAMESPACE)[0]
+    )
+    assert logs  # the Jobs did log
+    assert SECRET_VALUE not in logs
+    assert SECRET_VALUE not in str(_get(world)) + world["operator"].log()
