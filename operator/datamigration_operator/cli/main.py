@@ -52,14 +52,17 @@ class LazyCommands(typer.core.TyperGroup):
             return None
         module_name, attribute = COMMANDS[cmd_name]
         target = getattr(importlib.import_module(module_name), attribute)
+        # Built exactly as add_typer/command would have built it inside a parent app (a typer
+        # app with a single command would otherwise collapse into that command).
+        parent = typer.Typer(add_completion=False)
         if isinstance(target, typer.Typer):
-            command = typer.main.get_command(target)
+            parent.add_typer(target, name=cmd_name)
         else:
-            single = typer.Typer(add_completion=False)
-            single.command(cmd_name)(target)
-            command = typer.main.get_command(single)
-        command.name = cmd_name
-        return command
+            parent.command(cmd_name)(target)
+            parent.callback()(lambda: None)  # keeps `parent` a group
+        group = typer.main.get_command(parent)
+        assert isinstance(group, typer.core.TyperGroup)
+        return group.get_command(ctx, cmd_name)
 
 
 app = typer.Typer(

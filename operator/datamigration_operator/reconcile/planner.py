@@ -461,11 +461,17 @@ class _Planner:
             )
             self._transition_events()
         if old.mode.config_map != self.mode.config_map and self.mode.config_map is not None:
+            # What the ConfigMap held before this reconcile, not what the status last recorded.
+            before = obs.config_map.value
+            change = (
+                f"{before} (unchanged, now managed)"
+                if before == self.mode.config_map
+                else f"{before or 'unset'} -> {self.mode.config_map}"
+            )
             self._event(
                 "Normal",
                 reasons.EVENT_MODE_CHANGED,
-                f"ConfigMap {obs.spec.app.config_map_ref.name} {obs.spec.app.key}: "
-                f"{old.mode.config_map or 'unset'} -> {self.mode.config_map}",
+                f"ConfigMap {obs.spec.app.config_map_ref.name} {obs.spec.app.key}: {change}",
             )
         new = old.model_copy(
             update={

@@ -102,15 +102,17 @@ def test_the_kubeconfig_works_for_the_kubernetes_client(tmp_path: Path) -> None:
 
 
 @needs_kubectl
-def test_the_demo_walks_through_with_kubectl(tmp_path: Path) -> None:
-    result = dmctl("sandbox", "demo", "--data-dir", str(tmp_path))
+def test_the_demo_walks_a_migration_through_every_phase(tmp_path: Path) -> None:
+    result = dmctl("sandbox", "demo", "--data-dir", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    out = " ".join(result.stdout.split())
     assert "datamigrations.migrations.gremlins.ai" in out  # kubectl get crds
-    assert "{'conversations': 20, 'messages': 100}" in out  # the Job read the PVC's database
-    assert "Complete" in out
-    assert "ready=True" in out  # weaviate-client connected
-    assert "cannot change from migrate to switch" in " ".join(out.split())  # CEL refusal
+    for phase in ("migrate", "dual-write", "validate", "switch", "rollback"):
+        assert f"{phase}: Succeeded" in out  # dmctl advance --wait / rollback
+    assert "cannot change from migrate to switch" in out  # the CEL refusal
+    assert "validation passed: 5000 checked, 0 missing, 0 extra, 0 mismatched" in out
+    assert "weaviate_primary" in out
+    assert "5000 rows copied, synced and validated with 0 differences" in out
 
 
 def test_bench_sandbox_prints_its_figures_as_json() -> None:

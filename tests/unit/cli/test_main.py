@@ -1,0 +1,35 @@
+"""dmctl loads each command's module only when that command runs, and every command resolves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from datamigration_operator.cli.main import COMMANDS, app
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_resolves_with_its_help(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"dmctl {name}" in result.output
+
+
+def test_a_group_with_one_command_keeps_its_subcommand() -> None:
+    result = CliRunner().invoke(app, ["operator", "run", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--all-namespaces" in result.output
+
+
+def test_starting_dmctl_does_not_import_the_heavy_libraries() -> None:
+    probe = (
+        "import sys, datamigration_operator.cli.main as m; "
+        "print(sorted(n for n in ('weaviate', 'sqlalchemy', 'grpc', 'kopf') if n in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
