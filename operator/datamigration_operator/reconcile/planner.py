@@ -461,8 +461,8 @@ class _Planner:
             )
             self._transition_events()
         if old.mode.config_map != self.mode.config_map and self.mode.config_map is not None:
-            # What the ConfigMap held before this reconcile, not what the status last recorded.
-            before = obs.config_map.value
+            # The mode the status last recorded; on the first claim, what the ConfigMap held.
+            before = old.mode.config_map or obs.config_map.value
             change = (
                 f"{before} (unchanged, now managed)"
                 if before == self.mode.config_map
