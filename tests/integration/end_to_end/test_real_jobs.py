@@ -24,7 +24,7 @@ from tests.integration.operator.conftest import (
     SECRET_VALUE,
     VERSION,
     OperatorProcess,
-    job_rbac,
+    prepare_namespace,
 )
 
 NAMESPACE, NAME, ROWS = "chat", "chat-history", 3_000
@@ -41,32 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     config = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
     api = kubernetes.client.ApiClient(config)
-    core = kubernetes.client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": NAMESPACE}})
-    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
-    for doc in job_rbac(NAMESPACE):
-        if doc["kind"] == "ServiceAccount":
-            core.create_namespaced_service_account(NAMESPACE, doc)
-        elif doc["kind"] == "Role":
-            rbac.create_namespaced_role(NAMESPACE, doc)
-        else:
-            rbac.create_namespaced_role_binding(NAMESPACE, doc)
-    core.create_namespaced_config_map(
-        NAMESPACE, {"metadata": {"name": CONFIG_MAP}, "data": {"migration_mode": "sqlite_only"}}
-    )
-    core.create_namespaced_persistent_volume_claim(
-        NAMESPACE,
-        {
-            "metadata": {"name": CLAIM},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    )
-    core.create_namespaced_secret(
-        NAMESPACE, {"metadata": {"name": SECRET}, "stringData": {"api-key": SECRET_VALUE}}
-    )
+    prepare_namespace(api, NAMESPACE, config_map_data={"migration_mode": "sqlite_only"})
     database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=ROWS)
     operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
     operator.start()

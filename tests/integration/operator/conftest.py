@@ -209,12 +209,14 @@ def job_rbac(namespace: str) -> list[dict[str, Any]]:
     return docs
 
 
-@pytest.fixture
-def namespace(sandbox: Sandbox) -> str:
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    core = sandbox.core
+def prepare_namespace(
+    api: kubernetes.client.ApiClient, name: str, *, config_map_data: dict[str, str]
+) -> None:
+    """An app namespace as a user sets it up: manifests/job-rbac.yaml, the app ConfigMap
+    `app-config`, the PVC `app-data` and the Secret `weaviate-auth` (key api-key)."""
+    core = kubernetes.client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": name}})
-    rbac = kubernetes.client.RbacAuthorizationV1Api(sandbox.api)
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
     for doc in job_rbac(name):
         if doc["kind"] == "ServiceAccount":
             core.create_namespaced_service_account(name, doc)
@@ -223,7 +225,7 @@ def namespace(sandbox: Sandbox) -> str:
         else:
             rbac.create_namespaced_role_binding(name, doc)
     core.create_namespaced_config_map(
-        name, {"metadata": {"name": CONFIG_MAP}, "data": {"other": "kept"}}
+        name, {"metadata": {"name": CONFIG_MAP}, "data": config_map_data}
     )
     core.create_namespaced_persistent_volume_claim(
         name,
@@ -238,6 +240,12 @@ def namespace(sandbox: Sandbox) -> str:
     core.create_namespaced_secret(
         name, {"metadata": {"name": SECRET}, "stringData": {"api-key": SECRET_VALUE}}
     )
+
+
+@pytest.fixture
+def namespace(sandbox: Sandbox) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    prepare_namespace(sandbox.api, name, config_map_data={"other": "kept"})
     return name
 
 
