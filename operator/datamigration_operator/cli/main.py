@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("datamigration_operator.cli.migrate", "validate_command"),
     "sync": ("datamigration_operator.cli.migrate", "sync_command"),
     "job": ("datamigration_operator.cli.job", "job_app"),
+    "sample-db": ("datamigration_operator.cli.sample_db", "sample_db"),
     "bench": ("datamigration_operator.cli.bench", "bench_app"),
 }
 

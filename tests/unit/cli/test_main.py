@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -33,3 +34,13 @@ def test_starting_dmctl_does_not_import_the_heavy_libraries() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_sample_db_creates_a_database_and_never_overwrites(tmp_path: Path) -> None:
+    target = tmp_path / "app.db"
+    made = CliRunner().invoke(app, ["sample-db", str(target), "--rows", "100"])
+    assert made.exit_code == 0, made.output
+    assert "messages: 80 rows" in made.output
+    again = CliRunner().invoke(app, ["sample-db", str(target), "--rows", "100"])
+    assert again.exit_code == 1
+    assert "already exists" in again.output
