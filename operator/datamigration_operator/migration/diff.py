@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -109,22 +110,99 @@ class Scratch:
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("PRAGMA temp_store=FILE")
         self.db.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")
-        self.db.execute("CREATE TABLE source (uuid BLOB, hash BLOB, key TEXT)")
-        self.db.execute("CREATE TABLE diff (tbl TEXT, problem TEXT, uuid BLOB, key TEXT)")
+        self.db.execute("CREATE TABLE source (uuid BLOB, hash BLOB, key)")
+        self.db.execute("CREATE TABLE diff (tbl TEXT, problem TEXT, uuid BLOB, key)")
         self.db.execute("CREATE TABLE extra (uuid BLOB PRIMARY KEY) WITHOUT ROWID")
+
+    @property
+    def target_path(self) -> Path:
+        """The Weaviate side's (uuid, hash) in cursor order; written by the scan thread."""
+        return self.path.with_name(self.path.stem + "-target.sqlite")
 
     def close(self) -> None:
         self.db.close()
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for path in (self.path, self.target_path):
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _key_json(key: Key) -> str:
-    return json.dumps(key_to_json(key), ensure_ascii=False, separators=(",", ":"))
+class TargetScan:
+    """Scans one collection into the scratch target file in a thread, while the caller indexes
+    the SQLite side: the Weaviate server then works while we do, not after. Only (uuid, hash)
+    is kept, on disk, so memory stays flat."""
+
+    def __init__(self, reader: TargetReader, plan: CollectionPlan, path: Path) -> None:
+        self.reader = reader
+        self.plan = plan
+        self.path = path
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="weaviate-scan", daemon=True)
+
+    def __enter__(self) -> TargetScan:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("DROP TABLE IF EXISTS target")
+            db.execute("CREATE TABLE target (uuid BLOB, hash BLOB)")
+            db.execute("BEGIN")
+            for page in self.reader.pages(self.plan):
+                if self._stop.is_set():
+                    return
+                db.executemany(
+                    "INSERT INTO target VALUES (?, ?)",
+                    [(obj.uuid.bytes, content_hash(obj)) for obj in page],
+                )
+            db.execute("COMMIT")
+        except BaseException as error:  # handed to the caller's thread by rows()
+            self.error = error
+        finally:
+            db.close()
+
+    def rows(self) -> Iterator[tuple[bytes, bytes]]:
+        """The scanned (uuid, hash) pairs in uuid order, once the scan has finished."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        db = sqlite3.connect(self.path)
+        try:
+            cursor = db.execute("SELECT uuid, hash FROM target ORDER BY rowid")
+            while chunk := cursor.fetchmany(SORT_FETCH):
+                yield from chunk
+        finally:
+            db.close()
 
 
-def _key_from(text: str | None) -> Key | None:
-    return None if text is None else key_from_json(json.loads(text))
+def _key_cell(key: Key) -> str | int:
+    """The key as stored in the scratch file (untyped columns keep ints as ints). The usual
+    one-column text or integer key skips JSON, a tenth of the cost of indexing a row."""
+    if len(key) == 1:
+        part = key[0]
+        if type(part) is str:
+            return "s:" + part
+        if type(part) is int and -(2**63) <= part < 2**63:
+            return part
+    return "j:" + json.dumps(key_to_json(key), ensure_ascii=False, separators=(",", ":"))
+
+
+def _key_from(cell: str | int | None) -> Key | None:
+    if cell is None:
+        return None
+    if type(cell) is int:
+        return (cell,)
+    assert isinstance(cell, str)
+    if cell.startswith("s:"):
+        return (cell[2:],)
+    return key_from_json(json.loads(cell[2:]))
 
 
 class Differ:
@@ -151,8 +229,9 @@ class Differ:
 
     def first_pass(self, scratch: Scratch, result: DiffResult) -> None:
         for plan in self.plans:
-            self._index_source(scratch, plan)
-            self._merge(scratch, plan, result)
+            with TargetScan(self.reader, plan, scratch.target_path) as target:
+                self._index_source(scratch, plan)
+                self._merge(scratch, plan, target.rows(), result)
             scratch.db.execute("DELETE FROM source")
         result.first_pass_differences = scratch.db.execute("SELECT count(*) FROM diff").fetchone()[
             0
@@ -164,7 +243,7 @@ class Differ:
         db = scratch.db
         db.execute("BEGIN")
         for rows in self.source.rows(plan, batch_size=self.batch_size):
-            entries: list[tuple[bytes, bytes | None, str]] = []
+            entries: list[tuple[bytes, bytes | None, str | int]] = []
             for row in rows:
                 try:
                     obj = build(row)
@@ -172,13 +251,13 @@ class Differ:
                     # unmappable: no object can equal it, so it is missing or mismatched
                     key = error.key
                     uuid = object_uuid(self.namespace, plan.table, key)
-                    entries.append((uuid.bytes, None, _key_json(key)))
+                    entries.append((uuid.bytes, None, _key_cell(key)))
                     continue
-                entries.append((obj.uuid.bytes, content_hash(obj), _key_json(key_of(row))))
+                entries.append((obj.uuid.bytes, content_hash(obj), _key_cell(key_of(row))))
             db.executemany("INSERT INTO source VALUES (?, ?, ?)", entries)
         db.execute("COMMIT")
 
-    def _sorted_source(self, scratch: Scratch) -> Iterator[tuple[bytes, bytes | None, str]]:
+    def _sorted_source(self, scratch: Scratch) -> Iterator[tuple[bytes, bytes | None, str | int]]:
         cursor = scratch.db.execute("SELECT uuid, hash, key FROM source ORDER BY uuid")
         while True:
             chunk = cursor.fetchmany(SORT_FETCH)
@@ -186,40 +265,48 @@ class Differ:
                 return
             yield from chunk
 
-    def _merge(self, scratch: Scratch, plan: CollectionPlan, result: DiffResult) -> None:
+    def _merge(
+        self,
+        scratch: Scratch,
+        plan: CollectionPlan,
+        targets: Iterator[tuple[bytes, bytes]],
+        result: DiffResult,
+    ) -> None:
         table = plan.table
-        found: list[tuple[str, str, bytes, str | None]] = []
+        found: list[tuple[str, str, bytes, str | int | None]] = []
         source = self._sorted_source(scratch)
         current = next(source, None)
         checked = 0
-        for page in self.reader.scan(plan):
-            for obj in page:
-                target = obj.uuid.bytes
-                while current is not None and current[0] < target:
-                    found.append((table, "missing", current[0], current[2]))
-                    checked += 1
-                    current = next(source, None)
-                if current is not None and current[0] == target:
-                    if current[1] != content_hash(obj):
-                        found.append((table, "mismatched", target, current[2]))
-                    current = next(source, None)
-                else:
-                    found.append((table, "extra", target, None))
+        for target, target_hash in targets:
+            while current is not None and current[0] < target:
+                found.append((table, "missing", current[0], current[2]))
                 checked += 1
-            if found:
-                scratch.db.executemany("INSERT INTO diff VALUES (?, ?, ?, ?)", found)
-                found.clear()
-            if self.on_progress is not None:
-                self.on_progress(table, checked)
+                current = next(source, None)
+            if current is not None and current[0] == target:
+                if current[1] != target_hash:
+                    found.append((table, "mismatched", target, current[2]))
+                current = next(source, None)
+            else:
+                found.append((table, "extra", target, None))
+            checked += 1
+            if len(found) >= SORT_FETCH or checked % SORT_FETCH == 0:
+                self._flush(scratch, found)
+                if self.on_progress is not None:
+                    self.on_progress(table, checked)
         while current is not None:
             found.append((table, "missing", current[0], current[2]))
             checked += 1
             current = next(source, None)
-        if found:
-            scratch.db.executemany("INSERT INTO diff VALUES (?, ?, ?, ?)", found)
+        self._flush(scratch, found)
         result.checked += checked
         if self.on_progress is not None:
             self.on_progress(table, checked)
+
+    @staticmethod
+    def _flush(scratch: Scratch, found: list[tuple[str, str, bytes, str | int | None]]) -> None:
+        if found:
+            scratch.db.executemany("INSERT INTO diff VALUES (?, ?, ?, ?)", found)
+            found.clear()
 
     # ---- second look and repair ---------------------------------------------------------
 

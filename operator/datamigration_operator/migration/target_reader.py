@@ -14,6 +14,7 @@ from uuid import UUID
 
 from weaviate.classes.query import Filter, QueryReference
 
+from datamigration_operator.migration.grpc_results import ResultDecoder, page_request
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -26,7 +27,7 @@ PREFETCH = 2
 
 
 class TargetReader:
-    def __init__(self, client: Any, page_size: int = 2_000) -> None:
+    def __init__(self, client: Any, page_size: int = 5_000) -> None:
         self.client = client
         self.page_size = min(page_size, MAX_PAGE)
 
@@ -35,6 +36,8 @@ class TargetReader:
             QueryReference(link_on=ref.name, return_properties=[]) for ref in plan.references
         ]
         return {
+            # named, so blobs come back too (an unnamed "all properties" read leaves them out)
+            "return_properties": [prop.name for prop in plan.properties],
             "include_vector": plan.vector_column is not None,
             "return_references": references or None,
         }
@@ -50,7 +53,7 @@ class TargetReader:
 
         def produce() -> None:
             try:
-                for page in self._pages(plan):
+                for page in self.pages(plan):
                     while not stop.is_set():
                         try:
                             pages.put(page, timeout=0.1)
@@ -77,20 +80,23 @@ class TargetReader:
             stop.set()
             thread.join()
 
-    def _pages(self, plan: CollectionPlan) -> Iterator[list[MigrationObject]]:
+    def pages(self, plan: CollectionPlan) -> Iterator[list[MigrationObject]]:
+        """Pages in uuid order, fetched in the caller's thread: the cursor through the client's
+        connection, decoded by grpc_results (see there)."""
         if not self.client.collections.exists(plan.collection):
             return  # nothing copied yet: every row is missing, which the diff reports
-        collection = self.client.collections.get(plan.collection)
-        options = self._query_options(plan)
+        connection = self.client._connection
+        decoder = ResultDecoder(plan)
         after: UUID | None = None
         while True:
-            result = collection.query.fetch_objects(limit=self.page_size, after=after, **options)
-            if not result.objects:
+            reply = connection.grpc_search(page_request(plan, self.page_size, after))
+            if not reply.results:
                 return
-            yield [self._convert(plan, obj) for obj in result.objects]
-            if len(result.objects) < self.page_size:
+            page = decoder.decode_reply(reply)
+            yield page
+            if len(page) < self.page_size:
                 return
-            after = result.objects[-1].uuid
+            after = page[-1].uuid
 
     def fetch(self, plan: CollectionPlan, uuids: Sequence[UUID]) -> dict[UUID, MigrationObject]:
         """The objects of these ids that exist."""

@@ -69,40 +69,47 @@ def decode_vectors(obj: Any) -> tuple[bytes | None, dict[str, tuple[bytes, bool]
 
 
 def uuid_bytes(uuid: str) -> bytes:
+    if len(uuid) == 36:  # the canonical form every stored id has: skip UUID's parsing
+        return bytes.fromhex(uuid.replace("-", ""))
     return uuid_module.UUID(uuid).bytes
 
 
 def encode_value(value: Any, prop: Mapping[str, Any]) -> Any:
     """A `properties_pb2.Value` for one stored value of `prop`."""
-    Value = properties_pb2.Value  # noqa: N806 - the protobuf class
+    return properties_pb2.Value(**value_fields(value, prop))
+
+
+def value_fields(value: Any, prop: Mapping[str, Any]) -> dict[str, Any]:
+    """encode_value's Value as the dict its constructor takes: building results from dicts
+    is ~2.5x faster with upb than one Value(...) call per property, and equal."""
     if value is None:
-        return Value(null_value=0)
+        return {"null_value": 0}
     kind: str = prop["dataType"][0]
-    if kind == "text":
-        return Value(text_value=value)
-    if kind == "int":
-        return Value(int_value=value)
-    if kind == "number":
-        return Value(number_value=value)
-    if kind == "boolean":
-        return Value(bool_value=value)
-    if kind == "date":
-        return Value(date_value=value)
-    if kind == "uuid":
-        return Value(uuid_value=value)
-    if kind == "blob":
-        return Value(blob_value=value)
+    field = _SCALAR_FIELDS.get(kind)
+    if field is not None:
+        return {field: value}
     if kind == "geoCoordinates":
-        return Value(
-            geo_value=properties_pb2.GeoCoordinate(
+        return {
+            "geo_value": properties_pb2.GeoCoordinate(
                 latitude=value.get("latitude", 0.0), longitude=value.get("longitude", 0.0)
             )
-        )
+        }
     if kind == "phoneNumber":
-        return Value(phone_value=_phone(value))
+        return {"phone_value": _phone(value)}
     if kind == "object":
-        return Value(object_value=encode_nested(value, prop["nestedProperties"]))
-    return Value(list_value=_encode_list(kind, value, prop))
+        return {"object_value": encode_nested(value, prop["nestedProperties"])}
+    return {"list_value": _encode_list(kind, value, prop)}
+
+
+_SCALAR_FIELDS = {
+    "text": "text_value",
+    "int": "int_value",
+    "number": "number_value",
+    "boolean": "bool_value",
+    "date": "date_value",
+    "uuid": "uuid_value",
+    "blob": "blob_value",
+}
 
 
 def _phone(value: Mapping[str, Any]) -> Any:

@@ -20,7 +20,6 @@ from weaviate.proto.v1 import (
     batch_delete_pb2,
     batch_pb2,
     health_weaviate_pb2,
-    properties_pb2,
     search_get_pb2,
     tenants_pb2,
     weaviate_pb2_grpc,
@@ -39,9 +38,10 @@ from datamigration_operator.sandbox.weaviate.filters import Predicate, compile_f
 from datamigration_operator.sandbox.weaviate.grpc_codec import (
     decode_properties,
     decode_vectors,
-    encode_value,
     uuid_bytes,
+    value_fields,
 )
+from datamigration_operator.sandbox.weaviate.search import Hit, ranked
 from datamigration_operator.sandbox.weaviate.values import PropertyValueError
 
 # Weaviate's QUERY_DEFAULTS_LIMIT and QUERY_MAXIMUM_RESULTS defaults.
@@ -49,8 +49,6 @@ DEFAULT_LIMIT = 10
 MAXIMUM_RESULTS = 10_000
 _UNSUPPORTED_SEARCH = (
     "hybrid_search",
-    "bm25_search",
-    "near_vector",
     "near_object",
     "near_text",
     "near_image",
@@ -234,6 +232,8 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
                 422, f"query maximum results exceeded: offset + limit > {MAXIMUM_RESULTS}"
             )
         has_filters = request.HasField("filters")
+        if request.HasField("bm25_search") or request.HasField("near_vector"):
+            return self._ranked_search(request, collection, limit)
         if request.after:
             if has_filters or request.offset or len(request.sort_by):
                 raise WeaviateError(
@@ -253,15 +253,42 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         page = list(_take(found, request.offset + limit))[request.offset :]
         properties = request.properties if request.HasField("properties") else None
         metadata = request.metadata if request.HasField("metadata") else None
+        # results from dicts: one constructor per result instead of one per field (see value_fields)
         return [
             search_get_pb2.SearchResult(
-                properties=self._properties_result(obj, collection, properties),
-                metadata=_metadata_result(obj, metadata),
+                properties=self._properties_fields(obj, collection, properties),
+                metadata=_metadata_fields(obj, metadata),
             )
             for obj in page
         ]
 
+    def _ranked_search(self, request: Any, collection: Collection, limit: int) -> list[Any]:
+        if request.after or len(request.sort_by):
+            raise WeaviateError(422, "after and sort cannot be combined with bm25 or near_vector")
+        candidates: Iterable[dict[str, Any]] = collection.objects.values()
+        if request.HasField("filters"):
+            candidates = _matching(
+                collection, compile_filter(request.filters, collection, self.database)
+            )
+        hits = ranked(request, collection.schema, candidates, collection.objects.values()) or []
+        page = hits[request.offset : request.offset + limit]
+        properties = request.properties if request.HasField("properties") else None
+        metadata = request.metadata if request.HasField("metadata") else None
+        return [
+            search_get_pb2.SearchResult(
+                properties=self._properties_result(hit.obj, collection, properties),
+                metadata=_ranked_metadata(hit, _metadata_result(hit.obj, metadata), metadata),
+            )
+            for hit in page
+        ]
+
     def _properties_result(self, obj: dict[str, Any], collection: Collection, request: Any) -> Any:
+        return search_get_pb2.PropertiesResult(**self._properties_fields(obj, collection, request))
+
+    def _properties_fields(
+        self, obj: dict[str, Any], collection: Collection, request: Any
+    ) -> dict[str, Any]:
+        """_properties_result as the dict its constructor takes."""
         stored = obj["properties"]
         fields: dict[str, Any] = {}
         if request is None or request.return_all_nonref_properties:
@@ -276,24 +303,24 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
                 continue
             if prop["dataType"][0] == "blob" and not blobs_too:
                 continue
-            fields[name] = encode_value(stored.get(name), prop)
+            fields[name] = value_fields(stored.get(name), prop)
         if request is not None:
             for nested in request.object_properties:
                 prop = collection.property(nested.prop_name)
                 if prop is not None and stored.get(nested.prop_name) is not None:
-                    fields[nested.prop_name] = encode_value(
+                    fields[nested.prop_name] = value_fields(
                         _select_nested(stored[nested.prop_name], nested), prop
                     )
         ref_props = []
         if request is not None:
             for ref_request in request.ref_properties:
                 ref_props.append(self._ref_result(obj, collection, ref_request))
-        return search_get_pb2.PropertiesResult(
-            non_ref_props=properties_pb2.Properties(fields=fields),
-            target_collection=collection.name,
-            ref_props=ref_props,
-            ref_props_requested=bool(request is not None and len(request.ref_properties)),
-        )
+        return {
+            "non_ref_props": {"fields": fields},
+            "target_collection": collection.name,
+            "ref_props": ref_props,
+            "ref_props_requested": bool(request is not None and len(request.ref_properties)),
+        }
 
     def _ref_result(self, obj: dict[str, Any], collection: Collection, request: Any) -> Any:
         name = request.reference_property
@@ -311,8 +338,8 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
             target = None if target_collection is None else target_collection.objects.get(uuid)
             if target is None or target_collection is None:
                 continue  # a dangling reference is skipped, as Weaviate does
-            result = self._properties_result(target, target_collection, properties)
-            result.metadata.CopyFrom(_metadata_result(target, metadata))
+            result = self._properties_fields(target, target_collection, properties)
+            result["metadata"] = _metadata_fields(target, metadata)
             results.append(result)
         return search_get_pb2.RefPropertiesResult(prop_name=name, properties=results)
 
@@ -429,26 +456,50 @@ def _sort_key(name: str, collection: Collection) -> Callable[[dict[str, Any]], A
 
 
 def _metadata_result(obj: dict[str, Any], request: Any) -> Any:
-    result = search_get_pb2.MetadataResult(id=obj["id"], id_as_bytes=uuid_bytes(obj["id"]))
+    return search_get_pb2.MetadataResult(**_metadata_fields(obj, request))
+
+
+def _metadata_fields(obj: dict[str, Any], request: Any) -> dict[str, Any]:
+    """_metadata_result as the dict its constructor takes."""
+    result: dict[str, Any] = {"id": obj["id"], "id_as_bytes": uuid_bytes(obj["id"])}
     if request is None:
         return result
     if request.creation_time_unix:
-        result.creation_time_unix = obj["creationTimeUnix"]
-        result.creation_time_unix_present = True
+        result["creation_time_unix"] = obj["creationTimeUnix"]
+        result["creation_time_unix_present"] = True
     if request.last_update_time_unix:
-        result.last_update_time_unix = obj["lastUpdateTimeUnix"]
-        result.last_update_time_unix_present = True
-    wanted = set(request.vectors)
+        result["last_update_time_unix"] = obj["lastUpdateTimeUnix"]
+        result["last_update_time_unix_present"] = True
     if request.vector and obj["vector"] is not None:
-        result.vector_bytes = obj["vector"]
-    for name, (data, multi) in obj["vectors"].items():
-        if request.vector or name in wanted:
-            vector_type = (
-                base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32
-                if multi
-                else base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
-            )
-            result.vectors.append(base_pb2.Vectors(name=name, vector_bytes=data, type=vector_type))
+        result["vector_bytes"] = obj["vector"]
+    if obj["vectors"]:
+        wanted = set(request.vectors)
+        vectors = []
+        for name, (data, multi) in obj["vectors"].items():
+            if request.vector or name in wanted:
+                vector_type = (
+                    base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32
+                    if multi
+                    else base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
+                )
+                vectors.append(base_pb2.Vectors(name=name, vector_bytes=data, type=vector_type))
+        if vectors:
+            result["vectors"] = vectors
+    return result
+
+
+def _ranked_metadata(hit: Hit, result: Any, request: Any) -> Any:
+    # the client reads score/distance only when their *_present flag is set
+    if hit.score is not None and (request is None or request.score):
+        result.score = hit.score
+        result.score_present = True
+    if hit.distance is not None:
+        if request is None or request.distance:
+            result.distance = hit.distance
+            result.distance_present = True
+        if request is None or request.certainty:
+            result.certainty = 1 - hit.distance / 2
+            result.certainty_present = True
     return result
 
 

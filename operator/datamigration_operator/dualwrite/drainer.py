@@ -1,0 +1,254 @@
+"""Drains the outbox to Weaviate: oldest entries first, in batches, until it is empty.
+
+Each batch re-reads the current rows from SQLite: a row that exists is upserted, one that is
+gone is deleted, so insert/update/delete in quick succession end in the final state. Entries
+are deleted only after Weaviate took the batch; a failure is retried with exponential backoff
+(the entries stay, in order). A change committed while a batch is in flight has its own, later
+entry, so it is sent again after this batch. One drainer per database: two could each send a
+row state the other already overtook, and delete the entry that would have repaired it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from weaviate.exceptions import WeaviateBaseError
+
+from datamigration_operator.dualwrite.metrics import OutboxMetrics
+from datamigration_operator.dualwrite.outbox import (
+    OutboxEntry,
+    delete_entries,
+    depth_and_oldest,
+    read_entries,
+)
+from datamigration_operator.migration.checkpoint import Key
+from datamigration_operator.migration.mapping import (
+    CollectionPlan,
+    ObjectBuilder,
+    RowError,
+    object_uuid,
+)
+from datamigration_operator.migration.row_lookup import RowLookup
+from datamigration_operator.migration.sink import (
+    SinkError,
+    SinkSettings,
+    TransientSinkError,
+    WeaviateSink,
+    ensure_collections,
+)
+
+log = logging.getLogger(__name__)
+
+# Consecutive failed drains after which the client is replaced by a fresh one.
+RECONNECT_AFTER = 3
+RowReader = Callable[[CollectionPlan, Sequence[Key]], Mapping[Key, Mapping[str, object]]]
+
+
+@dataclass(frozen=True)
+class DrainSettings:
+    batch_size: int = 500
+    idle_interval: float = 0.2
+    """How often an empty outbox is looked at again."""
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    # One try per batch inside the sink: the drainer's own backoff keeps the entries in order.
+    sink: SinkSettings = field(default_factory=lambda: SinkSettings(batch_size=500, max_attempts=1))
+
+
+class DrainError(Exception):
+    """A batch could not be applied; its entries stay in the outbox."""
+
+
+class Drainer:
+    """Applies outbox batches; `drain_once` is the unit, `start` runs it in a daemon thread."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        plans: Mapping[str, CollectionPlan],
+        client_factory: Callable[[], Any],
+        *,
+        migration_namespace: str,
+        rows: RowReader | None = None,
+        settings: DrainSettings | None = None,
+        metrics: OutboxMetrics,
+    ) -> None:
+        self._engine = engine
+        self._plans = {name.casefold(): plan for name, plan in plans.items()}
+        self._builders = {
+            name: ObjectBuilder(plan, migration_namespace=migration_namespace)
+            for name, plan in self._plans.items()
+        }
+        self._namespace = migration_namespace
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._sink: WeaviateSink | None = None
+        self._rows = rows
+        self.settings = settings or DrainSettings()
+        self.metrics = metrics
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._rng = random.Random()
+        self.last_error: str | None = None
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="outbox-drainer", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # closing a broken connection is best effort
+                log.debug("closing the Weaviate client failed", exc_info=True)
+        self._client = self._sink = None
+
+    def wake(self) -> None:
+        """Drain now rather than after the idle interval (a commit just added entries)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                drained = self.drain_once()
+            except Exception as error:  # every failure is retried; the entries stay
+                failures += 1
+                self.metrics.drain_failures.inc()
+                self.last_error = str(error)[:300]
+                delay = self._backoff(failures)
+                log.warning(
+                    "outbox drain failed (attempt %d, retrying in %.1fs): %s",
+                    failures,
+                    delay,
+                    self.last_error,
+                )
+                if failures % RECONNECT_AFTER == 0:
+                    self._disconnect()  # the server may have moved or restarted: a new channel
+                self._stop.wait(delay)
+                continue
+            failures = 0
+            self.last_error = None
+            if not drained:
+                self._wake.wait(self.settings.idle_interval)
+                self._wake.clear()
+
+    def _backoff(self, failures: int) -> float:
+        ceiling = min(self.settings.max_delay, self.settings.base_delay * 2 ** (failures - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    # --- one batch ------------------------------------------------------------------------
+
+    def stats(self) -> tuple[int, float]:
+        """Outbox depth and the age of its oldest entry in seconds (0 when empty)."""
+        with self._engine.connect() as connection:
+            depth, oldest = depth_and_oldest(connection)
+        age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        self.metrics.depth.set(depth)
+        self.metrics.oldest_age.set(age)
+        return depth, age
+
+    def drain_once(self) -> int:
+        """Applies the oldest batch of entries; returns how many were removed (0: empty)."""
+        with self._engine.connect() as connection:
+            entries = read_entries(connection, self.settings.batch_size)
+        if not entries:
+            self.stats()
+            return 0
+        sink = self._connected_sink()
+        by_table: dict[str, list[OutboxEntry]] = {}
+        for entry in entries:
+            by_table.setdefault(entry.table.casefold(), []).append(entry)
+        for table, table_entries in by_table.items():
+            self._apply(table, table_entries, sink)
+        with self._engine.begin() as connection:
+            delete_entries(connection, [e.id for e in entries])
+        self.metrics.drained.inc(len(entries))
+        self.stats()
+        return len(entries)
+
+    def _connected_sink(self) -> WeaviateSink:
+        if self._sink is None:
+            client = self._client_factory()
+            try:
+                ensure_collections(client, list(self._plans.values()))
+            except BaseException:
+                client.close()
+                raise
+            self._client = client
+            self._sink = WeaviateSink(client, self.settings.sink)
+        return self._sink
+
+    def _apply(self, table: str, entries: Sequence[OutboxEntry], sink: WeaviateSink) -> None:
+        plan = self._plans.get(table)
+        if plan is None:
+            log.error("outbox entries for table %s, which no mapping names: dropped", table)
+            return
+        keys = list(dict.fromkeys(entry.key for entry in entries))  # once each, in order
+        current = self._read_rows(plan, keys)
+        builder = self._builders[table]
+        objects, object_keys, gone = [], [], []
+        for key in keys:
+            row = current.get(key)
+            if row is None:
+                gone.append(object_uuid(self._namespace, plan.table, key))
+                continue
+            try:
+                objects.append(builder.build(row))
+            except RowError as error:
+                # never representable: retrying cannot help; the sync/validate Jobs report it too
+                self.metrics.unmappable.inc()
+                log.error("dual-write skips %s: %s", plan.table, error)
+                continue
+            object_keys.append(key)
+        outcome = sink.write(plan, objects, object_keys)
+        if outcome.failed:
+            first = outcome.failed[0]
+            raise DrainError(
+                f"Weaviate refused {len(outcome.failed)} objects of {plan.collection} "
+                f"(first {first.key!r}: {first.message})"
+            )
+        if gone:
+            try:
+                sink.delete(plan, gone)
+            except WeaviateBaseError as error:
+                raise DrainError(f"deleting from {plan.collection}: {error.message}") from None
+
+    def _read_rows(
+        self, plan: CollectionPlan, keys: Sequence[Key]
+    ) -> Mapping[Key, Mapping[str, object]]:
+        if self._rows is None:
+            path = self._engine.url.database
+            if not path or path == ":memory:":
+                raise DrainError("dual-write needs a file-backed SQLite database")
+            # a connection per batch: sqlite3 connections stay on their thread
+            lookup = RowLookup(Path(path))
+            try:
+                return lookup(plan, keys)
+            finally:
+                lookup.close()
+        return self._rows(plan, keys)
+
+
+__all__ = ["DrainError", "DrainSettings", "Drainer", "SinkError", "TransientSinkError"]

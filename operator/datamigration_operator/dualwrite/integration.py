@@ -1,0 +1,116 @@
+"""The few lines an app adds: `DualWrite(...)`, `.start()`, and its sessions are captured.
+
+    dual = DualWrite(SessionLocal, mappings, ModeSource.from_env(), client_factory, "ns/name")
+    dual.start()
+
+The collection plans come from the same planner and the same database statistics as the
+migration Jobs, and the object ids from the same namespace (`<namespace>/<name>` of the
+DataMigration), so the app's writes land on the objects the copy created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import REGISTRY, CollectorRegistry
+from sqlalchemy.orm import Session, sessionmaker
+
+from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.dualwrite.capture import OutboxCapture
+from datamigration_operator.dualwrite.drainer import Drainer, DrainSettings
+from datamigration_operator.dualwrite.metrics import OutboxMetrics
+from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
+from datamigration_operator.dualwrite.outbox import create_outbox
+from datamigration_operator.migration.mapping import CollectionPlan
+from datamigration_operator.migration.run import plan
+from datamigration_operator.migration.source import SqliteSource
+
+
+def sqlite_path(engine: sa.Engine) -> Path:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        raise ValueError(f"dual-write needs a file-backed SQLite engine, not {engine.url!r}")
+    return Path(database)
+
+
+def collection_plans(
+    engine: sa.Engine, mappings: Sequence[CollectionMapping]
+) -> dict[str, CollectionPlan]:
+    """The Jobs' plans (migration.run.plan) over the app's database file."""
+    with SqliteSource(sqlite_path(engine), snapshot=False) as source:
+        return {p.table: p for p in plan(source, mappings)}
+
+
+class DualWrite:
+    def __init__(
+        self,
+        bind: sa.Engine | sessionmaker[Any],
+        mappings: Sequence[CollectionMapping],
+        mode_source: ModeSource,
+        weaviate_client_factory: Callable[[], Any],
+        migration_namespace: str,
+        *,
+        registry: CollectorRegistry = REGISTRY,
+        drain_settings: DrainSettings | None = None,
+    ) -> None:
+        if isinstance(bind, sa.Engine):
+            self.engine = bind
+            target: sessionmaker[Any] | type[Session] = Session
+            only: sa.Engine | None = bind
+        else:
+            engine = bind.kw.get("bind")
+            if not isinstance(engine, sa.Engine):
+                raise ValueError("the sessionmaker must be bound to an Engine (bind=engine)")
+            self.engine, target, only = engine, bind, None
+        if not migration_namespace:
+            raise ValueError("migration_namespace is required (<namespace>/<DataMigration name>)")
+        self.plans = collection_plans(self.engine, mappings)
+        self.mode_source = mode_source
+        self.metrics = OutboxMetrics.for_registry(registry)
+        self.drainer = Drainer(
+            self.engine,
+            self.plans,
+            weaviate_client_factory,
+            migration_namespace=migration_namespace,
+            settings=drain_settings,
+            metrics=self.metrics,
+        )
+        self.capture = OutboxCapture(
+            self.plans, self.capturing, engine=only, on_commit=self.drainer.wake
+        )
+        create_outbox(self.engine)
+        self._target = target
+        self._started = False
+
+    def capturing(self) -> bool:
+        return self.mode_source.current() in CAPTURING_MODES
+
+    def start(self, *, drain: bool = True) -> DualWrite:
+        """Captures writes from now on; drains in a background thread unless `drain=False`."""
+        if not self._started:
+            self.capture.attach(self._target)
+            self.mode_source.start()
+            if drain:
+                self.drainer.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self.capture.detach()
+            self.drainer.stop()
+            self.mode_source.stop()
+            self._started = False
+
+    def outbox_stats(self) -> tuple[int, float]:
+        """(entries waiting, age of the oldest in seconds)."""
+        return self.drainer.stats()
+
+    def __enter__(self) -> DualWrite:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,87 @@
+"""A sandbox Weaviate on a background-thread loop, and checks of SQLite rows against it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from datamigration_operator.dualwrite.integration import DualWrite
+from datamigration_operator.migration.canonical import content_hash
+from datamigration_operator.migration.mapping import ObjectBuilder
+from datamigration_operator.migration.sink import connect
+from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.sandbox.weaviate.server import WeaviateServer
+from tests.integration.dualwrite.notes_app import NAMESPACE, Note, target
+
+
+@pytest.fixture(autouse=True)
+def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the client would ask PyPI for a newer version; keep tests on loopback
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@dataclass
+class RunningWeaviate:
+    server: WeaviateServer
+    http_port: int
+    grpc_port: int
+
+
+@pytest.fixture
+def weaviate() -> Iterator[RunningWeaviate]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = WeaviateServer()
+    http_port, grpc_port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    try:
+        yield RunningWeaviate(server, http_port, grpc_port)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        time.sleep(0.05)
+
+
+def differences(
+    dual: DualWrite, sessions: sessionmaker[Session], weaviate: RunningWeaviate
+) -> list[str]:
+    """Rows whose object is missing or differs, and objects without a row."""
+    plan = dual.plans["notes"]
+    build = ObjectBuilder(plan, migration_namespace=NAMESPACE).build
+    with sessions() as session:
+        rows = [
+            {"id": n.id, "title": n.title, "body": n.body, "stars": n.stars}
+            for n in session.query(Note)
+        ]
+    expected = {obj.uuid: obj for obj in map(build, rows)}
+    client = connect(target(weaviate.http_port, weaviate.grpc_port), None)
+    try:
+        found = TargetReader(client).fetch(plan, list(expected))
+    finally:
+        client.close()
+    problems = [
+        f"{uuid}: {'missing' if uuid not in found else 'differs'}"
+        for uuid, obj in expected.items()
+        if uuid not in found or content_hash(found[uuid]) != content_hash(obj)
+    ]
+    collection = weaviate.server.database.find("Note")
+    stored = set() if collection is None else set(collection.objects)
+    extra = {str(u) for u in stored} - {str(u) for u in expected}
+    return problems + [f"{uuid}: no row" for uuid in sorted(extra)]
