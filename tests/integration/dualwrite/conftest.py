@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import ObjectBuilder
 from datamigration_operator.migration.sink import connect
 from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.sandbox.weaviate.background import serving_in_background
 from datamigration_operator.sandbox.weaviate.server import WeaviateServer
 from tests.integration.dualwrite.notes_app import NAMESPACE, Note, target
 
@@ -37,18 +36,9 @@ class RunningWeaviate:
 
 @pytest.fixture
 def weaviate() -> Iterator[RunningWeaviate]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     server = WeaviateServer()
-    http_port, grpc_port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-    try:
+    with serving_in_background(server) as (http_port, grpc_port):
         yield RunningWeaviate(server, http_port, grpc_port)
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:

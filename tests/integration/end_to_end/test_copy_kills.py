@@ -12,20 +12,16 @@ from typing import Any
 import kubernetes
 import pytest
 
-from datamigration_operator.migration.sample_data import generate_database, sample_collections
+from datamigration_operator.migration.sample_data import sample_collections
 from datamigration_operator.reconcile.job_names import job_name
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.end_to_end.conftest import migration_world
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
     GROUP,
     PLURAL,
-    ROOT,
     SECRET,
-    SECRET_VALUE,
     VERSION,
-    OperatorProcess,
-    prepare_namespace,
     wait_for,
 )
 
@@ -35,30 +31,8 @@ KILLS, BATCH, CONCURRENCY, RATE = 5, 100, 2, 1_500
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    plane = ControlPlane(
-        tmp_path / "data", crd_dir=ROOT / "crds", rbac=True, weaviate_api_key=SECRET_VALUE
-    )
-    thread = ControlPlaneThread(plane)
-    info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    api = kubernetes.client.ApiClient(config)
-    prepare_namespace(api, NAMESPACE, config_map_data={"migration_mode": "sqlite_only"})
-    database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=ROWS)
-    operator = OperatorProcess(Path(info.kubeconfig), tmp_path / "operator.log")
-    operator.start()
-    try:
-        yield {
-            "plane": plane,
-            "api": api,
-            "rows": sum(database.counts.values()),
-            "ports": (info.weaviate_http_port, info.weaviate_grpc_port),
-            "operator": operator,
-        }
-    finally:
-        operator.stop()
-        api.close()
-        thread.stop()
+    with migration_world(tmp_path, NAMESPACE, ROWS) as built:
+        yield built
 
 
 def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:

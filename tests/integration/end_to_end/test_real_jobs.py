@@ -4,7 +4,6 @@ the sandbox Job runner) migrate a generated GremlinsAI-shaped database through e
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -12,19 +11,16 @@ import pytest
 import weaviate
 from weaviate.classes.init import Auth
 
-from datamigration_operator.migration.sample_data import generate_database, sample_collections
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_operator.migration.sample_data import sample_collections
+from tests.integration.end_to_end.conftest import migration_world
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
     GROUP,
     PLURAL,
-    ROOT,
     SECRET,
     SECRET_VALUE,
     VERSION,
-    OperatorProcess,
-    prepare_namespace,
 )
 
 NAMESPACE, NAME, ROWS = "chat", "chat-history", 3_000
@@ -32,31 +28,8 @@ NAMESPACE, NAME, ROWS = "chat", "chat-history", 3_000
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    base = tmp_path_factory.mktemp("e2e")
-    plane = ControlPlane(
-        base / "data", crd_dir=ROOT / "crds", rbac=True, weaviate_api_key=SECRET_VALUE
-    )
-    thread = ControlPlaneThread(plane)
-    info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    api = kubernetes.client.ApiClient(config)
-    prepare_namespace(api, NAMESPACE, config_map_data={"migration_mode": "sqlite_only"})
-    database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=ROWS)
-    operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
-    operator.start()
-    try:
-        yield {
-            "plane": plane,
-            "api": api,
-            "counts": database.counts,
-            "ports": (info.weaviate_http_port, info.weaviate_grpc_port),
-            "operator": operator,
-        }
-    finally:
-        operator.stop()
-        api.close()
-        thread.stop()
+    with migration_world(tmp_path_factory.mktemp("e2e"), NAMESPACE, ROWS) as built:
+        yield built
 
 
 def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from datamigration_operator.migration.sample_data import (
     sample_collections,
 )
 from datamigration_operator.migration.sink import SinkSettings, connect
+from datamigration_operator.sandbox.weaviate.background import serving_in_background
 from datamigration_operator.sandbox.weaviate.server import WeaviateServer
 
 ROWS = 3_000
@@ -68,18 +67,9 @@ class RunningWeaviate:
 
 @pytest.fixture
 def weaviate() -> Iterator[RunningWeaviate]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     server = WeaviateServer()
-    http_port, grpc_port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-    try:
+    with serving_in_background(server) as (http_port, grpc_port):
         yield RunningWeaviate(server, http_port, grpc_port)
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
 
 
 @pytest.fixture

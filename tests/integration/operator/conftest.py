@@ -369,3 +369,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         process = getattr(item, "funcargs", {}).get("operator_process")
         if isinstance(process, OperatorProcess):
             report.sections.append(("operator log (tail)", process.log()[-8000:]))
+
+
+def warnings_of(sandbox: Sandbox, namespace: str, name: str, reason: str) -> list[Any]:
+    """The Warning events with `reason`, once there is one: the operator writes status first
+    and posts events right after, so a test that saw the status may be a moment early."""
+
+    def found() -> list[Any]:
+        events = events_of(sandbox, namespace, name)
+        return [e for e in events if e.type == "Warning" and e.reason == reason]
+
+    wait_for(found, f"a Warning event {reason}")
+    return found()

@@ -16,26 +16,14 @@ from tests.integration.operator.conftest import (
     advance,
     conditions,
     config_map_mode,
-    events_of,
     get_dm,
     new_datamigration,
     patch_spec,
     settled,
     state_is,
     wait_for,
+    warnings_of,
 )
-
-
-def _warnings(sandbox: Sandbox, namespace: str, name: str, reason: str) -> list[object]:
-    """The Warning events with `reason`, once there is one: the operator writes status first
-    and posts events right after, so a test that saw the status may be a moment early."""
-
-    def found() -> list[object]:
-        events = events_of(sandbox, namespace, name)
-        return [e for e in events if e.type == "Warning" and e.reason == reason]
-
-    wait_for(found, f"a Warning event {reason}")
-    return found()
 
 
 def test_switch_waits_for_a_passing_validation_then_proceeds(
@@ -54,13 +42,13 @@ def test_switch_waits_for_a_passing_validation_then_proceeds(
     )
     assert "switch needs a passing validation" in dm["status"]["message"]
     assert config_map_mode(sandbox, namespace) == "dual_write"
-    assert len(_warnings(sandbox, namespace, "app", "ValidationRequired")) == 1
+    assert len(warnings_of(sandbox, namespace, "app", "ValidationRequired")) == 1
 
     # The validate Job reports a passing validation and ends: switch proceeds by itself.
     dm = wait_for(lambda: settled(sandbox, namespace, "app", "switch"), "switch", timeout=30)
     assert config_map_mode(sandbox, namespace) == "weaviate_primary"
     assert conditions(dm)["ReadsSwitched"]["status"] == "True"
-    assert len(_warnings(sandbox, namespace, "app", "ValidationRequired")) == 1
+    assert len(warnings_of(sandbox, namespace, "app", "ValidationRequired")) == 1
 
 
 def test_validation_from_an_earlier_dual_write_epoch_blocks_switch(

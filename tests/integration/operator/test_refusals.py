@@ -15,26 +15,14 @@ from tests.integration.operator.conftest import (
     advance,
     conditions,
     config_map_mode,
-    events_of,
     get_dm,
     new_datamigration,
     patch_spec,
     settled,
     state_is,
     wait_for,
+    warnings_of,
 )
-
-
-def _warnings(sandbox: Sandbox, namespace: str, name: str, reason: str) -> list[object]:
-    """The Warning events with `reason`, once there is one: the operator writes status first
-    and posts events right after, so a test that saw the status may be a moment early."""
-
-    def found() -> list[object]:
-        events = events_of(sandbox, namespace, name)
-        return [e for e in events if e.type == "Warning" and e.reason == reason]
-
-    wait_for(found, f"a Warning event {reason}")
-    return found()
 
 
 def test_second_datamigration_on_one_config_map_is_blocked(
@@ -48,7 +36,7 @@ def test_second_datamigration_on_one_config_map_is_blocked(
         "second Blocked",
     )
     assert f"{namespace}/first" in dm["status"]["message"]
-    assert len(_warnings(sandbox, namespace, "second", "ConfigMapOwnedByOther")) == 1
+    assert len(warnings_of(sandbox, namespace, "second", "ConfigMapOwnedByOther")) == 1
     assert not [name for _, name in sandbox.runs(namespace) if name.startswith("second-")]
     cm = sandbox.core.read_namespaced_config_map("app-config", namespace)
     assert cm.metadata.annotations["migrations.gremlins.ai/owner"] == f"{namespace}/first"
@@ -134,7 +122,7 @@ def test_non_retryable_job_failure_fails_the_phase_and_rerun_retries(
     new_datamigration(sandbox, namespace, "app")
     dm = wait_for(lambda: state_is(sandbox, namespace, "app", "Failed", "JobFailed"), "failed")
     assert "bump spec.rerun to retry" in dm["status"]["message"]
-    assert len(_warnings(sandbox, namespace, "app", "JobFailed")) == 1
+    assert len(warnings_of(sandbox, namespace, "app", "JobFailed")) == 1
     copies = [n for k, n in sandbox.runs(namespace) if k == "copy" and n.startswith("app-")]
     assert len(set(copies)) == 1
     assert len(copies) == 1  # exit 42 fails the Job at once (podFailurePolicy), no retries
@@ -155,7 +143,7 @@ def test_a_missing_secret_blocks_until_it_is_created(
     assert "weaviate-auth" in dm["status"]["message"]
     assert config_map_mode(sandbox, namespace) is None  # nothing changed
     assert not sandbox.runs(namespace)
-    assert len(_warnings(sandbox, namespace, "app", "SecretNotFound")) == 1
+    assert len(warnings_of(sandbox, namespace, "app", "SecretNotFound")) == 1
 
     # Secrets are not watched: the resync timer notices the new one.
     sandbox.core.create_namespaced_secret(
