@@ -1,4 +1,5 @@
-"""The sandbox control plane: the Kubernetes API emulator, the Job runner and the Weaviate server
+"""The sandbox control plane: the Kubernetes API emulator, the Job runner, the Deployment runner
+(pods of Deployments annotated `sandbox.gremlins.ai/run-pods: "true"`) and the Weaviate server
 on one asyncio loop, with the CRDs of `crds/` loaded and a kubeconfig written.
 
 `ControlPlane` is the async core; `ControlPlaneThread` runs it on a loop in a background thread so
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from datamigration_operator.sandbox.info import SandboxInfo
+from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings
 from datamigration_operator.sandbox.jobs.runner import JobRunner
 from datamigration_operator.sandbox.kube.auth import Authenticator, UserInfo
 from datamigration_operator.sandbox.kube.kubeconfig import write_kubeconfig
@@ -25,6 +27,7 @@ from datamigration_operator.sandbox.kube.server import KubeApiServer
 from datamigration_operator.sandbox.kube.serving_certificate import generate_serving_certificate
 from datamigration_operator.sandbox.kube.store import Store
 from datamigration_operator.sandbox.weaviate.server import WeaviateServer
+from datamigration_operator.sandbox.workloads.deployment_runner import DeploymentRunner
 
 T = TypeVar("T")
 
@@ -68,6 +71,7 @@ class ControlPlane:
         self.weaviate = WeaviateServer(api_key=weaviate_api_key)
         self._api: KubeApiServer | None = None
         self._runner: JobRunner | None = None
+        self._deployments: DeploymentRunner | None = None
         self.info: SandboxInfo | None = None
 
     @property
@@ -98,7 +102,21 @@ class ControlPlane:
             path_prefix=self.job_path_prefix,
             authenticator=self.authenticator,
         )
-        self._runner.start()
+        self._runner.start()  # registers the node, before any Deployment pod is scheduled
+        self._deployments = DeploymentRunner(
+            KubeletSettings(
+                store=self.store,
+                data_dir=self.data_dir,  # the Job runner's: pod_log finds these pods' logs
+                api_url=kube_url,
+                certificate_authority=self.certificate.ca_pem,
+                path_prefix=self.job_path_prefix,
+                tokens=self.authenticator,
+                retry_base_delay=0.2,  # CrashLoopBackOff: 0.2 s doubling to 5 s
+                retry_max_delay=5.0,
+                kill_grace=2.0,
+            )
+        )
+        self._deployments.start()
         http_port, grpc_port = await self.weaviate.start()
         write_kubeconfig(
             self.kubeconfig,
@@ -136,6 +154,8 @@ class ControlPlane:
         return names
 
     async def stop(self) -> None:
+        if self._deployments is not None:
+            await self._deployments.stop()
         if self._runner is not None:
             await self._runner.stop()
         if self._api is not None:

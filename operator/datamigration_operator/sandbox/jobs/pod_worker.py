@@ -3,7 +3,11 @@
 Emulation, not isolation: the container is a local process (see pod_process) whose image is
 this virtualenv plus this source tree; volumes are local folders whose mountPaths are mapped by
 rewriting strings (see mount_paths); the ServiceAccount token arrives as a per-pod KUBECONFIG.
-Only the first container runs; its status is the pod's only containerStatus.
+Only the first container runs; its status is the pod's only containerStatus. While it runs,
+its configMap/secret volumes follow their sources (re-projected on every cluster change, and at
+least every _RECHECK_SECONDS) and its readinessProbe, if any, decides its readiness.
+restartPolicy Always restarts a container whatever its exit code (Deployment pods), with the
+CrashLoopBackOff back-off of OnFailure.
 """
 
 from __future__ import annotations
@@ -47,6 +51,14 @@ from datamigration_operator.sandbox.jobs.pod_volumes import (
     VolumeMountError,
     container_mounts,
     materialize_volumes,
+    refresh_projected_volumes,
+)
+from datamigration_operator.sandbox.jobs.readiness_probe import (
+    ProbeConfigError,
+    ProbeSpec,
+    ReadinessTracker,
+    parse_probe,
+    probe_once,
 )
 from datamigration_operator.sandbox.kube.errors import ApiError
 from datamigration_operator.sandbox.kube.kubeconfig import write_kubeconfig
@@ -269,7 +281,7 @@ class PodWorker:
                 reason=result.reason,
                 message=result.message,
             )
-            if result.code != 0 and restart_policy == "OnFailure":
+            if restart_policy == "Always" or (result.code != 0 and restart_policy == "OnFailure"):
                 self.restart_count += 1
                 last_state = terminated
                 message = (
@@ -308,13 +320,66 @@ class PodWorker:
         except ContainerStartError as exc:
             return _Exit(128, None, "StartError", str(exc))
         started_at = self._now()
-        self.ready = True
+        probe_error: str | None = None
+        try:
+            probe = parse_probe(container)
+        except ProbeConfigError as exc:
+            probe, probe_error = None, str(exc)
+        self.ready = probe is None and probe_error is None
         self._write_running(container, running_state(started_at), last_state)
         self._event(self._pod, "Normal", "Started", f"Started container {name}", "kubelet")
+        if probe_error is not None:
+            message = f"Readiness probe errored: {probe_error}"
+            self._event(self._pod, "Warning", "Unhealthy", message, "kubelet")
         self._on_change()
-        code = await self._process.wait()
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(self._keep_volumes_current())]
+        if probe is not None:
+            running = running_state(started_at)
+            helpers.append(
+                loop.create_task(self._probe_readiness(probe, container, running, last_state))
+            )
+        try:
+            code = await self._process.wait()
+        finally:
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, _PodGoneError):
+                    await helper
         self.ready = False
         return _Exit(code, started_at)
+
+    async def _keep_volumes_current(self) -> None:
+        """The kubelet's volume sync: configMap/secret volumes follow their sources."""
+        pod_dir = self._settings.pod_dir(self.namespace, self.name)
+        while True:
+            self._wake.clear()  # before reading, so a change made meanwhile wakes us again
+            try:
+                refresh_projected_volumes(self._pod, self._lookup, pod_dir)
+            except (ApiError, OSError):
+                _log.exception("pod %s/%s: volume refresh failed", self.namespace, self.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _RECHECK_SECONDS)
+
+    async def _probe_readiness(
+        self,
+        probe: ProbeSpec,
+        container: dict[str, Any],
+        running: dict[str, Any],
+        last_state: dict[str, Any],
+    ) -> None:
+        tracker = ReadinessTracker(probe)
+        await asyncio.sleep(probe.initial_delay)
+        while True:
+            success = await probe_once(probe)
+            if tracker.record(success):
+                self.ready = tracker.ready
+                self._write_running(container, running, last_state)
+                if not tracker.ready:
+                    message = f"Readiness probe failed: {probe.kind} port {probe.port}"
+                    self._event(self._pod, "Warning", "Unhealthy", message, "kubelet")
+                self._on_change()
+            await asyncio.sleep(probe.period)
 
     def _prepare(self, container: dict[str, Any]) -> tuple[list[str], dict[str, str], Path]:
         """argv, environment and working directory, with mountPaths mapped to local folders."""
@@ -325,7 +390,8 @@ class PodWorker:
         volumes = materialize_volumes(
             pod, self._lookup, pod_dir, lambda claim: settings.claim_dir(self.namespace, claim)
         )
-        table = container_mounts(container, volumes)
+        subpaths = pod_dir / "volume-subpaths" / str(container.get("name", ""))
+        table = container_mounts(container, volumes, subpaths)
         declared = resolve_env(container, pod, self._lookup)
         argv = [table.rewrite(word) for word in expand_command(container, declared)]
         working_dir = container.get("workingDir")
@@ -439,6 +505,7 @@ class PodWorker:
                 container, state, restart_count=self.restart_count, last_state=last_state
             )
         ]
+        statuses[0]["ready"] = bool(statuses[0]["ready"] and self.ready)
         status = node_status(
             phase,
             statuses,

@@ -6,6 +6,9 @@ workload is created or its spec changes, this controller writes that status thro
 subresource. The annotation `sandbox.gremlins.ai/hold-rollout: "true"` keeps the status stale
 (a rollout that never finishes); removing it lets the rollout complete.
 
+A Deployment annotated `sandbox.gremlins.ai/run-pods: "true"` is left alone: its pods really
+run (sandbox/workloads) and the Deployment controller there writes its status from them.
+
 Rollouts complete only while an event loop runs (loop.call_later); a store used without a
 running loop leaves workload status untouched.
 """
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from datamigration_operator.sandbox.kube.store import Store
 
 HOLD_ROLLOUT_ANNOTATION = "sandbox.gremlins.ai/hold-rollout"
+RUN_PODS_ANNOTATION = "sandbox.gremlins.ai/run-pods"
 DEPLOYMENTS = ("apps", "deployments")
 STATEFULSETS = ("apps", "statefulsets")
 
@@ -49,7 +53,7 @@ class RolloutController:
             return
         meta = obj["metadata"]
         key = (rt.plural, meta["namespace"], meta["name"])
-        if event_type == "DELETED" or not _needs_rollout(obj):
+        if event_type == "DELETED" or not _needs_rollout(obj) or runs_pods(rt, obj):
             self._cancel(key)
             return
         generation = meta["generation"]
@@ -78,8 +82,16 @@ class RolloutController:
             return
         if current["metadata"]["generation"] != generation or not _needs_rollout(current):
             return
+        if runs_pods(rt, current):
+            return
         current["status"] = rolled_out_status(rt, current)
         self._store.update(rt, namespace, name, current, subresource="status")
+
+
+def runs_pods(rt: ResourceType, obj: dict[str, Any]) -> bool:
+    """A Deployment whose pods run as processes (opt-in: most test Deployments must not run)."""
+    annotations = obj["metadata"].get("annotations") or {}
+    return rt.key == DEPLOYMENTS and annotations.get(RUN_PODS_ANNOTATION) == "true"
 
 
 def _needs_rollout(obj: dict[str, Any]) -> bool:

@@ -1,0 +1,1 @@
+"""Workload controllers that run real pods in the sandbox: opted-in Deployments."""

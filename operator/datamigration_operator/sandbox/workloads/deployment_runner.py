@@ -1,0 +1,126 @@
+"""Runs the pods of Deployments annotated `sandbox.gremlins.ai/run-pods: "true"`.
+
+Routes store events to one DeploymentController per opted-in Deployment (deployment_controller);
+the pods run on the Job runner's kubelet machinery (sandbox/jobs/pod_worker) with the same data
+folder, so `JobRunner.pod_log` and `kubectl logs` read their logs too. Like the Job runner it
+never blocks the store's listener: it only wakes controllers. Other Deployments keep the
+rollout controller's simulated status (sandbox/kube/rollout_controller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings
+from datamigration_operator.sandbox.kube.resources import ResourceType
+from datamigration_operator.sandbox.kube.rollout_controller import DEPLOYMENTS, runs_pods
+from datamigration_operator.sandbox.kube.store import Store
+from datamigration_operator.sandbox.workloads.deployment_controller import DeploymentController
+
+_PODS = ("", "pods")
+# Changes a running or waiting pod depends on: its volumes' sources, claims, its node.
+_WAITED_ON = {
+    ("", "nodes"),
+    ("", "persistentvolumeclaims"),
+    ("", "secrets"),
+    ("", "configmaps"),
+    ("", "serviceaccounts"),
+}
+
+
+class DeploymentRunner:
+    def __init__(self, settings: KubeletSettings) -> None:
+        """`settings`: the kubelet's (data folder, API URL, back-off, kill grace); the node
+        itself is registered by the Job runner."""
+        self._settings = settings
+        self._store: Store = settings.store
+        self._controllers: dict[tuple[str, str], DeploymentController] = {}
+        # Closed controllers whose pods may still be stopping: `stop` must kill those too.
+        self._retired: list[DeploymentController] = []
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        """Subscribe to the store; call it on the running event loop."""
+        asyncio.get_running_loop()
+        self._unsubscribe = self._store.subscribe(self._on_change)
+        deployments = self._store.lookup("apps", "v1", "deployments")
+        for deployment in self._store.list(deployments, None)[0]:
+            if runs_pods(deployments, deployment):
+                self._controller_for(deployment).wake()
+
+    async def stop(self) -> None:
+        """Kill every pod process at once and stop all controllers."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        controllers = [*self._controllers.values(), *self._retired]
+        self._controllers.clear()
+        self._retired.clear()
+        for controller in controllers:
+            await controller.halt()
+
+    # --- store events -----------------------------------------------------------------------
+
+    def _on_change(
+        self,
+        event_type: str,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+    ) -> None:
+        if rt.key == DEPLOYMENTS:
+            self._on_deployment(event_type, rt, obj)
+        elif rt.key == _PODS:
+            self._on_pod(event_type, obj)
+        elif rt.key in _WAITED_ON:
+            for controller in list(self._controllers.values()):
+                controller.kick()
+
+    def _on_deployment(self, event_type: str, rt: ResourceType, deployment: dict[str, Any]) -> None:
+        meta = deployment["metadata"]
+        current = self._controllers.get((meta["namespace"], meta["name"]))
+        if event_type == "DELETED":
+            if current is not None and current.uid == meta["uid"]:
+                current.close()
+            return
+        if runs_pods(rt, deployment):
+            self._controller_for(deployment).wake()
+        elif current is not None:  # opted out: its controller stops the pods, then closes
+            current.wake()
+
+    def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("kind") != "Deployment" or not ref.get("controller"):
+                continue
+            controller = self._controllers.get((meta["namespace"], ref.get("name", "")))
+            if controller is None or controller.uid != ref.get("uid"):
+                continue
+            if event_type == "DELETED":
+                controller.pod_deleted(meta["name"])
+            controller.wake()
+
+    def _controller_for(self, deployment: dict[str, Any]) -> DeploymentController:
+        meta = deployment["metadata"]
+        key = (meta["namespace"], meta["name"])
+        current = self._controllers.get(key)
+        if current is not None and current.uid == meta["uid"]:
+            return current
+        if current is not None:  # a Deployment of the same name replaced the old one
+            current.close()
+        controller = DeploymentController(
+            self._settings, meta["namespace"], meta["name"], meta["uid"], self._forget
+        )
+        self._controllers[key] = controller
+        controller.start()
+        return controller
+
+    def _forget(self, controller: DeploymentController) -> None:
+        key = (controller.namespace, controller.name)
+        if self._controllers.get(key) is controller:
+            del self._controllers[key]
+        self._retired = [c for c in self._retired if not c.finished]
+        if not controller.finished:
+            self._retired.append(controller)
