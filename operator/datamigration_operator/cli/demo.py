@@ -8,11 +8,14 @@ is absent (the actions themselves go through the kubernetes client).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +29,16 @@ from rich.console import Console
 from rich.panel import Panel
 
 from datamigration_operator.migration.sample_data import generate_database, sample_collections
+from datamigration_operator.sampleapp.loadgen import LoadGenerator, LoadSettings, verify
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_operator.sandbox.info import SandboxInfo
+from datamigration_operator.sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
 
 console = Console()
 NAMESPACE, NAME = "chat", "chat-history"
 APP_CONFIGMAP, CLAIM, SECRET = "chat-app", "chat-data", "weaviate-auth"
+APP_DEPLOYMENT = "chat-app"
+LOAD_RATE = 20.0  # requests/s the load generator sends while the migration runs
 DM_API_VERSION = "migrations.gremlins.ai/v1alpha1"
 ROWS = 5_000
 
@@ -87,7 +94,10 @@ def data_migration(info: SandboxInfo) -> dict[str, Any]:
                 "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
             },
             "collections": collections,
-            "app": {"configMapRef": {"name": APP_CONFIGMAP}},
+            "app": {
+                "configMapRef": {"name": APP_CONFIGMAP},
+                "workloads": [{"kind": "Deployment", "name": APP_DEPLOYMENT}],
+            },
         },
     }
 
@@ -141,6 +151,46 @@ def create_application(api: Any, plane: ControlPlane, api_key: str) -> int:
     return sum(database.counts.values())
 
 
+def chat_app_deployment(info: SandboxInfo, port: int) -> dict[str, Any]:
+    """manifests/sample-app/deployment.yaml, pointed at the sandbox: its pods run as local
+    processes (the sandbox's opt-in annotation), all on 127.0.0.1, so the app gets its own port."""
+    path = repository_file("manifests/sample-app/deployment.yaml")
+    manifest: dict[str, Any] = yaml.safe_load(path.read_text())
+    manifest["metadata"]["namespace"] = NAMESPACE
+    manifest["metadata"]["annotations"] = {RUN_PODS_ANNOTATION: "true"}
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    overrides = {
+        "CHAT_LISTEN": f"127.0.0.1:{port}",
+        "WEAVIATE_HTTP": f"127.0.0.1:{info.weaviate_http_port}",
+        "WEAVIATE_GRPC": f"127.0.0.1:{info.weaviate_grpc_port}",
+    }
+    for variable in container["env"]:
+        if variable["name"] in overrides:
+            variable["value"] = overrides[variable["name"]]
+    container["ports"][0]["containerPort"] = port
+    return manifest
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def load_running(url: str) -> Iterator[LoadGenerator]:
+    """The load generator against the app for as long as the block runs."""
+    generator = LoadGenerator(LoadSettings(url=url, rate=LOAD_RATE, duration=3600))
+    thread = threading.Thread(target=lambda: asyncio.run(generator.run()), daemon=True)
+    thread.start()
+    try:
+        yield generator
+    finally:
+        generator.stop()
+        thread.join(60)
+
+
 def run_demo(data_dir: Path) -> None:
     api_key = os.urandom(12).hex()
     plane = ControlPlane(data_dir, crd_dir=repository_file("crds"), weaviate_api_key=api_key)
@@ -157,9 +207,19 @@ def run_demo(data_dir: Path) -> None:
         api = DynamicClient(api_client)  # type: ignore[no-untyped-call]
         rows = create_application(api, plane, api_key)
         console.print(f"generated {rows} rows (conversations, messages, documents) on {CLAIM}")
-        show(["kubectl", "get", "configmap,pvc,secret", "-n", NAMESPACE], kc)
+        port = free_port()
+        deployments = api.resources.get(api_version="apps/v1", kind="Deployment")
+        deployments.create(chat_app_deployment(info, port), namespace=NAMESPACE)
+        show(["kubectl", "rollout", "status", f"deployment/{APP_DEPLOYMENT}", "-n", NAMESPACE,
+              "--timeout=60s"], kc)  # fmt: skip
+        show(["kubectl", "get", "configmap,pvc,secret,deployment,pods", "-n", NAMESPACE], kc)
+        app_url = f"http://127.0.0.1:{port}"
+        console.print(
+            f"the chat app serves {app_url}; a load generator now writes and reads "
+            f"{LOAD_RATE:.0f} requests/s through every step below"
+        )
 
-        with operator_process(kc, data_dir / "operator.log"):
+        with operator_process(kc, data_dir / "operator.log"), load_running(app_url) as load:
             step("3. The operator runs; apply a DataMigration (phase migrate: the copy Job)")
             manifest = data_dir / "datamigration.yaml"
             manifest.write_text(yaml.safe_dump(data_migration(info), sort_keys=False))
@@ -191,10 +251,27 @@ def run_demo(data_dir: Path) -> None:
             show(["dmctl", "rollback", NAME, "-n", NAMESPACE], kc)
             console.print(f"rolled back in {time.monotonic() - started:.2f} s (including dmctl)")
             show(["kubectl", "get", "dm", "-n", NAMESPACE], kc)
+            show(["kubectl", "logs", f"deployment/{APP_DEPLOYMENT}", "-n", NAMESPACE], kc)
+
+            step("8. The app under load: every acknowledged write is still there")
+            load.stop()
+        report = load.report.summary()
+        problems = asyncio.run(verify(app_url, load.state))
+        latency = report["write_latency_ms"]
+        console.print(
+            f"{report['requests']} requests ({report['writes']} writes) during the migration, "
+            f"{report['failed']} failed; write latency p50 {latency.get('p50')} ms, "
+            f"p99 {latency.get('p99')} ms; {len(problems)} acknowledged writes missing"
+        )
+        for line in [*report["failure_examples"], *problems[:10]]:
+            console.print(f"  {line}", style="red", markup=False)
+        if report["failed"] or problems:
+            raise RuntimeError("the app lost or failed writes during the migration")
         console.print(
             Panel(
-                f"{rows} rows copied, synced and validated with 0 differences; the app's mode "
-                "followed every phase. The state stays in memory: nothing is left running.",
+                f"{rows} rows copied, synced and validated with 0 differences while the app "
+                f"kept writing ({report['writes']} writes, none lost); the app's mode followed "
+                "every phase. The state stays in memory: nothing is left running.",
                 title="done",
             )
         )

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("datamigration_operator.cli.migrate", "sync_command"),
     "job": ("datamigration_operator.cli.job", "job_app"),
     "sample-db": ("datamigration_operator.cli.sample_db", "sample_db"),
+    "sample-app": ("datamigration_operator.cli.sample_app", "sample_app"),
     "bench": ("datamigration_operator.cli.bench", "bench_app"),
 }
 

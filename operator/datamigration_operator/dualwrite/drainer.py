@@ -4,8 +4,9 @@ Each batch re-reads the current rows from SQLite: a row that exists is upserted,
 gone is deleted, so insert/update/delete in quick succession end in the final state. Entries
 are deleted only after Weaviate took the batch; a failure is retried with exponential backoff
 (the entries stay, in order). A change committed while a batch is in flight has its own, later
-entry, so it is sent again after this batch. One drainer per database: two could each send a
-row state the other already overtook, and delete the entry that would have repaired it.
+entry, so it is sent again after this batch. One drainer per database at a time (drain_lease):
+two could each send a row state the other already overtook, and delete the entry that would
+have repaired it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from weaviate.exceptions import WeaviateBaseError
 
+from datamigration_operator.dualwrite.drain_lease import DrainLease
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.outbox import (
     OutboxEntry,
@@ -29,6 +31,7 @@ from datamigration_operator.dualwrite.outbox import (
     depth_and_oldest,
     read_entries,
 )
+from datamigration_operator.dualwrite.plan_alignment import align_plans
 from datamigration_operator.migration.checkpoint import Key
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
@@ -82,12 +85,8 @@ class Drainer:
         metrics: OutboxMetrics,
     ) -> None:
         self._engine = engine
-        self._plans = {name.casefold(): plan for name, plan in plans.items()}
-        self._builders = {
-            name: ObjectBuilder(plan, migration_namespace=migration_namespace)
-            for name, plan in self._plans.items()
-        }
         self._namespace = migration_namespace
+        self._use_plans({name.casefold(): plan for name, plan in plans.items()})
         self._client_factory = client_factory
         self._client: Any = None
         self._sink: WeaviateSink | None = None
@@ -99,6 +98,7 @@ class Drainer:
         self._thread: threading.Thread | None = None
         self._rng = random.Random()
         self.last_error: str | None = None
+        self.lease = DrainLease(engine)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -114,6 +114,10 @@ class Drainer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            try:
+                self.lease.release()
+            except sa.exc.OperationalError:  # the database is gone; the lease expires anyway
+                log.debug("releasing the drain lease failed", exc_info=True)
         self._disconnect()
 
     def _disconnect(self) -> None:
@@ -132,6 +136,9 @@ class Drainer:
         failures = 0
         while not self._stop.is_set():
             try:
+                if not self.lease.acquire():  # another process drains this database
+                    self._stop.wait(self.settings.idle_interval)
+                    continue
                 drained = self.drain_once()
             except Exception as error:  # every failure is retried; the entries stay
                 failures += 1
@@ -188,10 +195,19 @@ class Drainer:
         self.stats()
         return len(entries)
 
+    def _use_plans(self, plans: Mapping[str, CollectionPlan]) -> None:
+        self._plans = dict(plans)
+        self._builders = {
+            name: ObjectBuilder(plan, migration_namespace=self._namespace)
+            for name, plan in self._plans.items()
+        }
+
     def _connected_sink(self) -> WeaviateSink:
         if self._sink is None:
             client = self._client_factory()
             try:
+                # the types the copy recorded in the collections win (see plan_alignment)
+                self._use_plans(align_plans(client, self._plans))
                 ensure_collections(client, list(self._plans.values()))
             except BaseException:
                 client.close()

@@ -3,9 +3,11 @@
     dual = DualWrite(SessionLocal, mappings, ModeSource.from_env(), client_factory, "ns/name")
     dual.start()
 
-The collection plans come from the same planner and the same database statistics as the
-migration Jobs, and the object ids from the same namespace (`<namespace>/<name>` of the
-DataMigration), so the app's writes land on the objects the copy created.
+The collection plans come from the same planner as the migration Jobs', over the app's database
+when it starts; since inferred types depend on the data at planning time, the drainer adopts the
+types the copy recorded in the collections (plan_alignment). The object ids come from the same
+namespace (`<namespace>/<name>` of the DataMigration), so the app's writes land on the objects
+the copy created.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datamigration_operator.dualwrite.drainer import Drainer, DrainSettings
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
 from datamigration_operator.dualwrite.outbox import create_outbox
+from datamigration_operator.dualwrite.plan_alignment import text_takes_numbers
 from datamigration_operator.migration.mapping import CollectionPlan
 from datamigration_operator.migration.run import plan
 from datamigration_operator.migration.source import SqliteSource
@@ -39,9 +42,11 @@ def sqlite_path(engine: sa.Engine) -> Path:
 def collection_plans(
     engine: sa.Engine, mappings: Sequence[CollectionMapping]
 ) -> dict[str, CollectionPlan]:
-    """The Jobs' plans (migration.run.plan) over the app's database file."""
+    """The Jobs' plans (migration.run.plan) over the app's database file, with text properties
+    taking numbers; the drainer aligns them with the collections' recorded types when it
+    connects (plan_alignment)."""
     with SqliteSource(sqlite_path(engine), snapshot=False) as source:
-        return {p.table: p for p in plan(source, mappings)}
+        return {p.table: text_takes_numbers(p) for p in plan(source, mappings)}
 
 
 class DualWrite:

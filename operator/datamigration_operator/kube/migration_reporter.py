@@ -9,7 +9,10 @@ messages, never the API key.
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+import os
+import re
+import secrets
+from typing import Any, Final, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -29,6 +32,10 @@ from datamigration_operator.api.status import Checkpoint, Progress, ValidationRe
 
 log = logging.getLogger(__name__)
 MERGE_PATCH = "application/merge-patch+json"
+LABEL_REPORT_OF: Final = f"{GROUP}/report-of"
+MAX_REPORT_NAMES: Final = 20  # names tried per report before giving up on the ConfigMap
+_MAX_NAME: Final = 253
+_MAX_TOKEN: Final = 16
 
 
 class ReporterError(Exception):
@@ -43,9 +50,18 @@ def load_api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
-def report_name(migration: MigrationRef, job_name: str) -> str:
-    """`<dm>-<job>-report`, cut to the 253 characters a ConfigMap name allows."""
-    return f"{migration.name}-{job_name}-report"[:253]
+def attempt_token(pod_name: str | None) -> str:
+    """What tells this pod's report from other attempts of the same Job: the random suffix
+    Kubernetes gives a Job's pod (`<job>-<5 chars>`), else random characters."""
+    token = re.sub(r"[^a-z0-9]", "", (pod_name or "").rsplit("-", 1)[-1].lower())
+    return token[:_MAX_TOKEN] or secrets.token_hex(4)
+
+
+def report_name(job_name: str, attempt: str, sequence: int = 1) -> str:
+    """`<job>-report-<attempt>`, then `-2`, `-3`, ... : a DNS-1123 subdomain of <= 253 chars."""
+    tail = f"-report-{attempt}" + (f"-{sequence}" if sequence > 1 else "")
+    head = job_name[: _MAX_NAME - len(tail)].rstrip("-.")
+    return f"{head}{tail}"
 
 
 def _dump(model: Progress | ValidationReport) -> dict[str, Any]:
@@ -55,8 +71,16 @@ def _dump(model: Progress | ValidationReport) -> dict[str, Any]:
 
 
 class MigrationReporter:
-    def __init__(self, migration: MigrationRef, api: client.ApiClient | None = None) -> None:
+    def __init__(
+        self,
+        migration: MigrationRef,
+        api: client.ApiClient | None = None,
+        *,
+        attempt: str | None = None,
+    ) -> None:
+        """`attempt`: names this pod's reports; by default from its pod name ($HOSTNAME)."""
         self.migration = migration
+        self.attempt = attempt or attempt_token(os.environ.get("HOSTNAME"))
         self._api = api or load_api_client()
         self._custom = client.CustomObjectsApi(self._api)
         self._core = client.CoreV1Api(self._api)
@@ -107,40 +131,57 @@ class MigrationReporter:
         self._patch_status({"status": {"validation": _dump(report)}})
 
     def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
-        """The full report as ConfigMap `<dm>-<job>-report` owned by the DataMigration.
+        """The full report as a new ConfigMap `<job>-report-<attempt>[-N]`; returns its name.
 
-        Returns its name, or None when the Job's RBAC does not allow ConfigMaps (the first
-        100 keys are in status either way).
+        The Job may only create ConfigMaps (manifests/job-rbac.yaml): a name that is taken is
+        never replaced, the next one is tried. The DataMigration owns the report, so deleting
+        it deletes its reports (no blockOwnerDeletion: that would need finalizer rights).
+        None when the ConfigMap cannot be written; the first keys are in status either way.
         """
         m = self.migration
-        name = report_name(m, job_name)
-        body: Any = {
+        for sequence in range(1, MAX_REPORT_NAMES + 1):
+            name = report_name(job_name, self.attempt, sequence)
+            body: Any = self._report_body(name, job_name, lines, summary)  # the client takes dicts
+            try:
+                self._core.create_namespaced_config_map(m.namespace, body)
+            except ApiException as error:
+                if error.status == 409:
+                    continue
+                log.warning(
+                    "could not create report ConfigMap %s/%s (%s %s); the first keys are in status",
+                    m.namespace,
+                    name,
+                    error.status,
+                    error.reason,
+                )
+                return None
+            return name
+        log.warning(
+            "report ConfigMaps %s/%s up to -%d already exist; the first keys are in status",
+            m.namespace,
+            report_name(job_name, self.attempt),
+            MAX_REPORT_NAMES,
+        )
+        return None
+
+    def _report_body(
+        self, name: str, job_name: str, lines: list[str], summary: str
+    ) -> dict[str, Any]:
+        m = self.migration
+        return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
                 "name": name,
                 "namespace": m.namespace,
-                "labels": {LABEL_MANAGED_BY: OPERATOR_NAME, LABEL_DATAMIGRATION: m.name},
+                "labels": {
+                    LABEL_MANAGED_BY: OPERATOR_NAME,
+                    LABEL_DATAMIGRATION: m.name,
+                    LABEL_REPORT_OF: job_name[:63].rstrip("-._"),  # a label value's limit
+                },
                 "ownerReferences": [
                     {"apiVersion": API_VERSION, "kind": KIND, "name": m.name, "uid": m.uid}
                 ],
             },
             "data": {"summary": summary, "keys": "\n".join(lines) + ("\n" if lines else "")},
         }
-        try:
-            try:
-                self._core.create_namespaced_config_map(m.namespace, body)
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-                self._core.replace_namespaced_config_map(name, m.namespace, body)
-        except ApiException as error:
-            log.warning(
-                "could not write report ConfigMap %s/%s (%s %s); the first keys are in status",
-                m.namespace,
-                name,
-                error.status,
-                error.reason,
-            )
-            return None
-        return name

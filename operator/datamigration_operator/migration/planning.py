@@ -6,8 +6,10 @@ Rules (see also api.spec.CollectionMapping):
   primary key (composite keys included) or its rowid; `idColumn: rowid` asks for the rowid.
   A rowid without an INTEGER PRIMARY KEY alias can change on VACUUM, and with it the object
   ids: such tables should be migrated without a VACUUM in between (or given a primary key).
-- Empty `properties` copies every column except the single id column, the vector column and the
-  reference columns. Weaviate reserves the property names id, _id and _additional.
+- Empty `properties` copies every column except the vector column and the reference columns.
+  Key columns are copied too (a UUIDv5 cannot be turned back into a key, and reads served by
+  Weaviate must return it); Weaviate reserves the property names id, _id and _additional, so a
+  key column `id` becomes the property `source_id`.
 - Property types are inferred from the storage classes the column really holds (ColumnStats,
   one SQL scan) and fall back to the declared type's affinity: integers beyond +-2^53 and
   columns mixing numbers with text become text holding the decimal form, since
@@ -37,6 +39,7 @@ from datamigration_operator.migration.plan import (
 from datamigration_operator.migration.values import DATA_TYPES, MAX_EXACT_INT, affinity
 
 RESERVED_PROPERTY_NAMES: Final = frozenset({"id", "_id", "_additional"})
+SOURCE_KEY_PREFIX: Final = "source_"
 PROPERTY_NAME: Final = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 ROWID_ALIASES: Final = frozenset({"rowid", "oid", "_rowid_"})
 DEFAULT_ID_COLUMN: Final = "id"
@@ -91,14 +94,8 @@ def plan_collections(
             skipped = {r.column.casefold() for r in references}
             if vector:
                 skipped.add(vector.casefold())
-            if (
-                len(key) == 1
-                and key[0] != ROWID
-                and key[0].casefold() == mapping.id_column.casefold()
-            ):
-                skipped.add(key[0].casefold())
             properties = tuple(
-                _property(table, c.name, None, None, table_stats, notes)
+                _property(table, c.name, _key_property_name(c.name, key), None, table_stats, notes)
                 for c in table.columns
                 if c.name.casefold() not in skipped
             )
@@ -175,6 +172,13 @@ def _column(table: TableInfo, name: str, role: str) -> ColumnInfo:
     if column is None:
         raise MappingError(f"{role} {name}: table {table.name} has no such column")
     return column
+
+
+def _key_property_name(column: str, key: tuple[str, ...]) -> str | None:
+    """A key column keeps its name unless Weaviate reserves it (`id` -> `source_id`)."""
+    if column in key and column.casefold() in RESERVED_PROPERTY_NAMES:
+        return SOURCE_KEY_PREFIX + column.lstrip("_")
+    return None
 
 
 def _property_name(table: TableInfo, column: str, name: str | None) -> str:

@@ -5,7 +5,7 @@ checkpoint file).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +67,24 @@ def open_source(settings: RunSettings, *, snapshot: bool | None = None) -> Sqlit
         snapshot=settings.snapshot if snapshot is None else snapshot,
         scratch_dir=settings.scratch_dir,
     )
+
+
+class LiveReads:
+    """Scans of the live database, each in its own read transaction begun when the scan begins.
+
+    The second look must see what the app committed after the first pass: an object a dual
+    write sent during the diff belongs to a row that one long transaction, begun with the run,
+    would not see - and sync would delete that object as extra.
+    """
+
+    def __init__(self, settings: RunSettings) -> None:
+        self._settings = settings
+
+    def rows(
+        self, plan: CollectionPlan, *, after: tuple[object, ...] | None = None, batch_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        with open_source(self._settings, snapshot=False) as source:
+            yield from source.rows(plan, after=after, batch_size=batch_size)
 
 
 def plan(
@@ -133,8 +151,7 @@ def diff_run(
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
-        live = open_source(settings, snapshot=False)
-        stack.callback(live.close)
+        live = LiveReads(settings)
         lookup = RowLookup(settings.sqlite_path)
         stack.callback(lookup.close)
         plans = plan(source, settings.collections)

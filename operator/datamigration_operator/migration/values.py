@@ -183,9 +183,10 @@ def to_date(value: object) -> object:
         raise _refuse(value, "date", str(error)) from None
     if offset and offset != "Z":
         sign = 1 if offset[0] == "+" else -1
-        moment -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
-        if not 1 <= moment.year <= 9999:
-            raise _refuse(value, "date", "out of range in UTC")
+        try:
+            moment -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+        except OverflowError:  # before year 1 or after 9999 once in UTC
+            raise _refuse(value, "date", "out of range in UTC") from None
     return format_date(moment)
 
 

@@ -114,6 +114,8 @@ class ControlPlane:
                 retry_base_delay=0.2,  # CrashLoopBackOff: 0.2 s doubling to 5 s
                 retry_max_delay=5.0,
                 kill_grace=2.0,
+                # an app's graceful shutdown (drain, then exit) is what a rollout relies on
+                honor_grace_period=True,
             )
         )
         self._deployments.start()

@@ -123,3 +123,27 @@ def test_validate_before_any_copy_reports_every_row_missing(
     diff, _ = run_diff(weaviate, run, repair=False)
     assert diff.missing == diff.checked == sum(database.counts.values())
     assert len(diff.samples) == 10
+
+
+def test_a_row_committed_while_the_diff_runs_is_not_an_extra_object(
+    weaviate: RunningWeaviate, database: SampleDatabase, copied: tuple[RunSettings, list[str]]
+) -> None:
+    run, (first, *_) = copied
+    late = str(uuid.uuid4())
+    with sqlite3.connect(database.path) as connection:
+        row = connection.execute("SELECT * FROM messages WHERE id = ?", (first,)).fetchone()
+        connection.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", (late, *row[1:]))
+    run_copy(weaviate, replace(run, job="copy-again"))  # the object a dual write sends
+    with sqlite3.connect(database.path) as connection:
+        connection.execute("DELETE FROM messages WHERE id = ?", (late,))
+
+    def app_commits_the_row(_delay: float) -> None:
+        # committed after the first pass began: only the second look can see it
+        with sqlite3.connect(database.path) as connection:
+            connection.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", (late, *row[1:]))
+
+    diff, _ = run_diff(
+        weaviate, replace(run, recheck_delay=0.5), repair=False, sleep=app_commits_the_row
+    )
+    assert diff.first_pass_differences == 1
+    assert diff.differences == 0

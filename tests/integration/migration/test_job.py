@@ -171,7 +171,7 @@ def test_copy_job_with_an_always_failing_object_exits_42_and_reports_the_key(
     assert len(progress["failedKeys"]) == 1
     assert progress["failedKeys"][0].startswith(f'messages/["{message_id}"]: ')
     report_name = progress["reportRef"]
-    assert report_name == f"{NAME}-{NAME}-copy-abc123-report"
+    assert report_name.startswith(f"{NAME}-copy-abc123-report-")
     report = kubernetes.client.CoreV1Api(plane.api).read_namespaced_config_map(report_name, NS)
     assert message_id in report.data["keys"]
     assert report.metadata.owner_references[0].uid == dm["metadata"]["uid"]

@@ -161,15 +161,18 @@ def test_bindings_point_at_the_service_accounts() -> None:
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["name"]
 
 
-def test_job_service_account_may_only_read_and_patch_datamigration_status() -> None:
+def test_job_service_account_may_only_patch_status_and_create_reports() -> None:
     docs = _documents("job-rbac.yaml")
     account = _by_kind(docs, "ServiceAccount")
     assert account["metadata"]["name"] == JobTemplateSpec().service_account_name
     role = _by_kind(docs, "Role")
+    # create only for ConfigMaps: it cannot touch the app's ConfigMap (migration_mode)
     assert _granted(role["rules"]) == {
         ("migrations.gremlins.ai", "datamigrations/status", "get"),
         ("migrations.gremlins.ai", "datamigrations/status", "patch"),
+        ("", "configmaps", "create"),
     }
+    assert not any(rule.get("resourceNames") for rule in role["rules"])
     binding = _by_kind(docs, "RoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"][0]["name"] == account["metadata"]["name"]

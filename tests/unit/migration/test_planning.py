@@ -49,7 +49,7 @@ def plan_one(mapping: CollectionMapping, **stats: ColumnStats) -> object:
     return plan_collections(mappings, TABLES, column_stats={mapping.table: stats})[0]
 
 
-def test_by_default_every_column_but_key_references_and_vector_becomes_a_property() -> None:
+def test_by_default_every_column_but_references_and_vector_becomes_a_property() -> None:
     plan = plan_one(
         CollectionMapping(
             table="messages",
@@ -59,7 +59,9 @@ def test_by_default_every_column_but_key_references_and_vector_becomes_a_propert
         )
     )
     assert plan.key_columns == ("id",)
-    assert [(p.name, p.data_type) for p in plan.properties] == [
+    # the key stays readable from Weaviate, under a name Weaviate does not reserve
+    assert [(p.column, p.name, p.data_type) for p in plan.properties][0] == ("id", "source_id", "int")
+    assert [(p.name, p.data_type) for p in plan.properties][1:] == [
         ("body", "text"),
         ("tokens", "int"),
         ("score", "number"),
@@ -86,7 +88,7 @@ def test_composite_rowid_and_without_rowid_keys() -> None:
     assert plan_one(CollectionMapping(table="log", collection="Log")).key_columns == ("rowid",)
     kv = plan_one(CollectionMapping(table="kv", collection="Kv", id_column="k"))
     assert kv.key_columns == ("k",)
-    assert [p.column for p in kv.properties] == ["v"]
+    assert [p.column for p in kv.properties] == ["k", "v"]  # the key is readable too
     with pytest.raises(MappingError, match="WITHOUT ROWID"):
         plan_one(CollectionMapping(table="kv", collection="Kv", id_column="rowid"))
 

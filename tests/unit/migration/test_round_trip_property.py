@@ -99,13 +99,34 @@ VALID = {
         st.lists(FLOAT32, min_size=1, max_size=6).map(json.dumps),
     ),
 }
+# Dates over the whole range, offsets that cross year 1 or 9999 in UTC, and impossible dates.
+DATE_LIKE = st.one_of(
+    st.builds(
+        sqlite_date,
+        st.one_of(
+            st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59)),
+            # the first and the last day, which an offset can move out of range in UTC
+            st.datetimes(datetime(1, 1, 1), datetime(1, 1, 1, 23, 59, 59)),
+            st.datetimes(datetime(9999, 12, 31), datetime(9999, 12, 31, 23, 59, 59)),
+        ),
+        st.integers(0, 2),
+        st.integers(-14 * 60, 14 * 60),
+    ),
+    st.sampled_from(["2024-02-30", "0000-01-01", "2024-13-01T25:61", "2024-01-01T10:00+01"]),
+)
+# UTF-8 of a UTF-16 surrogate, overlong forms, truncated sequences: SQLite TEXT, not UTF-8.
+NOT_UTF8 = st.one_of(
+    st.sampled_from([b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xc0\xaf", b"\xe2\x82", b"\x80"]),
+    st.binary(min_size=1, max_size=8).filter(lambda raw: not _is_utf8(raw)),
+).map(InvalidText)
 ANY_SQLITE_VALUE = st.one_of(
     st.none(),
     INT64,
+    DATE_LIKE,
+    NOT_UTF8,
     st.floats(allow_nan=False),  # SQLite stores NaN as NULL; infinities stay
     TEXT,
     st.binary(max_size=20),
-    st.binary(min_size=1, max_size=8).filter(lambda raw: not _is_utf8(raw)).map(InvalidText),
 )
 INJECTIVE = ("c_text", "c_int", "c_bool", "c_blob", "c_uuid", "c_big")
 
@@ -225,3 +246,20 @@ def test_a_date_with_an_offset_is_the_same_instant_after_the_round_trip() -> Non
     read = through_weaviate(row_to_object(PLAN, row, migration_namespace=NS))
     expected = datetime(2024, 6, 1, 12, 0, 0, 250_000, tzinfo=timezone(timedelta(minutes=330)))
     assert datetime.fromisoformat(str(read.properties["cDate"]).replace("Z", "+00:00")) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(DATE_LIKE)
+def test_any_date_text_converts_exactly_or_is_refused(text: str) -> None:
+    try:  # RowError or nothing: another exception would stop the whole copy
+        converted = row_to_object(PLAN, {"id": 1, "c_date": text}, migration_namespace=NS)
+    except RowError as error:
+        refused: RowError | None = error
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.column == "c_date"
+        return
+    stored = datetime.fromisoformat(str(converted.properties["cDate"]).replace("Z", "+00:00"))
+    original = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert stored == (original if original.tzinfo else original.replace(tzinfo=UTC))

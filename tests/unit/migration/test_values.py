@@ -40,6 +40,8 @@ from datamigration_operator.migration.values import (
         ("date", "2024-01-02 03:04:05.5", "2024-01-02T03:04:05.500000Z"),
         ("date", "2024-06-01T12:00:00+05:30", "2024-06-01T06:30:00Z"),
         ("date", "0001-01-01", "0001-01-01T00:00:00Z"),
+        ("date", "0001-01-01T01:00:00+01:00", "0001-01-01T00:00:00Z"),
+        ("date", "9999-12-31T22:00:00-01:00", "9999-12-31T23:00:00Z"),
         ("text[]", '["a", "\\u0000"]', ("a", "\x00")),
         ("int[]", "[1, -2]", (1, -2)),
         ("number[]", "[1, 2.5]", (1.0, 2.5)),
@@ -67,6 +69,13 @@ def test_values_convert_exactly(data_type: str, value: object, expected: object)
         ("boolean", 2, "0 and 1"),
         ("date", "2024-02-30", "day is out of range"),
         ("date", "yesterday", "YYYY-MM-DD"),
+        ("date", "0000-01-01", "year 0 is out of range"),
+        ("date", "2024-13-01T25:61", "month must be in 1..12"),
+        # an offset that moves the instant past year 1 or 9999 in UTC (was an OverflowError
+        # that crashed the copy instead of reporting the row)
+        ("date", "0001-01-01T00:30:00+01:00", "out of range in UTC"),
+        ("date", "9999-12-31T23:30:00-01:00", "out of range in UTC"),
+        ("date", 20240101, "INTEGER"),
         ("date", "2024-01-01T00:00:00.1234567Z", "YYYY-MM-DD"),
         ("uuid", "not-a-uuid", "uuid"),
         ("blob", "text", "blob"),

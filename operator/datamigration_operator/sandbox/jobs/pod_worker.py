@@ -91,6 +91,9 @@ class KubeletSettings:
     retry_base_delay: float
     retry_max_delay: float
     kill_grace: float
+    """Seconds from SIGTERM to SIGKILL; with `honor_grace_period`, only for pods that set no
+    terminationGracePeriodSeconds (Job pods: stopping them fast keeps tests fast)."""
+    honor_grace_period: bool = False
 
     def claim_dir(self, namespace: str, claim: str) -> Path:
         folder = self.data_dir / "pvcs" / namespace / claim
@@ -169,11 +172,15 @@ class PodWorker:
         if reason is StopReason.DEADLINE:
             process.send(signal.SIGKILL)
         else:
-            task = asyncio.get_running_loop().create_task(
-                process.terminate(self._settings.kill_grace)
-            )
+            task = asyncio.get_running_loop().create_task(process.terminate(self._grace()))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
+
+    def _grace(self) -> float:
+        declared = (self._pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        if self._settings.honor_grace_period and isinstance(declared, int) and declared >= 0:
+            return float(declared)
+        return self._settings.kill_grace
 
     def send_signal(self, sig: int) -> bool:
         process = self._process
@@ -184,6 +191,9 @@ class PodWorker:
         self.stop_reason = StopReason.DELETED
         if self._process is not None:
             self._process.send(signal.SIGKILL)
+            # reaped before the loop closes (an unreaped child leaves a transport behind)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._process.wait(), 5)
         for task in [self._task, *self._stopping]:
             if task is not None and not task.done():
                 task.cancel()

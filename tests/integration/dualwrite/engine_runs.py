@@ -1,0 +1,68 @@
+"""The migration engine's copy, sync and validate run in-process, as the Jobs run them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.migration.copy import CopyResult
+from datamigration_operator.migration.diff import DiffResult
+from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
+from datamigration_operator.migration.sink import SinkSettings, connect
+from tests.integration.dualwrite.conftest import RunningWeaviate
+from tests.integration.dualwrite.notes_app import target
+
+
+@dataclass
+class Reporter:
+    """Keeps what a run publishes (the Jobs patch it into the DataMigration status)."""
+
+    validations: list[ValidationReport] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        return None
+
+    def publish_progress(self, progress: Progress) -> None:
+        pass
+
+    def publish_validation(self, report: ValidationReport) -> None:
+        self.validations.append(report)
+
+    def write_report(self, lines: list[str], summary: str) -> str | None:
+        self.reports.append(summary + "\n" + "\n".join(lines))
+        return None
+
+
+def run_settings(
+    path: Path, scratch: Path, mappings: Sequence[CollectionMapping], namespace: str
+) -> RunSettings:
+    return RunSettings(
+        sqlite_path=path,
+        snapshot=True,
+        scratch_dir=scratch,
+        collections=mappings,
+        namespace=namespace,
+        sink=SinkSettings(batch_size=200, concurrency=2, base_delay=0.01, max_delay=0.2),
+        job="in-process",
+    )
+
+
+def engine_copy(weaviate: RunningWeaviate, settings: RunSettings) -> CopyResult:
+    client = connect(target(weaviate.http_port, weaviate.grpc_port), None)
+    try:
+        return copy_run(settings, client, Reporter())[0]
+    finally:
+        client.close()
+
+
+def engine_diff(weaviate: RunningWeaviate, settings: RunSettings, *, repair: bool) -> DiffResult:
+    """The sync Job (repair) or the validate Job."""
+    client = connect(target(weaviate.http_port, weaviate.grpc_port), None)
+    try:
+        return diff_run(settings, client, Reporter(), repair=repair)
+    finally:
+        client.close()

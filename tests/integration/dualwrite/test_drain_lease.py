@@ -1,0 +1,56 @@
+"""Two app processes on one database (a rolling update): one drains, the other takes over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
+
+from datamigration_operator.dualwrite.integration import DualWrite
+from datamigration_operator.dualwrite.modes import ModeSource
+from tests.integration.dualwrite.conftest import RunningWeaviate, differences, wait_for
+from tests.integration.dualwrite.notes_app import Note, dual_write, open_database
+
+REGISTRIES: dict[int, CollectorRegistry] = {}
+
+
+def drained(app: DualWrite) -> float:
+    return REGISTRIES[id(app)].get_sample_value("datamigration_dualwrite_drained_total") or 0.0
+
+
+def test_only_the_lease_holder_drains_and_the_other_takes_over(
+    tmp_path: Path, weaviate: RunningWeaviate
+) -> None:
+    sessions = open_database(tmp_path / "app.db")
+
+    def app() -> DualWrite:
+        registry = CollectorRegistry()
+        mode = ModeSource(fixed="dual_write", registry=registry)
+        started = dual_write(
+            sessions, mode, weaviate.http_port, weaviate.grpc_port, registry=registry
+        ).start()
+        REGISTRIES[id(started)] = registry
+        return started
+
+    old, new = app(), app()
+    try:
+        wait_for(lambda: old.drainer.lease.current_holder() is not None)
+        held = old.drainer.lease.current_holder()
+        assert held is not None
+        drains, waits = (old, new) if held[0] == old.drainer.lease.holder else (new, old)
+        with sessions.begin() as session:
+            session.add_all([Note(title=f"from both {i}") for i in range(50)])
+        wait_for(lambda: drains.outbox_stats()[0] == 0)
+        assert drained(waits) == 0
+        drains.stop()  # the old pod ends: its lease is released
+        with sessions.begin() as session:
+            session.add_all([Note(title=f"after the handover {i}") for i in range(50)])
+        wait_for(lambda: waits.outbox_stats()[0] == 0, timeout=10)
+        assert drained(waits) == 50
+        with sessions() as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(Note)) == 100
+        assert differences(waits, sessions, weaviate) == []
+    finally:
+        old.stop()
+        new.stop()

@@ -1,0 +1,155 @@
+"""Through the sandbox's RBAC, as the Job's ServiceAccount (manifests/job-rbac.yaml): it can
+create its report ConfigMap but cannot patch, update, delete or even read the app's ConfigMap,
+and a second report of the same attempt gets a new name instead of replacing the first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from datamigration_operator.api.job_contract import MigrationRef
+from datamigration_operator.kube.migration_reporter import MigrationReporter
+from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.operator.conftest import (
+    CONFIG_MAP,
+    GROUP,
+    PLURAL,
+    ROOT,
+    VERSION,
+    prepare_namespace,
+    wait_for,
+)
+
+NS, DM = "app", "chat"
+JOB_ACCOUNT = f"system:serviceaccount:{NS}:datamigration-job"
+APP_DATA = {"migration_mode": "sqlite_only"}
+
+
+@dataclass
+class World:
+    admin: Any
+    job: Any  # the same API server, impersonating the Job's ServiceAccount
+    uid: str
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    thread = ControlPlaneThread(ControlPlane(tmp_path, crd_dir=ROOT / "crds", rbac=True))
+    info = thread.start()
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
+    admin = kubernetes.client.ApiClient(config)
+    job = kubernetes.client.ApiClient(config)
+    job.set_default_header("Impersonate-User", JOB_ACCOUNT)  # kubectl --as
+    try:
+        prepare_namespace(admin, NS, config_map_data=APP_DATA)
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DataMigration",
+            "metadata": {"name": DM},
+            "spec": {
+                "source": {"claimName": "app-data", "path": "app.db"},
+                "target": {
+                    "http": {"host": "127.0.0.1", "port": 1},
+                    "grpc": {"host": "127.0.0.1", "port": 2},
+                },
+                "collections": [{"table": "items", "collection": "Item"}],
+                "app": {"configMapRef": {"name": CONFIG_MAP}},
+            },
+        }
+        created = kubernetes.client.CustomObjectsApi(admin).create_namespaced_custom_object(
+            GROUP, VERSION, NS, PLURAL, body
+        )
+        yield World(admin, job, created["metadata"]["uid"])
+    finally:
+        job.close()
+        admin.close()
+        thread.stop()
+
+
+def can_i(api: Any, verb: str, name: str | None = None) -> bool:
+    """`kubectl auth can-i VERB configmaps [NAME] -n NS --as JOB_ACCOUNT`."""
+    attributes: dict[str, str] = {"namespace": NS, "verb": verb, "resource": "configmaps"}
+    if name:
+        attributes["name"] = name
+    review = kubernetes.client.AuthorizationV1Api(api).create_self_subject_access_review(
+        {"spec": {"resourceAttributes": attributes}}
+    )
+    return bool(review.status.allowed)
+
+
+def test_the_job_account_may_create_configmaps_and_nothing_else_on_them(world: World) -> None:
+    assert can_i(world.job, "create")
+    for verb in ("get", "list", "watch", "update", "patch", "delete", "deletecollection"):
+        assert not can_i(world.job, verb, CONFIG_MAP), verb
+    assert can_i(world.admin, "patch", CONFIG_MAP)  # the review answers per user
+
+
+def test_the_job_writes_reports_but_cannot_touch_the_app_config_map(world: World) -> None:
+    ref = MigrationRef(namespace=NS, name=DM, uid=world.uid)
+    reporter = MigrationReporter(ref, api=world.job, attempt="x7k2p")
+
+    first = reporter.write_report("chat-migrate-1", ["items/[1]: column v: bad"], "1 failed")
+    second = reporter.write_report("chat-migrate-1", ["items/[2]: column v: bad"], "1 failed")
+
+    assert (first, second) == ("chat-migrate-1-report-x7k2p", "chat-migrate-1-report-x7k2p-2")
+    core = kubernetes.client.CoreV1Api(world.admin)
+    assert core.read_namespaced_config_map(first, NS).data["keys"] == "items/[1]: column v: bad\n"
+    assert core.read_namespaced_config_map(second, NS).data["keys"] == "items/[2]: column v: bad\n"
+
+    as_job = kubernetes.client.CoreV1Api(world.job)
+    attempts = {
+        "patch": lambda: as_job.patch_namespaced_config_map(
+            CONFIG_MAP, NS, {"data": {"migration_mode": "weaviate_primary"}}
+        ),
+        "replace": lambda: as_job.replace_namespaced_config_map(
+            CONFIG_MAP, NS, {"metadata": {"name": CONFIG_MAP}, "data": {"migration_mode": "x"}}
+        ),
+        "delete": lambda: as_job.delete_namespaced_config_map(CONFIG_MAP, NS),
+        "read": lambda: as_job.read_namespaced_config_map(CONFIG_MAP, NS),
+        "create over it": lambda: as_job.create_namespaced_config_map(
+            NS, {"metadata": {"name": CONFIG_MAP}, "data": {"migration_mode": "x"}}
+        ),
+        "delete a report": lambda: as_job.delete_namespaced_config_map(first, NS),
+    }
+    statuses = {}
+    for what, attempt in attempts.items():
+        with pytest.raises(ApiException) as raised:
+            attempt()
+        statuses[what] = raised.value.status
+    assert statuses == {
+        "patch": 403,
+        "replace": 403,
+        "delete": 403,
+        "read": 403,
+        "create over it": 409,  # create may not replace what exists
+        "delete a report": 403,
+    }
+    assert core.read_namespaced_config_map(CONFIG_MAP, NS).data == APP_DATA
+
+
+def test_reports_go_with_their_datamigration(world: World) -> None:
+    ref = MigrationRef(namespace=NS, name=DM, uid=world.uid)
+    name = MigrationReporter(ref, api=world.job, attempt="q1").write_report("j", ["k"], "s")
+    assert name is not None
+    core = kubernetes.client.CoreV1Api(world.admin)
+
+    kubernetes.client.CustomObjectsApi(world.admin).delete_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, DM
+    )
+
+    def collected() -> bool:
+        try:
+            core.read_namespaced_config_map(name, NS)
+        except ApiException as error:
+            return error.status == 404
+        return False
+
+    wait_for(collected, "the garbage collector to delete the report", 30)
+    assert core.read_namespaced_config_map(CONFIG_MAP, NS).data == APP_DATA

@@ -1,0 +1,51 @@
+"""The drain lease: one holder at a time, taken over only after expiry or release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from datamigration_operator.dualwrite.drain_lease import DrainLease
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    return sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+
+
+def test_one_holder_until_the_lease_expires(engine: sa.Engine) -> None:
+    old, new = DrainLease(engine, holder="old", ttl=10), DrainLease(engine, holder="new", ttl=10)
+    assert old.acquire(now=100)
+    assert not new.acquire(now=103)
+    assert old.acquire(now=104)  # under half the ttl gone: fresh locally, no write
+    assert not new.acquire(now=109.9)
+    assert new.acquire(now=110.1)  # old stopped renewing (a killed pod)
+    assert new.current_holder() == ("new", 120.1)
+    assert not old.acquire(now=111)  # its local view is stale: the row says otherwise
+
+
+def test_renewal_keeps_the_lease_past_its_first_expiry(engine: sa.Engine) -> None:
+    holder, other = DrainLease(engine, holder="a", ttl=10), DrainLease(engine, holder="b", ttl=10)
+    for now in (0, 6, 12, 18, 24):
+        assert holder.acquire(now=now)
+        assert not other.acquire(now=now + 0.5)
+    assert holder.current_holder() == ("a", 34)
+
+
+def test_release_hands_over_at_once(engine: sa.Engine) -> None:
+    first, second = DrainLease(engine, holder="1", ttl=30), DrainLease(engine, holder="2", ttl=30)
+    assert first.acquire(now=50)
+    first.release()
+    assert second.acquire(now=51)
+    second.release()
+    second.release()  # idempotent; releasing a lease held by another changes nothing
+    assert first.acquire(now=52)
+    second.release()
+    assert first.current_holder() == ("1", 82)
+
+
+def test_ttl_must_be_positive(engine: sa.Engine) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        DrainLease(engine, ttl=0)
