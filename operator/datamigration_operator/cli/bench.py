@@ -14,6 +14,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from datamigration_operator.cli.bench_dualwrite import dualwrite_benchmark
 from datamigration_operator.cli.bench_migration import copy_benchmark, validate_benchmark
 from datamigration_operator.cli.bench_reconcile import bench_reconcile
 from datamigration_operator.cli.sandbox import start_background, stop_process
@@ -25,6 +26,7 @@ bench_app = typer.Typer(
 bench_app.command("reconcile")(bench_reconcile)
 bench_app.command("copy")(copy_benchmark)
 bench_app.command("validate")(validate_benchmark)
+bench_app.command("dualwrite")(dualwrite_benchmark)
 console = Console()
 
 

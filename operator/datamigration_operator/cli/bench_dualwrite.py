@@ -1,0 +1,141 @@
+"""`dmctl bench dualwrite`: what dual-write costs the app, and how fast the outbox drains.
+
+In one run, on a generated GremlinsAI-shaped database and a sandbox Weaviate in a subprocess:
+- the copy Job's rate (`dmctl copy`, the baseline the drain is compared with);
+- app write latency: the sample app's `post_message` (one ORM transaction), in alternating
+  blocks of sqlite_only and dual_write so load drift hits both modes alike, the drainer
+  running in the app process as in production;
+- drain throughput: writes captured with the drainer stopped, then the time a fresh drainer
+  takes to empty the outbox into Weaviate.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from prometheus_client import CollectorRegistry
+
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
+from datamigration_operator.cli.bench_migration import (
+    Weaviate,
+    _mapping_file,
+    _print,
+    our_copy,
+    weaviate_server,
+)
+from datamigration_operator.dualwrite.modes import ModeSource
+from datamigration_operator.migration.sample_data import generate_database
+from datamigration_operator.sampleapp.chat_store import ChatStore
+from datamigration_operator.sampleapp.models import Message
+from datamigration_operator.sampleapp.settings import AppSettings
+
+BLOCK = 100  # writes per mode before switching to the other
+DRAIN_BATCH = 500  # messages per app transaction when filling the outbox
+
+
+def _store(db: Path, server: Weaviate, mode_file: Path) -> ChatStore:
+    settings = AppSettings(
+        database=db,
+        migration="bench/dualwrite",
+        weaviate=JobTarget(
+            http=Endpoint(host="127.0.0.1", port=server.http),
+            grpc=Endpoint(host="127.0.0.1", port=server.grpc),
+            tls=False,
+        ),
+    )
+    mode = ModeSource(path=mode_file, registry=CollectorRegistry())
+    return ChatStore(settings, mode, registry=CollectorRegistry())
+
+
+def _switch(store: ChatStore, mode_file: Path, mode: str) -> None:
+    mode_file.write_text(mode)
+    if store.mode.refresh() != mode:
+        raise RuntimeError(f"the app did not take mode {mode}")
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(seconds, n=100)
+    return {"p50_ms": round(cuts[49] * 1000, 3), "p99_ms": round(cuts[98] * 1000, 3)}
+
+
+def write_latency(store: ChatStore, mode_file: Path, writes: int) -> dict[str, dict[str, float]]:
+    conversation = str(store.create_conversation("latency")["id"])
+    samples: dict[str, list[float]] = {"sqlite_only": [], "dual_write": []}
+    while min(len(v) for v in samples.values()) < writes:
+        for mode, values in samples.items():
+            _switch(store, mode_file, mode)
+            for _ in range(BLOCK):
+                started = time.perf_counter()
+                store.post_message(conversation, "user", "how fast is a captured write?", 7)
+                values.append(time.perf_counter() - started)
+    return {mode: _percentiles(values[:writes]) for mode, values in samples.items()}
+
+
+def drain_rate(store: ChatStore, mode_file: Path, entries: int) -> dict[str, Any]:
+    """Entries captured while no drainer runs, then emptied by one drainer."""
+    drainer = store.dual_write.drainer
+    drainer.stop()
+    _switch(store, mode_file, "dual_write")
+    conversation = str(store.create_conversation("drain")["id"])
+    for start in range(0, entries, DRAIN_BATCH):
+        with store.sessions.begin() as session:
+            session.add_all(
+                Message(conversation_id=conversation, role="user", content=f"queued {n}")
+                for n in range(start, min(entries, start + DRAIN_BATCH))
+            )
+    depth, _ = store.dual_write.outbox_stats()
+    started = time.perf_counter()
+    drainer.start()
+    while store.dual_write.outbox_stats()[0]:
+        if drainer.last_error:
+            raise RuntimeError(f"drain failed: {drainer.last_error}")
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    return {
+        "entries": depth,
+        "seconds": round(seconds, 3),
+        "entries_per_second": round(depth / seconds),
+    }
+
+
+def bench_dualwrite(writes: int, entries: int, rows: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
+        directory = Path(tmp)
+        db = generate_database(directory / "app.db", rows=rows).path
+        copy = our_copy(db, server, _mapping_file(directory))
+        mode_file = directory / "migration_mode"
+        mode_file.write_text("sqlite_only")
+        store = _store(db, server, mode_file).start()
+        try:
+            latency = write_latency(store, mode_file, writes)
+            drain = drain_rate(store, mode_file, entries)
+        finally:
+            store.close()
+    return {
+        "benchmark": "dualwrite",
+        "writes_per_mode": writes,
+        "write_latency": latency,
+        "dual_write_vs_sqlite_only_p50": round(
+            latency["dual_write"]["p50_ms"] / latency["sqlite_only"]["p50_ms"], 2
+        ),
+        "drain": drain,
+        "copy": copy,
+        "drain_vs_copy": round(drain["entries_per_second"] / copy["rows_per_second"], 2),
+        "targets": {"dual_write_vs_sqlite_only_p50": 1.5, "drain_vs_copy": 0.5},
+    }
+
+
+def dualwrite_benchmark(
+    writes: Annotated[int, typer.Option(min=BLOCK, help="Writes measured per mode.")] = 2_000,
+    entries: Annotated[int, typer.Option(min=100, help="Outbox entries to drain.")] = 20_000,
+    rows: Annotated[int, typer.Option(min=1_000, max=2_000_000, help="Database rows.")] = 20_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """App write latency in sqlite_only vs dual_write, and drain rate vs the copy Job's."""
+    _print(bench_dualwrite(writes, entries, rows), as_json)
