@@ -1,5 +1,6 @@
-"""On kind: the operator Deployment from manifests/, a real Weaviate, a seeded SQLite PVC, and a
-DataMigration walked through every phase with the operator's real Jobs."""
+"""On kind: the operator Deployment from manifests/, a real Weaviate, a seeded SQLite PVC, the
+sample app from manifests/sample-app under a load generator, and a DataMigration walked through
+every phase with the operator's real Jobs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,34 @@ NS, NAME, ROWS = "chat", "chat-history", 2_000
 OPERATOR_NS = "datamigration-system"
 WEAVIATE_IMAGE = "cr.weaviate.io/semitechnologies/weaviate:1.32.0"
 API_KEY = "e2e-key-0b7d"  # a throwaway key of a throwaway cluster
+APP_UID = 10001  # manifests/sample-app runs as this user
+
+
+def _load_job() -> dict[str, Any]:
+    """The load generator in the cluster; it exits 0 only if no request failed and every
+    acknowledged write reads back."""
+    container = {
+        "name": "load",
+        "image": IMAGE,
+        "imagePullPolicy": "Never",
+        "command": ["dmctl", "sample-app", "load", "--url", "http://chat-app:8080"],
+        "args": ["--rate", "20", "--duration", "90"],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": APP_UID,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "load", "namespace": NS},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [container]}},
+        },
+    }
 
 
 def _apply(kubeconfig: Path, documents: list[dict[str, Any]]) -> None:
@@ -79,9 +108,14 @@ def _app() -> list[dict[str, Any]]:
         "name": "seed",
         "image": IMAGE,
         "imagePullPolicy": "Never",
-        "command": ["dmctl", "sample-db", "/data/app.db", "--rows", str(ROWS)],
+        "command": [
+            "sh",
+            "-c",
+            f"dmctl sample-db /data/app.db --rows {ROWS} && chown -R {APP_UID}:{APP_UID} /data",
+        ],
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-        # kind's local-path volumes belong to root: the seeding Job (test set-up only) may write.
+        # kind's local-path volumes belong to root: the seeding Job (test set-up only) may write,
+        # and hands the database to the app's user.
         "securityContext": {"runAsUser": 0},
     }
     return [
@@ -151,7 +185,10 @@ def _datamigration() -> dict[str, Any]:
                 },
                 {"table": "documents", "collection": "Document", "vectorColumn": "embedding"},
             ],
-            "app": {"configMapRef": {"name": "chat-app"}},
+            "app": {
+                "configMapRef": {"name": "chat-app"},
+                "workloads": [{"kind": "Deployment", "name": "chat-app"}],
+            },
             "jobTemplate": {"image": IMAGE, "imagePullPolicy": "Never"},
         },
     }
@@ -193,6 +230,13 @@ def test_walk_on_kind(kind_cluster: Path) -> None:
         run("kubectl", "-n", namespace, "rollout", "status", what, "--timeout=300s", kubeconfig=kc)
     run("kubectl", "-n", NS, "wait", "--for=condition=complete", "job/seed", "--timeout=300s",
         kubeconfig=kc)  # fmt: skip
+    run("kubectl", "apply", "-n", NS, "-k", str(ROOT / "manifests/sample-app"), kubeconfig=kc)
+    run("kubectl", "-n", NS, "set", "image", "deployment/chat-app", f"app={IMAGE}", kubeconfig=kc)
+    run("kubectl", "-n", NS, "patch", "deployment/chat-app", "--type", "json", "-p",
+        '[{"op":"add","path":"/spec/template/spec/containers/0/imagePullPolicy","value":"Never"}]',
+        kubeconfig=kc)  # fmt: skip
+    run("kubectl", "-n", NS, "rollout", "status", "deployment/chat-app", "--timeout=300s",
+        kubeconfig=kc)  # fmt: skip
 
     _apply(kc, [_datamigration()])
     config = kubernetes.client.Configuration()
@@ -201,6 +245,7 @@ def test_walk_on_kind(kind_cluster: Path) -> None:
         api = kubernetes.client.CustomObjectsApi(client)
         core = kubernetes.client.CoreV1Api(client)
         _wait_phase(api, "migrate")
+        _apply(kc, [_load_job()])  # the app keeps writing through every mode change
         for phase in ("dual-write", "validate", "switch"):
             api.patch_namespaced_custom_object(
                 "migrations.gremlins.ai", "v1alpha1", NS, "datamigrations", NAME,
@@ -210,9 +255,11 @@ def test_walk_on_kind(kind_cluster: Path) -> None:
             if phase == "validate":
                 report = dm["status"]["validation"]
                 assert report["passed"] is True
-                assert report["checked"] == ROWS
+                assert report["checked"] >= ROWS  # plus what the app wrote meanwhile
         mode = core.read_namespaced_config_map("chat-app", NS).data["migration_mode"]
         assert mode == "weaviate_primary"
+        run("kubectl", "-n", NS, "wait", "--for=condition=complete", "job/load",
+            "--timeout=300s", kubeconfig=kc)  # fmt: skip
         api.patch_namespaced_custom_object(
             "migrations.gremlins.ai", "v1alpha1", NS, "datamigrations", NAME,
             {"spec": {"phase": "rollback"}},
