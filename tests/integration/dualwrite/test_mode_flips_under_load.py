@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.dualwrite.outbox import outbox
 from datamigration_operator.migration.sink import connect
+from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
 from tests.integration.dualwrite.conftest import RunningWeaviate, wait_for
 from tests.integration.dualwrite.engine_runs import engine_copy, engine_diff, run_settings
 from tests.integration.dualwrite.notes_app import target
@@ -85,31 +85,15 @@ def open_database(path: Path) -> sessionmaker[Session]:
 
 
 class KubeletVolume:
-    """A ConfigMap volume as the kubelet writes it: `migration_mode -> ..data/migration_mode`,
-    `..data -> ..<timestamp>`, and an update is a new timestamped directory and an atomic
-    rename of a fresh `..data` symlink over the old one."""
+    """A ConfigMap volume as the kubelet writes it (the sandbox kubelet's own writer):
+    `migration_mode -> ..data/migration_mode`, `..data -> ..<timestamp>`, swapped atomically."""
 
     def __init__(self, directory: Path, mode: str) -> None:
         self.directory = directory
-        directory.mkdir()
-        self._serial = 0
-        self._current: Path | None = None
         self.update(mode)
-        (directory / "migration_mode").symlink_to("..data/migration_mode")
 
     def update(self, mode: str) -> None:
-        self._serial += 1
-        stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S")
-        fresh = self.directory / f"..{stamp}.{self._serial:04d}"
-        fresh.mkdir()
-        (fresh / "migration_mode").write_text(mode)
-        link = self.directory / "..data_tmp"
-        link.symlink_to(fresh.name)
-        os.replace(link, self.directory / "..data")
-        if self._current is not None:
-            (self._current / "migration_mode").unlink()
-            self._current.rmdir()
-        self._current = fresh
+        write_payload(self.directory, {"migration_mode": FileProjection(mode.encode(), 0o644)})
 
 
 @dataclass

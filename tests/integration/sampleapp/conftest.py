@@ -1,4 +1,4 @@
-"""The sample chat app as its Deployment runs it (`dmctl sample-app serve`), on a sandbox Weaviate."""
+"""The sample chat app as its Deployment runs it (`dmctl sample-app serve`), on the sandbox."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from datamigration_operator.cli.demo import free_port
+from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
 from tests.integration.dualwrite.conftest import RunningWeaviate, _no_pypi, weaviate
 
 __all__ = ["_no_pypi", "weaviate"]
@@ -25,23 +27,13 @@ def dmctl(*args: str) -> list[str]:
 
 
 class MountedConfigMap:
-    """A ConfigMap volume laid out as the kubelet does: key -> ..data/key, ..data swapped atomically."""
+    """A ConfigMap volume as the kubelet writes it (the sandbox kubelet's atomic `..data` swap)."""
 
     def __init__(self, folder: Path, key: str = "migration_mode") -> None:
-        self.folder, self.key, self._version = folder, key, 0
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.key = folder, key
 
     def write(self, value: str) -> None:
-        self._version += 1
-        payload = self.folder / f"..2026_11_26_{self._version:06d}"
-        payload.mkdir()
-        (payload / self.key).write_text(value)
-        staging = self.folder / "..data_tmp"
-        staging.symlink_to(payload.name)
-        os.replace(staging, self.folder / "..data")
-        link = self.folder / self.key
-        if not link.is_symlink():
-            link.symlink_to(f"..data/{self.key}")
+        write_payload(self.folder, {self.key: FileProjection(value.encode(), 0o644)})
 
 
 @dataclass
@@ -92,15 +84,6 @@ class RunningApp:
         assert result.returncode in (0, 3), result.stderr.decode()[-3000:]
         summary: dict[str, object] = json.loads(result.stdout)
         return summary
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_bad_requests_get_clear_errors_and_change_nothing(chat_app: RunningApp) 
         refused = [
             http.post("/conversations", json={"title": ""}),
             http.post("/conversations", content=b"not json"),
-            http.post(f"/conversations/{conversation}/messages", json={"role": "x", "content": "a"}),
+            http.post(f"/conversations/{conversation}/messages", json={"role": "x", "content": ""}),
             http.post("/conversations/nope/messages", json={"role": "user", "content": "a"}),
             http.patch("/messages/nope", json={"content": "a"}),
             http.get("/documents/search"),
