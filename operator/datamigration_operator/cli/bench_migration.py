@@ -9,7 +9,8 @@ subprocess (client and server do not share a GIL):
   writing), with its peak RSS sampled by psutil;
 - naive copy in the style of the scripts we replace: ORM objects, one insert per object, on a
   sample, rate extrapolated;
-- validate: `dmctl validate` as a subprocess over what our copy wrote, with its peak RSS.
+- validate: `dmctl validate` as a subprocess over what our copy wrote, with its peak RSS
+  (the process and its children: the SQLite side runs in a child process).
 """
 
 from __future__ import annotations
@@ -189,8 +190,20 @@ def naive_copy_rate(path: Path, weaviate: Weaviate) -> float:
         client.close()
 
 
+def _tree_rss(handle: psutil.Process) -> int:
+    """RSS of the process and its children (validation indexes SQLite in a child process)."""
+    total = handle.memory_info().rss
+    for child in handle.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def run_measured(argv: list[str]) -> tuple[dict[str, Any], int]:
-    """Runs a dmctl command as a subprocess; its JSON output and its peak RSS in bytes."""
+    """Runs a dmctl command as a subprocess; its JSON output and the peak RSS in bytes of it
+    and its children together."""
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=_quiet_env())
     peak = 0
     done = threading.Event()
@@ -200,7 +213,7 @@ def run_measured(argv: list[str]) -> tuple[dict[str, Any], int]:
         handle = psutil.Process(process.pid)
         while not done.is_set():
             try:
-                peak = max(peak, handle.memory_info().rss)
+                peak = max(peak, _tree_rss(handle))
             except psutil.NoSuchProcess:
                 return
             time.sleep(0.02)

@@ -35,8 +35,15 @@ from datamigration_operator.migration.mapping import (
     object_uuid,
 )
 from datamigration_operator.migration.sink import FailedObject, WeaviateSink
+from datamigration_operator.migration.source_index import (
+    Entry,
+    SourceIndexProcess,
+    index_rows,
+    key_from,
+    sorted_entries,
+)
 from datamigration_operator.migration.target_reader import TargetReader
-from datamigration_operator.migration.values import key_from_json, key_to_json
+from datamigration_operator.migration.values import key_to_json
 
 Problem = Literal["missing", "extra", "mismatched"]
 MAX_SAMPLES = 10
@@ -73,7 +80,8 @@ class Difference:
         if self.problem == "mismatched":
             return "differs in " + ", ".join(self.fields) if self.fields else "content differs"
         if self.problem == "missing":
-            return "in SQLite, not in Weaviate"
+            why = f" ({'; '.join(self.fields)})" if self.fields else ""
+            return "in SQLite, not in Weaviate" + why
         return f"in Weaviate (id {self.uuid}), not in SQLite"
 
 
@@ -155,13 +163,10 @@ class TargetScan:
             db.execute("DROP TABLE IF EXISTS target")
             db.execute("CREATE TABLE target (uuid BLOB, hash BLOB)")
             db.execute("BEGIN")
-            for page in self.reader.pages(self.plan):
+            for page in self.reader.hashes(self.plan):
                 if self._stop.is_set():
                     return
-                db.executemany(
-                    "INSERT INTO target VALUES (?, ?)",
-                    [(obj.uuid.bytes, content_hash(obj)) for obj in page],
-                )
+                db.executemany("INSERT INTO target VALUES (?, ?)", page)
             db.execute("COMMIT")
         except BaseException as error:  # handed to the caller's thread by rows()
             self.error = error
@@ -180,29 +185,6 @@ class TargetScan:
                 yield from chunk
         finally:
             db.close()
-
-
-def _key_cell(key: Key) -> str | int:
-    """The key as stored in the scratch file (untyped columns keep ints as ints). The usual
-    one-column text or integer key skips JSON, a tenth of the cost of indexing a row."""
-    if len(key) == 1:
-        part = key[0]
-        if type(part) is str:
-            return "s:" + part
-        if type(part) is int and -(2**63) <= part < 2**63:
-            return part
-    return "j:" + json.dumps(key_to_json(key), ensure_ascii=False, separators=(",", ":"))
-
-
-def _key_from(cell: str | int | None) -> Key | None:
-    if cell is None:
-        return None
-    if type(cell) is int:
-        return (cell,)
-    assert isinstance(cell, str)
-    if cell.startswith("s:"):
-        return (cell[2:],)
-    return key_from_json(json.loads(cell[2:]))
 
 
 class Differ:
@@ -228,53 +210,55 @@ class Differ:
     # ---- first pass ---------------------------------------------------------------------
 
     def first_pass(self, scratch: Scratch, result: DiffResult) -> None:
-        for plan in self.plans:
-            with TargetScan(self.reader, plan, scratch.target_path) as target:
-                self._index_source(scratch, plan)
-                self._merge(scratch, plan, target.rows(), result)
-            scratch.db.execute("DELETE FROM source")
-        result.first_pass_differences = scratch.db.execute("SELECT count(*) FROM diff").fetchone()[
-            0
-        ]
+        indexer = self._indexer()
+        try:
+            for index, plan in enumerate(self.plans):
+                with TargetScan(self.reader, plan, scratch.target_path) as target:
+                    if indexer is not None:
+                        source = indexer.sorted(index)
+                    else:
+                        index_rows(
+                            scratch.db,
+                            "source",
+                            plan,
+                            self.source.rows(plan, batch_size=self.batch_size),
+                            self.namespace,
+                        )
+                        source = sorted_entries(
+                            scratch.db, "SELECT uuid, hash, key FROM source ORDER BY uuid"
+                        )
+                    self._merge(scratch, plan, source, target.rows(), result)
+                scratch.db.execute("DELETE FROM source")
+        finally:
+            if indexer is not None:
+                indexer.close()
+        (differences,) = scratch.db.execute("SELECT count(*) FROM diff").fetchone()
+        result.first_pass_differences = differences
 
-    def _index_source(self, scratch: Scratch, plan: CollectionPlan) -> None:
-        build = ObjectBuilder(plan, migration_namespace=self.namespace).build
-        key_of = ObjectBuilder(plan, migration_namespace=self.namespace).key_of
-        db = scratch.db
-        db.execute("BEGIN")
-        for rows in self.source.rows(plan, batch_size=self.batch_size):
-            entries: list[tuple[bytes, bytes | None, str | int]] = []
-            for row in rows:
-                try:
-                    obj = build(row)
-                except RowError as error:
-                    # unmappable: no object can equal it, so it is missing or mismatched
-                    key = error.key
-                    uuid = object_uuid(self.namespace, plan.table, key)
-                    entries.append((uuid.bytes, None, _key_cell(key)))
-                    continue
-                entries.append((obj.uuid.bytes, content_hash(obj), _key_cell(key_of(row))))
-            db.executemany("INSERT INTO source VALUES (?, ?, ?)", entries)
-        db.execute("COMMIT")
-
-    def _sorted_source(self, scratch: Scratch) -> Iterator[tuple[bytes, bytes | None, str | int]]:
-        cursor = scratch.db.execute("SELECT uuid, hash, key FROM source ORDER BY uuid")
-        while True:
-            chunk = cursor.fetchmany(SORT_FETCH)
-            if not chunk:
-                return
-            yield from chunk
+    def _indexer(self) -> SourceIndexProcess | None:
+        """The SQLite side in a child process when the source is a private snapshot file
+        (which the child can read as well); otherwise it is indexed in this process."""
+        snapshot = getattr(self.source, "snapshot_path", None)
+        if not isinstance(snapshot, Path) or len(self.plans) == 0:
+            return None
+        return SourceIndexProcess(
+            snapshot,
+            self.plans,
+            namespace=self.namespace,
+            batch_size=self.batch_size,
+            scratch_dir=self.scratch_dir,
+        )
 
     def _merge(
         self,
         scratch: Scratch,
         plan: CollectionPlan,
+        source: Iterator[Entry],
         targets: Iterator[tuple[bytes, bytes]],
         result: DiffResult,
     ) -> None:
         table = plan.table
         found: list[tuple[str, str, bytes, str | int | None]] = []
-        source = self._sorted_source(scratch)
         current = next(source, None)
         checked = 0
         for target, target_hash in targets:
@@ -320,7 +304,7 @@ class Differ:
             chunk = cursor.fetchmany(RECHECK_CHUNK)
             if not chunk:
                 return
-            yield [(problem, UUID(bytes=uuid), _key_from(key)) for problem, uuid, key in chunk]
+            yield [(problem, UUID(bytes=uuid), key_from(key)) for problem, uuid, key in chunk]
 
     def settle(
         self,
@@ -376,9 +360,12 @@ class Differ:
             try:
                 wanted = build(row)
             except RowError as error:
+                # unmappable: the copy reported it and wrote nothing, so it is missing
                 detail = (f"{error.column}: {error.message}",)
-                result.count(Difference(plan.table, key, uuid, "mismatched", detail))
-                result.failed.append(FailedObject(plan.table, key, detail[0]))
+                problem: Problem = "missing" if target is None else "mismatched"
+                result.count(Difference(plan.table, key, uuid, problem, detail))
+                if sink is not None:  # a failed repair; validation only counts it
+                    result.failed.append(FailedObject(plan.table, key, detail[0]))
                 continue
             if target is None:
                 result.count(Difference(plan.table, key, uuid, "missing"))

@@ -11,6 +11,7 @@ connection (its auth headers, timeouts and UNAVAILABLE retries).
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import uuid as uuid_module
 from collections.abc import Callable
@@ -20,11 +21,13 @@ from uuid import UUID, SafeUUID
 from weaviate.proto.v1 import base_pb2, search_get_pb2
 from weaviate.util import _datetime_from_weaviate_str
 
+from datamigration_operator.migration.canonical import hash_canonical
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
     object_from_weaviate,
 )
+from datamigration_operator.migration.values import converter_from_weaviate
 
 _SINGLE_FP32: Final = base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
 
@@ -125,6 +128,15 @@ def _vector(metadata: Any) -> bytes | None:
     return None
 
 
+# plan data type -> the Value field whose Python value object_from_weaviate keeps as it is
+_AS_IS: Final = {"text": "text_value", "int": "int_value", "boolean": "bool_value"}
+
+
+def id_bytes(metadata: Any) -> bytes:
+    raw: bytes = metadata.id_as_bytes
+    return raw if len(raw) == 16 else UUID(metadata.id).bytes
+
+
 class ResultDecoder:
     """Decodes the SearchResults of one plan's page requests."""
 
@@ -132,6 +144,47 @@ class ResultDecoder:
         self.plan = plan
         self._names = tuple(prop.name for prop in plan.properties)
         self._with_vector = plan.vector_column is not None
+        self._readers = tuple(
+            (prop.name, _AS_IS.get(prop.data_type), converter_from_weaviate(prop.data_type))
+            for prop in plan.properties
+        )
+        self._reference_names = frozenset(ref.name for ref in plan.references)
+
+    def hashes(self, reply: search_get_pb2.SearchReply) -> list[tuple[bytes, bytes]]:
+        """(id, content hash) of every result: the hash of decode_reply's objects, computed
+        from the protobuf values without building them (validation's hot path)."""
+        readers = self._readers
+        reference_names = self._reference_names
+        with_vector = self._with_vector
+        out = []
+        for result in reply.results:
+            fields = result.properties.non_ref_props.fields
+            properties: dict[str, object] = {}
+            for name, as_is, convert in readers:
+                if name not in fields:
+                    continue
+                message = fields[name]
+                kind = message.WhichOneof("kind")
+                if kind == as_is:
+                    properties[name] = getattr(message, kind)
+                    continue
+                value = _value(message)
+                if value is None:
+                    continue
+                with contextlib.suppress(ValueError):
+                    value = convert(value)
+                if value is not None:
+                    properties[name] = value
+            references: dict[str, list[bytes]] | None = None
+            for ref in result.properties.ref_props:
+                if ref.prop_name in reference_names:
+                    if references is None:
+                        references = {}
+                    references[ref.prop_name] = [id_bytes(t.metadata) for t in ref.properties]
+            metadata = result.metadata
+            vector = (_vector(metadata) or None) if with_vector else None
+            out.append((id_bytes(metadata), hash_canonical(properties, references, vector)))
+        return out
 
     def decode(self, result: Any) -> MigrationObject:
         properties: dict[str, object] = {}

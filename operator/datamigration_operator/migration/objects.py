@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import sha1
-from typing import Final
+from typing import Final, NamedTuple
 from uuid import UUID, SafeUUID, uuid5
 
 from datamigration_operator.migration.plan import CollectionPlan
@@ -52,6 +52,16 @@ class MigrationObject:
     vector: bytes | None  # float32 little-endian
 
 
+class ObjectParts(NamedTuple):
+    """What ObjectBuilder.parts gives: the row's key and its object's content, ids as bytes."""
+
+    key: tuple[object, ...]
+    uuid: bytes
+    properties: dict[str, object]
+    references: dict[str, list[bytes]] | None
+    vector: bytes | None
+
+
 class RowError(ValueError):
     """A row that cannot be represented faithfully in Weaviate; reported by its key."""
 
@@ -81,6 +91,13 @@ def _name_prefix(migration_namespace: str, table: str) -> bytes:
 def _uuid_from(prefix: bytes, key: tuple[object, ...]) -> UUID:
     """uuid5 over prefix + JSON key, as uuid.uuid5 computes it but without its per-call
     overhead (this runs once or twice per row)."""
+    uid = object.__new__(UUID)
+    object.__setattr__(uid, "int", _uuid_int(prefix, key))
+    object.__setattr__(uid, "is_safe", _UNKNOWN_SAFETY)
+    return uid
+
+
+def _uuid_int(prefix: bytes, key: tuple[object, ...]) -> int:
     if len(key) == 1 and type(key[0]) is int:
         encoded = b"[%d]" % key[0]  # exactly what the JSON encoder gives
     elif len(key) == 1 and type(key[0]) is str:
@@ -88,10 +105,7 @@ def _uuid_from(prefix: bytes, key: tuple[object, ...]) -> UUID:
     else:
         encoded = _json_key(key_to_json(key)).encode("utf-8", "surrogatepass")
     digest = sha1(prefix + encoded).digest()
-    uid = object.__new__(UUID)
-    object.__setattr__(uid, "int", (int.from_bytes(digest[:16]) & _CLEAR_VERSION) | _VERSION_5)
-    object.__setattr__(uid, "is_safe", _UNKNOWN_SAFETY)
-    return uid
+    return (int.from_bytes(digest[:16]) & _CLEAR_VERSION) | _VERSION_5
 
 
 def _reference_key(target_key_type: str) -> Converter:
@@ -133,6 +147,7 @@ class ObjectBuilder:
         self._prefix = _name_prefix(migration_namespace, plan.table)
         # Many rows point at the same parent (messages -> conversation): keep recent ids.
         self._reference_ids: dict[tuple[bytes, type[object], object], UUID] = {}
+        self._reference_id_bytes: dict[tuple[bytes, type[object], object], bytes] = {}
         self._key_columns = plan.key_columns
         self._properties = tuple(
             (
@@ -189,6 +204,56 @@ class ObjectBuilder:
         except ValueError as error:
             raise RowError(key, column, str(error), self.plan.table) from None
         return MigrationObject(_uuid_from(self._prefix, key), properties, references, vector)
+
+    def parts(self, row: Mapping[str, object]) -> ObjectParts:
+        """build(row) as the parts its content hash is made of, ids as 16 bytes: the same
+        values without the MigrationObject and UUID objects (validation's hot path; a property
+        test holds it equal to build)."""
+        key = self.key_of(row)
+        if None in key:
+            column = self._key_columns[key.index(None)]
+            raise RowError(key, column, "primary key is NULL", self.plan.table)
+        properties: dict[str, object] = {}
+        column = ""
+        try:
+            for column, name, convert in self._properties:
+                value = row.get(column)
+                if value is None:
+                    continue
+                if type(value) is str and convert is to_text:
+                    properties[name] = value
+                    continue
+                converted = convert(value)
+                if converted is not None:
+                    properties[name] = converted
+            references: dict[str, list[bytes]] | None = None
+            for column, name, target, coerce in self._references:
+                value = row.get(column)
+                if value is not None:
+                    if references is None:
+                        references = {}
+                    references[name] = [self._reference_bytes(target, coerce(value))]
+            vector = None
+            if self._vector_column is not None:
+                column = self._vector_column
+                raw = row.get(column)
+                vector = None if raw is None else vector_from_sqlite(raw)
+        except ValueError as error:
+            raise RowError(key, column, str(error), self.plan.table) from None
+        uuid = _uuid_int(self._prefix, key).to_bytes(16)
+        return ObjectParts(key, uuid, properties, references, vector)
+
+    def _reference_bytes(self, target: bytes, value: object) -> bytes:
+        if isinstance(value, float):
+            raise ValueError(f"{describe(value)} cannot identify a referenced row")
+        cache = self._reference_id_bytes
+        cache_key = (target, type(value), value)
+        found = cache.get(cache_key)
+        if found is None:
+            if len(cache) >= _REFERENCE_CACHE_SIZE:
+                cache.clear()
+            found = cache[cache_key] = _uuid_int(target, (value,)).to_bytes(16)
+        return found
 
     def _reference_uuid(self, target: bytes, value: object) -> UUID:
         if isinstance(value, float):

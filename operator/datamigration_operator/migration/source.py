@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Self, cast
+from typing import Any, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
@@ -32,6 +33,7 @@ from datamigration_operator.migration.snapshot import (
 from datamigration_operator.migration.values import InvalidText
 
 Row = dict[str, object]
+STATS_THREADS = 2
 
 
 def decode_text(raw: bytes) -> str | InvalidText:
@@ -84,38 +86,35 @@ class SqliteSource:
     def column_stats(
         self, table: str, columns: Sequence[str] | None = None
     ) -> dict[str, ColumnStats]:
-        """Storage classes and integer range of each column, in one scan of the table."""
+        """Storage classes and integer range of each column, in one scan of the table.
+
+        On a snapshot (a private copy nobody writes, so any connection sees what ours does)
+        the columns are split over STATS_THREADS connections: SQLite runs the scans in
+        parallel (no GIL held), which halves the planning time of a large table.
+        """
         info = self._table(table)
         names = [c.name for c in info.columns] if columns is None else list(columns)
         if not names:
             return {}
-        parts = []
-        for name in names:
-            col = quote_identifier(name)
-            parts += [
-                f"sum(typeof({col}) = 'integer')",
-                f"sum(typeof({col}) = 'real')",
-                f"sum(typeof({col}) = 'text')",
-                f"sum(typeof({col}) = 'blob')",
-                f"sum({col} IS NULL)",
-                f"min(CASE WHEN typeof({col}) = 'integer' THEN {col} END)",
-                f"max(CASE WHEN typeof({col}) = 'integer' THEN {col} END)",
-            ]
-        query = f"SELECT {', '.join(parts)} FROM {quote_identifier(info.name)}"
-        row = self._connection.exec_driver_sql(query).one()
-        stats = {}
-        for index, name in enumerate(names):
-            ints, reals, texts, blobs, nulls, low, high = row[index * 7 : index * 7 + 7]
-            stats[name] = ColumnStats(
-                integers=ints or 0,
-                reals=reals or 0,
-                texts=texts or 0,
-                blobs=blobs or 0,
-                nulls=nulls or 0,
-                min_integer=low,
-                max_integer=high,
-            )
-        return stats
+        snapshot = self.snapshot_path
+        if snapshot is None or len(names) < 2:
+            query = _stats_query(info.name, names)
+            return _stats_of(names, tuple(self._connection.exec_driver_sql(query).one()))
+
+        def scan(part: list[str]) -> dict[str, ColumnStats]:
+            connection = open_snapshot(snapshot)
+            try:
+                row = connection.execute(_stats_query(info.name, part)).fetchone()
+            finally:
+                connection.close()
+            return _stats_of(part, tuple(row))
+
+        parts = [names[start::STATS_THREADS] for start in range(STATS_THREADS)]
+        with ThreadPoolExecutor(STATS_THREADS, thread_name_prefix="column-stats") as pool:
+            found: dict[str, ColumnStats] = {}
+            for stats in pool.map(scan, [part for part in parts if part]):
+                found.update(stats)
+        return {name: found[name] for name in names}
 
     def rows(
         self,
@@ -188,3 +187,35 @@ class SqliteSource:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _stats_query(table: str, names: Sequence[str]) -> str:
+    parts = []
+    for name in names:
+        col = quote_identifier(name)
+        parts += [
+            f"sum(typeof({col}) = 'integer')",
+            f"sum(typeof({col}) = 'real')",
+            f"sum(typeof({col}) = 'text')",
+            f"sum(typeof({col}) = 'blob')",
+            f"sum({col} IS NULL)",
+            f"min(CASE WHEN typeof({col}) = 'integer' THEN {col} END)",
+            f"max(CASE WHEN typeof({col}) = 'integer' THEN {col} END)",
+        ]
+    return f"SELECT {', '.join(parts)} FROM {quote_identifier(table)}"
+
+
+def _stats_of(names: Sequence[str], row: Sequence[Any]) -> dict[str, ColumnStats]:
+    stats = {}
+    for index, name in enumerate(names):
+        ints, reals, texts, blobs, nulls, low, high = row[index * 7 : index * 7 + 7]
+        stats[name] = ColumnStats(
+            integers=ints or 0,
+            reals=reals or 0,
+            texts=texts or 0,
+            blobs=blobs or 0,
+            nulls=nulls or 0,
+            min_integer=low,
+            max_integer=high,
+        )
+    return stats

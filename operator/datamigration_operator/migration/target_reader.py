@@ -9,12 +9,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from weaviate.classes.query import Filter, QueryReference
 
-from datamigration_operator.migration.grpc_results import ResultDecoder, page_request
+from datamigration_operator.migration.grpc_results import ResultDecoder, id_bytes, page_request
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -24,6 +24,7 @@ from datamigration_operator.migration.mapping import (
 # Weaviate serves at most QUERY_MAXIMUM_RESULTS (10,000) objects per page.
 MAX_PAGE = 10_000
 PREFETCH = 2
+T = TypeVar("T")
 
 
 class TargetReader:
@@ -43,60 +44,38 @@ class TargetReader:
         }
 
     def scan(self, plan: CollectionPlan) -> Iterator[list[MigrationObject]]:
-        """Pages of every object of the collection in uuid order (the cursor API).
+        """Pages of every object of the collection in uuid order (the cursor API), the next
+        one fetched while the caller works on this one (see _prefetched)."""
+        return _prefetched(self.pages(plan))
 
-        A thread fetches the next page while the caller works on this one, so the server's
-        time overlaps ours; at most PREFETCH pages wait, so memory stays bounded.
-        """
-        pages: queue.Queue[list[MigrationObject] | BaseException | None] = queue.Queue(PREFETCH)
-        stop = threading.Event()
-
-        def produce() -> None:
-            try:
-                for page in self.pages(plan):
-                    while not stop.is_set():
-                        try:
-                            pages.put(page, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-                pages.put(None)
-            except BaseException as error:
-                pages.put(error)
-
-        thread = threading.Thread(target=produce, name="weaviate-cursor", daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = pages.get()
-                if item is None:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            thread.join()
+    def hashes(self, plan: CollectionPlan) -> Iterator[list[tuple[bytes, bytes]]]:
+        """(id bytes, content hash) of every object in uuid order, page by page: what
+        validation compares, without building the objects (ResultDecoder.hashes). The
+        next page is fetched while this one is hashed."""
+        decoder = ResultDecoder(plan)
+        for reply in _prefetched(self._replies(plan)):
+            yield decoder.hashes(reply)
 
     def pages(self, plan: CollectionPlan) -> Iterator[list[MigrationObject]]:
         """Pages in uuid order, fetched in the caller's thread: the cursor through the client's
         connection, decoded by grpc_results (see there)."""
+        decoder = ResultDecoder(plan)
+        for reply in self._replies(plan):
+            yield decoder.decode_reply(reply)
+
+    def _replies(self, plan: CollectionPlan) -> Iterator[Any]:
         if not self.client.collections.exists(plan.collection):
             return  # nothing copied yet: every row is missing, which the diff reports
         connection = self.client._connection
-        decoder = ResultDecoder(plan)
         after: UUID | None = None
         while True:
             reply = connection.grpc_search(page_request(plan, self.page_size, after))
             if not reply.results:
                 return
-            page = decoder.decode_reply(reply)
-            yield page
-            if len(page) < self.page_size:
+            yield reply
+            if len(reply.results) < self.page_size:
                 return
-            after = page[-1].uuid
+            after = UUID(bytes=id_bytes(reply.results[-1].metadata))
 
     def fetch(self, plan: CollectionPlan, uuids: Sequence[UUID]) -> dict[UUID, MigrationObject]:
         """The objects of these ids that exist."""
@@ -123,3 +102,40 @@ class TargetReader:
             references[name] = tuple(target.uuid for target in ref.objects)
         vector = obj.vector.get("default") if plan.vector_column is not None else None
         return object_from_weaviate(plan, obj.uuid, obj.properties, references, vector)
+
+
+def _prefetched(items: Iterator[T]) -> Iterator[T]:
+    """The items of `items`, produced by a thread while the caller works on the previous one
+    (the server's time overlaps ours; gRPC waits release the GIL). At most PREFETCH items
+    wait, so memory stays bounded."""
+    ready: queue.Queue[tuple[T] | BaseException | None] = queue.Queue(PREFETCH)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item,), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(None)
+        except BaseException as error:
+            ready.put(error)
+
+    thread = threading.Thread(target=produce, name="weaviate-cursor", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = ready.get()
+            if got is None:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got[0]
+    finally:
+        stop.set()
+        thread.join()

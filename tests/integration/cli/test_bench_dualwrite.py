@@ -26,7 +26,8 @@ def test_bench_dualwrite_reports_latency_per_mode_and_a_complete_drain() -> None
     # every captured write drained: the messages plus their conversation's entries
     assert report["drain"]["entries"] >= 300
     assert report["drain"]["entries_per_second"] > 0
-    assert report["copy"]["rows"] == 1000 and report["copy"]["failed"] == 0
+    assert report["copy"]["rows"] == 1000
+    assert report["copy"]["failed"] == 0
     expected = report["drain"]["entries_per_second"] / report["copy"]["rows_per_second"]
     assert report["drain_vs_copy"] == round(expected, 2)
     assert report["targets"] == {"dual_write_vs_sqlite_only_p50": 1.5, "drain_vs_copy": 0.5}

@@ -80,6 +80,7 @@ class RunningApp:
             capture_output=True,
             timeout=300,
             check=False,
+            cwd=self.database.parent,  # where the CLI leaves its report file
         )
         assert result.returncode in (0, 3), result.stderr.decode()[-3000:]
         summary: dict[str, object] = json.loads(result.stdout)

@@ -60,7 +60,8 @@ def test_by_default_every_column_but_references_and_vector_becomes_a_property() 
     )
     assert plan.key_columns == ("id",)
     # the key stays readable from Weaviate, under a name Weaviate does not reserve
-    assert [(p.column, p.name, p.data_type) for p in plan.properties][0] == ("id", "source_id", "int")
+    key = plan.properties[0]
+    assert (key.column, key.name, key.data_type) == ("id", "source_id", "int")
     assert [(p.name, p.data_type) for p in plan.properties][1:] == [
         ("body", "text"),
         ("tokens", "int"),

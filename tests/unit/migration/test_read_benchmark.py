@@ -12,6 +12,6 @@ def test_all_contenders_read_the_whole_table(tmp_path: Path) -> None:
     database = generate_database(tmp_path / "bench.db", rows=2000)
     figures = measure_read_pipeline(database.path, repeats=1, batch_size=300)
     assert figures["rows"] == database.counts["messages"] == 1600
-    for name in ("raw_sqlite3", "source_rows", "source_rows_object_hash"):
+    for name in ("raw_sqlite3", "source_rows", "source_rows_object_hash", "source_rows_parts_hash"):
         assert figures[f"{name}_rows_per_second"] > 0
     assert figures["object_hash_vs_raw"] > 0

@@ -13,6 +13,7 @@ from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.migration import snapshot as snapshot_module
 from datamigration_operator.migration.keyset import page_statement
 from datamigration_operator.migration.mapping import CollectionPlan, plan_collections
+from datamigration_operator.migration.sample_data import generate_database
 from datamigration_operator.migration.snapshot import SourceError
 from datamigration_operator.migration.source import SqliteSource
 from datamigration_operator.migration.values import InvalidText
@@ -209,3 +210,17 @@ def test_a_read_only_wal_database_opens_immutable_only_without_pending_log(
     with pytest.raises(SourceError, match=r"write-ahead log a\.db-wal holds transactions"):
         snapshot_module.open_read_only(path)
     writer.close()
+
+
+def test_column_stats_of_a_snapshot_in_parallel_equal_the_single_scan(tmp_path: Path) -> None:
+    db = generate_database(tmp_path / "app.db", rows=1_000, bad_data=True).path
+    live = SqliteSource(db, snapshot=False)
+    copy = SqliteSource(db, snapshot=True, scratch_dir=tmp_path / "scratch")
+    try:
+        for table in live.tables():
+            assert copy.column_stats(table) == live.column_stats(table)
+            columns = [c.name for c in live.tables()[table].columns][::-1]
+            assert list(copy.column_stats(table, columns)) == columns
+    finally:
+        live.close()
+        copy.close()

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from datamigration_operator.migration.diff import _key_cell, _key_from
+from datamigration_operator.migration.source_index import key_cell as _key_cell
+from datamigration_operator.migration.source_index import key_from as _key_from
 from datamigration_operator.migration.values import InvalidText
 
 KEYS = [

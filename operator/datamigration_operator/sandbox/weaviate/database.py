@@ -2,7 +2,10 @@
 
 An object is a plain dict {"id", "class", "properties", "vector" (float32 bytes or None),
 "vectors" ({name: (float32 bytes, multi?)}), "creationTimeUnix", "lastUpdateTimeUnix"}; the
-properties hold checked Python values and references as lists of {"beacon": ...}. Ids are kept
+properties hold checked Python values and references as lists of {"beacon": ...}. `put` adds
+"encoded" (wire.EncodedObject): the object's values in the gRPC wire format, written once so
+Search replies are assembled from bytes. Non-reference values are never changed in place (an
+update is a new object), so it stays in step with "properties". Ids are kept
 sorted lazily for the cursor API (sorted on demand, cached until the next write).
 """
 
@@ -28,6 +31,7 @@ from datamigration_operator.sandbox.weaviate.values import (
     coercer_for,
     infer_property,
 )
+from datamigration_operator.sandbox.weaviate.wire import encode_object
 
 BEACON_PREFIX = "weaviate://localhost/"
 
@@ -125,6 +129,7 @@ class Collection:
     def put(self, obj: dict[str, Any]) -> None:
         """Insert or replace (keeping the first creation time), as Weaviate's upsert does."""
         uuid = obj["id"]
+        obj["encoded"] = encode_object(uuid, obj["properties"], self._properties)
         old = self.objects.get(uuid)
         if old is None:
             # re-sorted on the next cursor read: cheaper than an insort per object in bulk loads
@@ -147,7 +152,8 @@ class Collection:
     def ids_after(self, after: str) -> Iterator[str]:
         ids = self.sorted_ids()
         start = bisect.bisect_right(ids, after)
-        return iter(ids[start:])
+        # no slice: a cursor page would copy the rest of the ids each time
+        return (ids[index] for index in range(start, len(ids)))
 
 
 @dataclass

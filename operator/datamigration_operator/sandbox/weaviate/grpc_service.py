@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import grpc
 from weaviate.proto.v1 import (
@@ -25,6 +25,7 @@ from weaviate.proto.v1 import (
     weaviate_pb2_grpc,
 )
 
+from datamigration_operator.sandbox.weaviate import wire
 from datamigration_operator.sandbox.weaviate.database import (
     Collection,
     Database,
@@ -39,7 +40,6 @@ from datamigration_operator.sandbox.weaviate.grpc_codec import (
     decode_properties,
     decode_vectors,
     uuid_bytes,
-    value_fields,
 )
 from datamigration_operator.sandbox.weaviate.search import Hit, ranked
 from datamigration_operator.sandbox.weaviate.values import PropertyValueError
@@ -211,6 +211,7 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
     # ---- reads --------------------------------------------------------------------------
 
     async def Search(self, request: Any, context: Any) -> Any:  # noqa: N802
+        """Replies as serialized bytes (see server.py's serializer and wire.py)."""
         await self._enter(context, may_be_unavailable=True)
         started = time.perf_counter()
         self.database.stats.search_calls += 1
@@ -218,9 +219,10 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
             results = self._search(request)
         except WeaviateError as error:
             await self._fail(context, error)
-        return search_get_pb2.SearchReply(took=time.perf_counter() - started, results=results)
+        took = wire.float_field(1, time.perf_counter() - started)
+        return took + b"".join([wire.length_delimited(_REPLY_RESULT, r) for r in results])
 
-    def _search(self, request: Any) -> list[Any]:
+    def _search(self, request: Any) -> list[bytes]:
         for field in _UNSUPPORTED_SEARCH:
             if request.HasField(field):
                 raise WeaviateError(400, f"the sandbox Weaviate does not support {field}")
@@ -253,16 +255,10 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         page = list(_take(found, request.offset + limit))[request.offset :]
         properties = request.properties if request.HasField("properties") else None
         metadata = request.metadata if request.HasField("metadata") else None
-        # results from dicts: one constructor per result instead of one per field (see value_fields)
-        return [
-            search_get_pb2.SearchResult(
-                properties=self._properties_fields(obj, collection, properties),
-                metadata=_metadata_fields(obj, metadata),
-            )
-            for obj in page
-        ]
+        shape = _Shape(self, collection, properties)
+        return [_search_result(shape.encode(obj), _metadata_bytes(obj, metadata)) for obj in page]
 
-    def _ranked_search(self, request: Any, collection: Collection, limit: int) -> list[Any]:
+    def _ranked_search(self, request: Any, collection: Collection, limit: int) -> list[bytes]:
         if request.after or len(request.sort_by):
             raise WeaviateError(422, "after and sort cannot be combined with bm25 or near_vector")
         candidates: Iterable[dict[str, Any]] = collection.objects.values()
@@ -274,74 +270,14 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         page = hits[request.offset : request.offset + limit]
         properties = request.properties if request.HasField("properties") else None
         metadata = request.metadata if request.HasField("metadata") else None
+        shape = _Shape(self, collection, properties)
         return [
-            search_get_pb2.SearchResult(
-                properties=self._properties_result(hit.obj, collection, properties),
-                metadata=_ranked_metadata(hit, _metadata_result(hit.obj, metadata), metadata),
+            _search_result(
+                shape.encode(hit.obj),
+                _metadata_bytes(hit.obj, metadata) + _ranked_metadata(hit, metadata),
             )
             for hit in page
         ]
-
-    def _properties_result(self, obj: dict[str, Any], collection: Collection, request: Any) -> Any:
-        return search_get_pb2.PropertiesResult(**self._properties_fields(obj, collection, request))
-
-    def _properties_fields(
-        self, obj: dict[str, Any], collection: Collection, request: Any
-    ) -> dict[str, Any]:
-        """_properties_result as the dict its constructor takes."""
-        stored = obj["properties"]
-        fields: dict[str, Any] = {}
-        if request is None or request.return_all_nonref_properties:
-            names: Iterable[str] = stored
-            blobs_too = False
-        else:
-            names = request.non_ref_properties
-            blobs_too = True
-        for name in names:
-            prop = collection.property(name)
-            if prop is None or prop["dataType"][0][:1].isupper():
-                continue
-            if prop["dataType"][0] == "blob" and not blobs_too:
-                continue
-            fields[name] = value_fields(stored.get(name), prop)
-        if request is not None:
-            for nested in request.object_properties:
-                prop = collection.property(nested.prop_name)
-                if prop is not None and stored.get(nested.prop_name) is not None:
-                    fields[nested.prop_name] = value_fields(
-                        _select_nested(stored[nested.prop_name], nested), prop
-                    )
-        ref_props = []
-        if request is not None:
-            for ref_request in request.ref_properties:
-                ref_props.append(self._ref_result(obj, collection, ref_request))
-        return {
-            "non_ref_props": {"fields": fields},
-            "target_collection": collection.name,
-            "ref_props": ref_props,
-            "ref_props_requested": bool(request is not None and len(request.ref_properties)),
-        }
-
-    def _ref_result(self, obj: dict[str, Any], collection: Collection, request: Any) -> Any:
-        name = request.reference_property
-        prop = collection.property(name)
-        if prop is None or prop["dataType"][0][:1].islower():
-            raise WeaviateError(422, f"'{name}' is not a reference property of {collection.name}")
-        properties = request.properties if request.HasField("properties") else None
-        metadata = request.metadata if request.HasField("metadata") else None
-        results = []
-        for ref in obj["properties"].get(name) or ():
-            target_class, uuid = parse_beacon(ref["beacon"])
-            if request.target_collection and target_class != request.target_collection:
-                continue
-            target_collection = self.database.find(target_class or prop["dataType"][0])
-            target = None if target_collection is None else target_collection.objects.get(uuid)
-            if target is None or target_collection is None:
-                continue  # a dangling reference is skipped, as Weaviate does
-            result = self._properties_fields(target, target_collection, properties)
-            result["metadata"] = _metadata_fields(target, metadata)
-            results.append(result)
-        return search_get_pb2.RefPropertiesResult(prop_name=name, properties=results)
 
     async def Aggregate(self, request: Any, context: Any) -> Any:  # noqa: N802
         await self._enter(context)
@@ -455,26 +391,160 @@ def _sort_key(name: str, collection: Collection) -> Callable[[dict[str, Any]], A
     return lambda obj: obj["properties"].get(name)
 
 
-def _metadata_result(obj: dict[str, Any], request: Any) -> Any:
-    return search_get_pb2.MetadataResult(**_metadata_fields(obj, request))
+_REPLY_RESULT: Final = wire.tag(2, wire.LEN)
+_RESULT_PROPERTIES: Final = wire.tag(1, wire.LEN)
+_RESULT_METADATA: Final = wire.tag(2, wire.LEN)
+# PropertiesResult
+_REF_PROPS: Final = wire.tag(2, wire.LEN)
+_TARGET_COLLECTION: Final = wire.tag(3, wire.LEN)
+_REF_METADATA: Final = wire.tag(4, wire.LEN)
+_NON_REF_PROPS: Final = wire.tag(11, wire.LEN)
+_REF_PROPS_REQUESTED: Final = wire.tag(12, wire.VARINT) + b"\x01"
+# RefPropertiesResult
+_REF_TARGET: Final = wire.tag(1, wire.LEN)
+_REF_NAME: Final = wire.tag(2, wire.LEN)
+# MetadataResult
+_ID: Final = wire.tag(1, wire.LEN)
+_CREATED: Final = wire.tag(3, wire.VARINT)
+_CREATED_PRESENT: Final = wire.tag(4, wire.VARINT) + b"\x01"
+_UPDATED: Final = wire.tag(5, wire.VARINT)
+_UPDATED_PRESENT: Final = wire.tag(6, wire.VARINT) + b"\x01"
+_DISTANCE_PRESENT: Final = wire.tag(8, wire.VARINT) + b"\x01"
+_CERTAINTY_PRESENT: Final = wire.tag(10, wire.VARINT) + b"\x01"
+_SCORE_PRESENT: Final = wire.tag(12, wire.VARINT) + b"\x01"
+_VECTOR_BYTES: Final = wire.tag(19, wire.LEN)
+_ID_AS_BYTES: Final = wire.tag(20, wire.LEN)
+_VECTORS: Final = wire.tag(23, wire.LEN)
 
 
-def _metadata_fields(obj: dict[str, Any], request: Any) -> dict[str, Any]:
-    """_metadata_result as the dict its constructor takes."""
-    result: dict[str, Any] = {"id": obj["id"], "id_as_bytes": uuid_bytes(obj["id"])}
+def _search_result(properties: bytes, metadata: bytes) -> bytes:
+    return wire.length_delimited(_RESULT_PROPERTIES, properties) + wire.length_delimited(
+        _RESULT_METADATA, metadata
+    )
+
+
+class _Shape:
+    """The PropertiesResult a properties request asks for, resolved once per request and
+    written as bytes for each object (references recurse into their target's shape)."""
+
+    def __init__(self, service: WeaviateService, collection: Collection, request: Any) -> None:
+        self.service = service
+        self.collection = collection
+        self.request = request
+        if request is None or request.return_all_nonref_properties:
+            self.names: tuple[str, ...] | None = None  # every stored property but blobs
+        else:
+            self.names = tuple(request.non_ref_properties)
+        self.target = wire.string_field(_TARGET_COLLECTION, collection.name)
+        self.nested = tuple(request.object_properties) if request is not None else ()
+        self.references = tuple(request.ref_properties) if request is not None else ()
+        self._targets: dict[tuple[int, str], _Shape] = {}
+        self._encoded_targets: dict[tuple[int, str], bytes] = {}
+        self._blobs = {
+            prop["name"] for prop in collection.schema["properties"] if prop["dataType"] == ["blob"]
+        }
+        # the same bytes for every object when nothing of the object is asked for
+        self._bare: bytes | None = None
+        if self.names == () and not self.nested and not self.references:
+            self._bare = wire.length_delimited(_NON_REF_PROPS, b"") + self.target
+        self._named = [
+            (name, wire.map_entry(name, wire.value_bytes(None, {})))
+            for name in self.names or ()
+            if self._wanted(name) is not None
+        ]
+        for ref_request in self.references:
+            name = ref_request.reference_property
+            prop = collection.property(name)
+            if prop is None or prop["dataType"][0][:1].islower():
+                raise WeaviateError(
+                    422, f"'{name}' is not a reference property of {collection.name}"
+                )
+
+    def _wanted(self, name: str) -> dict[str, Any] | None:
+        prop = self.collection.property(name)
+        if prop is None or prop["dataType"][0][:1].isupper():
+            return None
+        if prop["dataType"][0] == "blob" and self.names is None:
+            return None
+        return prop
+
+    def encode(self, obj: dict[str, Any], metadata: bytes | None = None) -> bytes:
+        if self._bare is not None:  # no properties asked for: a referenced object's id, say
+            if metadata is None:
+                return self._bare
+            return self._bare + wire.length_delimited(_REF_METADATA, metadata)
+        stored = obj["properties"]
+        encoded: dict[str, bytes] = obj["encoded"].entries
+        if self.names is None:
+            entries = [entry for name, entry in encoded.items() if name not in self._blobs]
+        else:  # a requested property the object lacks comes back as null_value
+            entries = [encoded.get(name, null) for name, null in self._named]
+        for nested in self.nested:
+            prop = self.collection.property(nested.prop_name)
+            if prop is not None and stored.get(nested.prop_name) is not None:
+                value = _select_nested(stored[nested.prop_name], nested)
+                entries.append(wire.map_entry(nested.prop_name, wire.value_bytes(value, prop)))
+        parts = [wire.length_delimited(_NON_REF_PROPS, b"".join(entries)), self.target]
+        for ref_request in self.references:
+            parts.append(wire.length_delimited(_REF_PROPS, self._reference(obj, ref_request)))
+        if self.references:
+            parts.append(_REF_PROPS_REQUESTED)
+        if metadata is not None:
+            parts.append(wire.length_delimited(_REF_METADATA, metadata))
+        return b"".join(parts)
+
+    def _reference(self, obj: dict[str, Any], request: Any) -> bytes:
+        name = request.reference_property
+        prop = self.collection.property(name)
+        assert prop is not None  # checked in __init__
+        # many objects of a page point at the same target (messages -> conversation)
+        cache = self._encoded_targets
+        parts = []
+        for ref in obj["properties"].get(name) or ():
+            cache_key = (id(request), ref["beacon"])
+            encoded = cache.get(cache_key)
+            if encoded is None:
+                encoded = cache[cache_key] = self._target(ref["beacon"], prop, request)
+            parts.append(encoded)
+        parts.append(wire.string_field(_REF_NAME, name))
+        return b"".join(parts)
+
+    def _target(self, beacon: str, prop: dict[str, Any], request: Any) -> bytes:
+        """One referenced object as a RefPropertiesResult member; b"" when skipped."""
+        target_class, uuid = parse_beacon(beacon)
+        if request.target_collection and target_class != request.target_collection:
+            return b""
+        target_collection = self.service.database.find(target_class or prop["dataType"][0])
+        target = None if target_collection is None else target_collection.objects.get(uuid)
+        if target is None or target_collection is None:
+            return b""  # a dangling reference is skipped, as Weaviate does
+        properties = request.properties if request.HasField("properties") else None
+        metadata = request.metadata if request.HasField("metadata") else None
+        shape = self._target_shape(id(request), target_collection, properties)
+        encoded = shape.encode(target, _metadata_bytes(target, metadata))
+        return wire.length_delimited(_REF_TARGET, encoded)
+
+    def _target_shape(self, request_id: int, collection: Collection, request: Any) -> _Shape:
+        key = (request_id, collection.name)
+        shape = self._targets.get(key)
+        if shape is None:
+            shape = self._targets[key] = _Shape(self.service, collection, request)
+        return shape
+
+
+def _metadata_bytes(obj: dict[str, Any], request: Any) -> bytes:
+    """The MetadataResult of one object as bytes."""
+    out: bytes = obj["encoded"].id_fields
     if request is None:
-        return result
+        return out
     if request.creation_time_unix:
-        result["creation_time_unix"] = obj["creationTimeUnix"]
-        result["creation_time_unix_present"] = True
+        out += _CREATED + wire.varint(obj["creationTimeUnix"]) + _CREATED_PRESENT
     if request.last_update_time_unix:
-        result["last_update_time_unix"] = obj["lastUpdateTimeUnix"]
-        result["last_update_time_unix_present"] = True
+        out += _UPDATED + wire.varint(obj["lastUpdateTimeUnix"]) + _UPDATED_PRESENT
     if request.vector and obj["vector"] is not None:
-        result["vector_bytes"] = obj["vector"]
+        out += wire.length_delimited(_VECTOR_BYTES, obj["vector"])
     if obj["vectors"]:
         wanted = set(request.vectors)
-        vectors = []
         for name, (data, multi) in obj["vectors"].items():
             if request.vector or name in wanted:
                 vector_type = (
@@ -482,25 +552,23 @@ def _metadata_fields(obj: dict[str, Any], request: Any) -> dict[str, Any]:
                     if multi
                     else base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
                 )
-                vectors.append(base_pb2.Vectors(name=name, vector_bytes=data, type=vector_type))
-        if vectors:
-            result["vectors"] = vectors
-    return result
+                vector = base_pb2.Vectors(name=name, vector_bytes=data, type=vector_type)
+                out += wire.length_delimited(_VECTORS, vector.SerializeToString())
+    return out
 
 
-def _ranked_metadata(hit: Hit, result: Any, request: Any) -> Any:
-    # the client reads score/distance only when their *_present flag is set
+def _ranked_metadata(hit: Hit, request: Any) -> bytes:
+    """Score, distance and certainty fields appended to a MetadataResult (a later field of a
+    serialized message adds to it). The client reads them only when *_present is set."""
+    out = b""
     if hit.score is not None and (request is None or request.score):
-        result.score = hit.score
-        result.score_present = True
+        out += wire.float_field(11, hit.score) + _SCORE_PRESENT
     if hit.distance is not None:
         if request is None or request.distance:
-            result.distance = hit.distance
-            result.distance_present = True
+            out += wire.float_field(7, hit.distance) + _DISTANCE_PRESENT
         if request is None or request.certainty:
-            result.certainty = 1 - hit.distance / 2
-            result.certainty_present = True
-    return result
+            out += wire.float_field(9, 1 - hit.distance / 2) + _CERTAINTY_PRESENT
+    return out
 
 
 def _select_nested(value: Any, request: Any) -> Any:
@@ -508,6 +576,43 @@ def _select_nested(value: Any, request: Any) -> Any:
     if isinstance(value, list):
         return [{k: v for k, v in item.items() if k in wanted} for item in value]
     return {k: v for k, v in value.items() if k in wanted}
+
+
+def _reply_bytes(reply: Any) -> bytes:
+    """Search replies are already serialized (wire.py); other replies are messages."""
+    if isinstance(reply, bytes):
+        return reply
+    data: bytes = reply.SerializeToString()
+    return data
+
+
+class _Handlers:
+    """Collects the generated service's method handlers instead of registering them."""
+
+    handlers: dict[str, Any]
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self.handlers = dict(handlers)
+
+
+def add_service(service: WeaviateService, server: Any) -> None:
+    """Registers the Weaviate service as the generated code does, with Search's reply taken
+    as bytes."""
+    collected = _Handlers()
+    weaviate_pb2_grpc.add_WeaviateServicer_to_server(service, collected)  # type: ignore[no-untyped-call]
+    handlers = collected.handlers
+    handlers["Search"] = grpc.unary_unary_rpc_method_handler(
+        service.Search,
+        request_deserializer=search_get_pb2.SearchRequest.FromString,
+        response_serializer=_reply_bytes,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("weaviate.v1.Weaviate", handlers),)
+    )
+    server.add_registered_method_handlers("weaviate.v1.Weaviate", handlers)
 
 
 async def health_check(request: bytes, context: Any) -> bytes:

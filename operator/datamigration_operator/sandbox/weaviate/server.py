@@ -6,11 +6,14 @@ from typing import Any
 
 import grpc
 from aiohttp import web
-from weaviate.proto.v1 import weaviate_pb2_grpc
 
 from datamigration_operator.sandbox.weaviate.database import Database
 from datamigration_operator.sandbox.weaviate.faults import Faults
-from datamigration_operator.sandbox.weaviate.grpc_service import WeaviateService, health_handler
+from datamigration_operator.sandbox.weaviate.grpc_service import (
+    WeaviateService,
+    add_service,
+    health_handler,
+)
 from datamigration_operator.sandbox.weaviate.rest_api import GRPC_MAX_MESSAGE_SIZE, RestApi
 
 
@@ -52,9 +55,7 @@ class WeaviateServer:
             ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_SIZE),
         ]
         server = grpc.aio.server(options=options)
-        weaviate_pb2_grpc.add_WeaviateServicer_to_server(  # type: ignore[no-untyped-call]
-            WeaviateService(self.database, self.faults, self.api_key), server
-        )
+        add_service(WeaviateService(self.database, self.faults, self.api_key), server)
         server.add_generic_rpc_handlers((health_handler(),))
         bound_grpc = int(server.add_insecure_port(f"{host}:{grpc_port}"))
         await server.start()
