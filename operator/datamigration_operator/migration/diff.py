@@ -48,6 +48,8 @@ from datamigration_operator.migration.values import key_to_json
 Problem = Literal["missing", "extra", "mismatched"]
 MAX_SAMPLES = 10
 RECHECK_CHUNK = 500
+# Looks at repaired records after a sync's repair (see Differ._confirm_repairs).
+CONFIRM_ROUNDS = 3
 # Pages of the scratch sort; bounded so memory does not grow with the table.
 SORT_FETCH = 5_000
 SCRATCH_CACHE_KIB = 16_384
@@ -378,6 +380,49 @@ class Differ:
             upsert_keys.append(key)
         if sink is not None:
             self._repair(plan, sink, upserts, upsert_keys, deletes, result)
+            touched, failed = set(deletes), {f.key for f in result.failed}
+            touched.update(u for u, k in keyed if k in set(upsert_keys) - failed)
+            repaired = [(u, k) for u, k in keyed if u in touched]
+            self._confirm_repairs(plan, repaired, build, lookup, sink, result)
+
+    def _confirm_repairs(
+        self,
+        plan: CollectionPlan,
+        repaired: list[tuple[UUID, Key]],
+        build: Callable[[dict[str, Any]], MigrationObject],
+        lookup: RowLookup,
+        sink: WeaviateSink,
+        result: DiffResult,
+    ) -> None:
+        """Look at repaired records once more: a dual write that landed between the repair's
+        read and its write was overwritten with the older row (or its object deleted), and its
+        outbox entry is already gone. Each round narrows that window; the row always wins."""
+        for _ in range(CONFIRM_ROUNDS):
+            if not repaired:
+                return
+            rows = lookup(plan, [key for _, key in repaired])
+            current = self.reader.fetch(plan, [uuid for uuid, _ in repaired])
+            upserts: list[MigrationObject] = []
+            upsert_keys: list[Hashable] = []
+            deletes: list[UUID] = []
+            again: list[tuple[UUID, Key]] = []
+            for uuid, key in repaired:
+                row, target = rows.get(key), current.get(uuid)
+                if row is None:
+                    if target is not None:
+                        deletes.append(uuid)
+                        again.append((uuid, key))
+                    continue
+                try:
+                    wanted = build(row)
+                except RowError:
+                    continue  # reported by the first look
+                if target is None or content_hash(target) != content_hash(wanted):
+                    upserts.append(wanted)
+                    upsert_keys.append(key)
+                    again.append((uuid, key))
+            self._repair(plan, sink, upserts, upsert_keys, deletes, result)
+            repaired = again
 
     def _settle_extras(
         self,

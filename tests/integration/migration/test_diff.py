@@ -7,10 +7,13 @@ import sqlite3
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from datamigration_operator.migration import run as run_module
 from datamigration_operator.migration.mapping import object_uuid
+from datamigration_operator.migration.row_lookup import RowLookup
 from datamigration_operator.migration.run import RunSettings
 from datamigration_operator.migration.sample_data import SampleDatabase
 from tests.integration.migration.conftest import (
@@ -147,3 +150,39 @@ def test_a_row_committed_while_the_diff_runs_is_not_an_extra_object(
     )
     assert diff.first_pass_differences == 1
     assert diff.differences == 0
+
+
+def test_sync_rewrites_a_record_a_dual_write_changed_between_its_read_and_its_write(
+    weaviate: RunningWeaviate,
+    database: SampleDatabase,
+    copied: tuple[RunSettings, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run, (_, _, raced, _) = copied
+    client = weaviate.client()
+    messages = client.collections.get("Message")
+    messages.data.update(uuid=_uuid(raced), properties={"content": "stale"})  # sync repairs it
+
+    class DualWriteLandsAfterTheRead(RowLookup):
+        landed = False
+
+        def __call__(self, plan: Any, keys: Any) -> Any:
+            rows = super().__call__(plan, keys)
+            if plan.table == "messages" and (raced,) in rows and not self.landed:
+                type(self).landed = True
+                # the app commits a newer state and the drainer sends it before sync writes
+                with sqlite3.connect(database.path) as connection:
+                    connection.execute(
+                        "UPDATE messages SET content = 'newest' WHERE id = ?", (raced,)
+                    )
+                messages.data.update(uuid=_uuid(raced), properties={"content": "newest"})
+            return rows
+
+    monkeypatch.setattr(run_module, "RowLookup", DualWriteLandsAfterTheRead)
+    try:
+        repaired, _ = run_diff(weaviate, run, repair=True)
+        assert DualWriteLandsAfterTheRead.landed
+        assert repaired.upserted == 2  # the repair, then the row's newer state again
+        assert messages.query.fetch_object_by_id(_uuid(raced)).properties["content"] == "newest"
+    finally:
+        client.close()
