@@ -24,9 +24,9 @@ from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.cli.bench_migration import (
     Weaviate,
-    _mapping_file,
-    _print,
+    mapping_file,
     our_copy,
+    print_result,
     weaviate_server,
 )
 from datamigration_operator.dualwrite.modes import ModeSource
@@ -108,7 +108,7 @@ def bench_dualwrite(writes: int, entries: int, rows: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
-        copy = our_copy(db, server, _mapping_file(directory))
+        copy = our_copy(db, server, mapping_file(directory))
         mode_file = directory / "migration_mode"
         mode_file.write_text("sqlite_only")
         store = _store(db, server, mode_file).start()
@@ -138,4 +138,4 @@ def dualwrite_benchmark(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """App write latency in sqlite_only vs dual_write, and drain rate vs the copy Job's."""
-    _print(bench_dualwrite(writes, entries, rows), as_json)
+    print_result(bench_dualwrite(writes, entries, rows), as_json)

@@ -116,6 +116,8 @@ def weaviate_server() -> Iterator[Weaviate]:
     finally:
         process.kill()
         process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def sqlite_read_rate(path: Path) -> float:
@@ -248,7 +250,7 @@ def _common(db: Path, weaviate: Weaviate, mapping: Path) -> list[str]:
     ]
 
 
-def _mapping_file(directory: Path) -> Path:
+def mapping_file(directory: Path) -> Path:
     path = directory / "mapping.yaml"
     collections = [
         m.model_dump(mode="json", by_alias=True, exclude_defaults=True)
@@ -285,7 +287,7 @@ def bench_copy(rows: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
-        mapping = _mapping_file(directory)
+        mapping = mapping_file(directory)
         read = sqlite_read_rate(db)
         bare = bare_ingest_rate(db, server, "bench")
         naive = naive_copy_rate(db, server)
@@ -307,7 +309,7 @@ def bench_validate(rows: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
-        mapping = _mapping_file(directory)
+        mapping = mapping_file(directory)
         copy = our_copy(db, server, mapping)
         validate = our_validate(db, server, mapping)
     return {
@@ -320,7 +322,7 @@ def bench_validate(rows: int) -> dict[str, Any]:
     }
 
 
-def _print(result: dict[str, Any], as_json: bool) -> None:
+def print_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, indent=2))
     else:
@@ -329,9 +331,9 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 def copy_benchmark(rows: RowsOption = 100_000, as_json: JsonOption = False) -> None:
     """Copy rate vs raw SQLite reads, bare insert_many and a naive one-by-one ORM copy."""
-    _print(bench_copy(rows), as_json)
+    print_result(bench_copy(rows), as_json)
 
 
 def validate_benchmark(rows: RowsOption = 100_000, as_json: JsonOption = False) -> None:
     """Validation rate and peak RSS vs the copy rate, on what the copy wrote."""
-    _print(bench_validate(rows), as_json)
+    print_result(bench_validate(rows), as_json)

@@ -6,9 +6,10 @@ through the migration plan; a Weaviate error, a read slower than the guard's dea
 open breaker (read_fallback.ReadGuard) falls back to that SQLite query (counted in
 `datamigration_dualwrite_read_fallbacks_total`), or propagates when fallback is off.
 
-Rows from Weaviate hold the planned property columns, the key columns and the foreign-key
-column when the read itself names them (by id, by reference). Weaviate stores references as
-object ids, from which a key cannot be recovered: other key and reference columns are absent.
+Rows from Weaviate hold the planned property columns, which include the key columns (the
+planner keeps them as properties, `id` as `source_id`), and the foreign-key column when the read
+itself names it (by reference). Weaviate stores references as object ids, from which a key
+cannot be recovered: other reference columns are absent.
 """
 
 from __future__ import annotations
