@@ -89,7 +89,11 @@ async def _body(request: web.Request, model: type[Model]) -> Model:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise ValueError(error.errors(include_url=False, include_input=False).__str__()) from None
+        problems = [
+            f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        raise ValueError("; ".join(problems)) from None
 
 
 def _limit(request: web.Request, default: int, most: int) -> int:

@@ -95,5 +95,6 @@ def test_bad_requests_get_clear_errors_and_change_nothing(chat_app: RunningApp) 
         ]
         assert [r.status_code for r in refused] == [400, 400, 400, 404, 404, 400, 400, 400]
         assert all("error" in r.json() for r in refused)
+        assert refused[0].json()["error"] == "title: String should have at least 1 character"
         assert http.get(f"/conversations/{conversation}/messages").json() == []
         assert http.get(f"/conversations/{conversation}").json()["title"] == "kept"
