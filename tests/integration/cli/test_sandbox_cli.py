@@ -116,7 +116,7 @@ def test_the_demo_walks_a_migration_through_every_phase(tmp_path: Path) -> None:
     assert checked is not None
     assert int(checked.group(1)) > 5000
     assert "weaviate_primary" in out
-    assert "deployment \"chat-app\" successfully rolled out" in out  # the app runs as pods
+    assert 'deployment "chat-app" successfully rolled out' in out  # the app runs as pods
     load = re.search(r"\((\d+) writes\) during the migration, 0 failed; .* 0 acknowledged", out)
     assert load is not None
     assert int(load.group(1)) > 100
