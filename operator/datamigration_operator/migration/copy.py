@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from datamigration_operator.api.status import Checkpoint
+from datamigration_operator.gc_thresholds import relaxed_gc
 from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.checkpoint import Key, advance, finish_table, resume_after
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
-    ObjectBuilder,
     RowError,
 )
+from datamigration_operator.migration.objects import builder_for
 from datamigration_operator.migration.progress import ProgressTracker
 from datamigration_operator.migration.sink import FailedObject, WeaviateSink, WriteOutcome
 from datamigration_operator.migration.target_reader import TargetReader
@@ -63,7 +64,8 @@ def build_objects(
     objects: list[MigrationObject] = []
     keys: list[Hashable] = []
     bad: list[FailedObject] = []
-    build = ObjectBuilder(plan, migration_namespace=namespace).build
+    builder = builder_for(plan, namespace)
+    build, row_key = builder.build, builder.key_of
     for row in rows:
         try:
             objects.append(build(row))
@@ -72,7 +74,7 @@ def build_objects(
                 FailedObject(plan.table, error.key, f"column {error.column}: {error.message}")
             )
             continue
-        keys.append(key_of(plan, row))
+        keys.append(row_key(row))
     return objects, keys, bad
 
 
@@ -110,7 +112,7 @@ def copy_tables(
     result = CopyResult()
     settings = sink.settings
     checkpoint: Checkpoint = tracker.checkpoint
-    with ThreadPoolExecutor(settings.concurrency, thread_name_prefix="sink") as pool:
+    with relaxed_gc(), ThreadPoolExecutor(settings.concurrency, thread_name_prefix="sink") as pool:
         window: deque[_InFlight] = deque()
 
         def flush_oldest() -> None:

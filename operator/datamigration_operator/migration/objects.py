@@ -271,10 +271,8 @@ class ObjectBuilder:
 _BUILDERS: dict[tuple[int, str], ObjectBuilder] = {}
 
 
-def row_to_object(
-    plan: CollectionPlan, row: Mapping[str, object], *, migration_namespace: str
-) -> MigrationObject:
-    """The object a row becomes; RowError when a value cannot be stored faithfully."""
+def builder_for(plan: CollectionPlan, migration_namespace: str) -> ObjectBuilder:
+    """A shared ObjectBuilder of this plan: its reference-id cache then lasts across batches."""
     cache_key = (id(plan), migration_namespace)
     builder = _BUILDERS.get(cache_key)
     if builder is None or builder.plan is not plan:
@@ -283,7 +281,14 @@ def row_to_object(
         builder = _BUILDERS[cache_key] = ObjectBuilder(
             plan, migration_namespace=migration_namespace
         )
-    return builder.build(row)
+    return builder
+
+
+def row_to_object(
+    plan: CollectionPlan, row: Mapping[str, object], *, migration_namespace: str
+) -> MigrationObject:
+    """The object a row becomes; RowError when a value cannot be stored faithfully."""
+    return builder_for(plan, migration_namespace).build(row)
 
 
 def object_from_weaviate(

@@ -248,7 +248,8 @@ class WeaviateSink:
         """
         if not objects:
             return WriteOutcome()
-        encoded = self._encoder(plan).encode_all(objects)
+        frame = self._encoder(plan).encode_framed
+        encoded = [frame(obj) for obj in objects]
         pending = list(range(len(objects)))
         messages: dict[int, str] = {}
         outcome = WriteOutcome()
@@ -289,15 +290,16 @@ class WeaviateSink:
             encoder = self._encoders[plan.collection] = ObjectEncoder(plan)
         return encoder
 
-    def _send(self, objects: list[batch_pb2.BatchObject]) -> dict[int, str]:
-        """Position -> error message of the objects Weaviate refused.
+    def _send(self, objects: list[bytes]) -> dict[int, str]:
+        """Position -> error message of the objects Weaviate refused (`objects` as framed by
+        ObjectEncoder.encode_framed; upb parses the request from their bytes).
 
         The messages are those insert_many would build; sent through the client's own
         connection (its auth headers, timeouts and UNAVAILABLE retries) without its
         per-property Python translation (see grpc_objects).
         """
         connection = self.client._connection
-        request = batch_pb2.BatchObjectsRequest(objects=objects)
+        request = batch_pb2.BatchObjectsRequest.FromString(b"".join(objects))
         try:
             errors: dict[int, str] = connection.grpc_batch_objects(
                 request=request,

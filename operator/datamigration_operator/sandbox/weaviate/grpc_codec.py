@@ -41,8 +41,9 @@ def _struct_value(value: Any) -> Any:
 def decode_properties(props: Any) -> dict[str, Any]:
     """Non-reference properties of a BatchObject.Properties or an ObjectPropertiesValue."""
     out: dict[str, Any] = {}
-    for key, value in props.non_ref_properties.fields.items():
-        out[key] = _struct_value(value)
+    fields = props.non_ref_properties.fields
+    for key in fields:  # by key: the map's items() view is a slow pure-Python wrapper
+        out[key] = _struct_value(fields[key])
     for text_array in props.text_array_properties:
         out[text_array.prop_name] = list(text_array.values)
     for int_array in props.int_array_properties:

@@ -8,6 +8,7 @@ then abort with UNAVAILABLE while `faults.unavailable_bursts` lasts (the client 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
@@ -47,6 +48,8 @@ from datamigration_operator.sandbox.weaviate.values import PropertyValueError
 # Weaviate's QUERY_DEFAULTS_LIMIT and QUERY_MAXIMUM_RESULTS defaults.
 DEFAULT_LIMIT = 10
 MAXIMUM_RESULTS = 10_000
+# the form str(UUID(...)) gives; any other spelling is parsed (and refused when invalid)
+_CANONICAL_UUID: Final = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UNSUPPORTED_SEARCH = (
     "hybrid_search",
     "near_object",
@@ -120,7 +123,9 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
     def _store(self, obj: Any, stamp: int) -> None:
         if not obj.uuid:
             raise ValueError("uuid is required for every object")
-        uuid = str(uuid_module.UUID(obj.uuid))
+        uuid = obj.uuid
+        if _CANONICAL_UUID.fullmatch(uuid) is None:  # what weaviate-client sends passes as is
+            uuid = str(uuid_module.UUID(uuid))
         collection = self.database.find(obj.collection)
         if collection is None:
             raise ValueError(f"could not find class {obj.collection} in schema")

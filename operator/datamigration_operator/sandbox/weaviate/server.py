@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 from aiohttp import web
 
+from datamigration_operator.gc_thresholds import raise_thresholds
 from datamigration_operator.sandbox.weaviate.database import Database
 from datamigration_operator.sandbox.weaviate.faults import Faults
 from datamigration_operator.sandbox.weaviate.grpc_service import (
@@ -42,6 +43,8 @@ class WeaviateServer:
         """Listen on both ports (0 = a free one); returns (http_port, grpc_port)."""
         if self._runner is not None:
             raise RuntimeError("the Weaviate server is already running")
+        # millions of long-lived objects: the default collector re-walks them on every write
+        raise_thresholds()
         rest = RestApi(self.database, self.faults, self.api_key)
         runner = web.AppRunner(rest.application(), access_log=None)
         await runner.setup()

@@ -32,6 +32,8 @@ _float = struct.Struct("<f").pack
 def varint(value: int) -> bytes:
     if 0 <= value < 0x80:
         return bytes((value,))
+    if 0 < value < 0x4000:  # two bytes: the length of most text values
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     value &= _U64  # negative int64: ten bytes of two's complement, as protobuf writes it
     out = bytearray()
     while value >= 0x80:
@@ -150,7 +152,11 @@ class EncodedObject:
 
 
 def _length(size: int) -> bytes:
-    return _SMALL_LENGTHS[size] if size < 0x80 else varint(size)
+    if size < 0x80:
+        return _SMALL_LENGTHS[size]
+    if size < 0x4000:
+        return bytes(((size & 0x7F) | 0x80, size >> 7))
+    return varint(size)
 
 
 def encode_object(
