@@ -33,6 +33,11 @@ outbox = sa.Table(
 )
 
 
+_INSERT: Final = (
+    f'INSERT INTO "{OUTBOX_TABLE}" ("table", "key", "op", "created_at") VALUES (?, ?, ?, ?)'
+)
+
+
 @dataclass(frozen=True)
 class OutboxEntry:
     id: int
@@ -56,12 +61,10 @@ def insert_entries(
     if not changes:
         return
     created = time.time() if now is None else now
-    connection.execute(
-        outbox.insert(),
-        [
-            {"table": table, "key": encode_key(key), "op": op, "created_at": created}
-            for table, key, op in changes
-        ],
+    # the driver's executemany: this runs inside every captured app transaction, and skipping
+    # the Core statement machinery is a third of capture's cost
+    connection.exec_driver_sql(
+        _INSERT, [(table, encode_key(key), op, created) for table, key, op in changes]
     )
 
 
