@@ -39,7 +39,9 @@ _INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 _CLEAR_VERSION: Final = ~(0xF000 << 64) & ~(0xC000 << 48) & (2**128 - 1)
 _VERSION_5: Final = (5 << 76) | (0x8000 << 48)
 _UNKNOWN_SAFETY: Final = SafeUUID.unknown
-_REFERENCE_CACHE_SIZE: Final = 65_536
+# Small: the copy keeps one builder per plan for the whole run, so this is resident memory
+# (~250 bytes an entry); keys in key order reference their targets at random anyway.
+_REFERENCE_CACHE_SIZE: Final = 8_192
 _json_key = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _json_string: Final = json.encoder.encode_basestring
 
