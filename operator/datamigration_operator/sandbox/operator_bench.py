@@ -10,6 +10,7 @@ migration engine.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -315,6 +316,7 @@ class _Bench:
         """Every copy Job succeeded, so dual-write may start."""
         deadline = time.monotonic() + max(60.0, 0.5 * len(names))
         pending = set(names)
+        items: dict[str, Any] = {"items": []}
         while pending and time.monotonic() < deadline:
             items = _document(
                 self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)
@@ -328,9 +330,13 @@ class _Bench:
             if pending:
                 time.sleep(0.2)
         if pending:
+            first = sorted(pending)[0]
+            status = next(
+                (i.get("status") for i in items["items"] if i["metadata"]["name"] == first), None
+            )
             raise RuntimeError(
                 f"{len(pending)} DataMigrations never finished phase migrate, e.g. "
-                f"{sorted(pending)[0]}; operator log: {self.operator.log_path}"
+                f"{first} (status {json.dumps(status)}); operator log: {self.operator.log_path}"
             )
 
     def settled_rss(self) -> float:

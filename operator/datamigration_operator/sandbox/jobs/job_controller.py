@@ -131,7 +131,8 @@ class JobController:
                 if self.closed:
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):  # not wait_for: see pod_worker
+                        await self._wake.wait()
         finally:
             self._on_closed(self)
 

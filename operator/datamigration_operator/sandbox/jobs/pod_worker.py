@@ -368,8 +368,11 @@ class PodWorker:
                 refresh_projected_volumes(self._pod, self._lookup, pod_dir)
             except (ApiError, OSError):
                 _log.exception("pod %s/%s: volume refresh failed", self.namespace, self.name)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+            # that races the wake-up, and then the pod never leaves Running
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _RECHECK_SECONDS)
+                async with asyncio.timeout(_RECHECK_SECONDS):
+                    await self._wake.wait()
 
     async def _probe_readiness(
         self,
@@ -612,7 +615,8 @@ class PodWorker:
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _event(
         self, pod: dict[str, Any], event_type: str, reason: str, message: str, component: str

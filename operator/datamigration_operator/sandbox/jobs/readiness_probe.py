@@ -106,7 +106,8 @@ class ReadinessTracker:
 async def probe_once(spec: ProbeSpec, host: str = HOST_IP) -> bool:
     """One probe attempt, bounded by the probe's timeout."""
     try:
-        return await asyncio.wait_for(_attempt(spec, host), spec.timeout)
+        async with asyncio.timeout(spec.timeout):  # not wait_for: it can swallow a cancel
+            return await _attempt(spec, host)
     except (TimeoutError, OSError, ValueError):
         return False
 

@@ -132,7 +132,8 @@ class DeploymentController:
                     _log.exception("deployment %s/%s: sync failed", self.namespace, self.name)
                     timeout = _ERROR_RETRY_SECONDS
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):  # not wait_for: see pod_worker
+                        await self._wake.wait()
         finally:
             self._on_closed(self)
 
