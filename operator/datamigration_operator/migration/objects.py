@@ -11,11 +11,11 @@ import contextlib
 import json
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from hashlib import sha1
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 from uuid import UUID, SafeUUID, uuid5
 
 from datamigration_operator.migration.plan import CollectionPlan
@@ -52,6 +52,9 @@ class MigrationObject:
     properties: dict[str, object]
     references: dict[str, tuple[UUID, ...]]
     vector: bytes | None  # float32 little-endian
+
+
+_Id = TypeVar("_Id", UUID, bytes)  # a referenced object's id: as a UUID, or its 16 bytes
 
 
 class ObjectParts(NamedTuple):
@@ -176,11 +179,30 @@ class ObjectBuilder:
         return tuple([row.get(column) for column in self._key_columns])
 
     def build(self, row: Mapping[str, object]) -> MigrationObject:
+        key, properties, references, vector = self._values(row, self._reference_uuid)
+        as_tuples: dict[str, tuple[UUID, ...]] = {n: (uuid,) for n, uuid in references.items()}
+        return MigrationObject(_uuid_from(self._prefix, key), properties, as_tuples, vector)
+
+    def parts(self, row: Mapping[str, object]) -> ObjectParts:
+        """build(row) as the parts its content hash is made of, ids as 16 bytes: the same
+        values without the MigrationObject and UUID objects (validation's hot path; a property
+        test holds it equal to build)."""
+        key, properties, references, vector = self._values(row, self._reference_bytes)
+        as_lists = {name: [uuid] for name, uuid in references.items()} if references else None
+        uuid = _uuid_int(self._prefix, key).to_bytes(16)
+        return ObjectParts(key, uuid, properties, as_lists, vector)
+
+    def _values(
+        self, row: Mapping[str, object], reference_id: Callable[[bytes, object], _Id]
+    ) -> tuple[tuple[object, ...], dict[str, object], dict[str, _Id], bytes | None]:
+        """The key, converted properties, one id per reference and the vector of a row."""
         key = self.key_of(row)
         if None in key:
             column = self._key_columns[key.index(None)]
             raise RowError(key, column, "primary key is NULL", self.plan.table)
         properties: dict[str, object] = {}
+        references: dict[str, _Id] = {}
+        vector = None
         column = ""
         try:
             for column, name, convert in self._properties:
@@ -193,57 +215,17 @@ class ObjectBuilder:
                 converted = convert(value)
                 if converted is not None:
                     properties[name] = converted
-            references: dict[str, tuple[UUID, ...]] = {}
             for column, name, target, coerce in self._references:
                 value = row.get(column)
                 if value is not None:
-                    references[name] = (self._reference_uuid(target, coerce(value)),)
-            vector = None
+                    references[name] = reference_id(target, coerce(value))
             if self._vector_column is not None:
                 column = self._vector_column
                 raw = row.get(column)
                 vector = None if raw is None else vector_from_sqlite(raw)
         except ValueError as error:
             raise RowError(key, column, str(error), self.plan.table) from None
-        return MigrationObject(_uuid_from(self._prefix, key), properties, references, vector)
-
-    def parts(self, row: Mapping[str, object]) -> ObjectParts:
-        """build(row) as the parts its content hash is made of, ids as 16 bytes: the same
-        values without the MigrationObject and UUID objects (validation's hot path; a property
-        test holds it equal to build)."""
-        key = self.key_of(row)
-        if None in key:
-            column = self._key_columns[key.index(None)]
-            raise RowError(key, column, "primary key is NULL", self.plan.table)
-        properties: dict[str, object] = {}
-        column = ""
-        try:
-            for column, name, convert in self._properties:
-                value = row.get(column)
-                if value is None:
-                    continue
-                if type(value) is str and convert is to_text:
-                    properties[name] = value
-                    continue
-                converted = convert(value)
-                if converted is not None:
-                    properties[name] = converted
-            references: dict[str, list[bytes]] | None = None
-            for column, name, target, coerce in self._references:
-                value = row.get(column)
-                if value is not None:
-                    if references is None:
-                        references = {}
-                    references[name] = [self._reference_bytes(target, coerce(value))]
-            vector = None
-            if self._vector_column is not None:
-                column = self._vector_column
-                raw = row.get(column)
-                vector = None if raw is None else vector_from_sqlite(raw)
-        except ValueError as error:
-            raise RowError(key, column, str(error), self.plan.table) from None
-        uuid = _uuid_int(self._prefix, key).to_bytes(16)
-        return ObjectParts(key, uuid, properties, references, vector)
+        return key, properties, references, vector
 
     def _reference_bytes(self, target: bytes, value: object) -> bytes:
         if isinstance(value, float):

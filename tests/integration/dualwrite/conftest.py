@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from datamigration_operator.dualwrite.integration import DualWrite
@@ -14,31 +12,10 @@ from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import ObjectBuilder
 from datamigration_operator.migration.sink import connect
 from datamigration_operator.migration.target_reader import TargetReader
-from datamigration_operator.sandbox.weaviate.background import serving_in_background
-from datamigration_operator.sandbox.weaviate.server import WeaviateServer
 from tests.integration.dualwrite.notes_app import NAMESPACE, Note, target
+from tests.integration.migration.conftest import RunningWeaviate, weaviate
 
-
-@pytest.fixture(autouse=True)
-def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the client would ask PyPI for a newer version; keep tests on loopback
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@dataclass
-class RunningWeaviate:
-    server: WeaviateServer
-    http_port: int
-    grpc_port: int
-
-
-@pytest.fixture
-def weaviate() -> Iterator[RunningWeaviate]:
-    server = WeaviateServer()
-    with serving_in_background(server) as (http_port, grpc_port):
-        yield RunningWeaviate(server, http_port, grpc_port)
+__all__ = ["RunningWeaviate", "weaviate"]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -32,14 +32,6 @@ NAMESPACE = "it"
 DMCTL = [sys.executable, "-m", "datamigration_operator.cli.main"]
 
 
-@pytest.fixture(autouse=True)
-def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
-    # connect() asks PyPI for the latest client version (best effort); keep tests on loopback
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
 @dataclass
 class RunningWeaviate:
     server: WeaviateServer

@@ -35,12 +35,6 @@ CONFIG_MAP = "app"
 TABLES = ("items", "tags")
 
 
-@pytest.fixture(autouse=True)
-def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
 def eventually(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
     """Polls until `probe` returns something truthy (generous: the machine is shared)."""
     deadline = time.monotonic() + timeout

@@ -16,9 +16,9 @@ import pytest
 
 from datamigration_operator.cli.demo import free_port
 from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
-from tests.integration.dualwrite.conftest import RunningWeaviate, _no_pypi, weaviate
+from tests.integration.dualwrite.conftest import RunningWeaviate, weaviate
 
-__all__ = ["_no_pypi", "weaviate"]
+__all__ = ["weaviate"]
 MIGRATION = "chat/chat-history"
 
 

@@ -41,14 +41,6 @@ class RunningWeaviate:
         )
 
 
-@pytest.fixture(autouse=True)
-def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
-    # connect() asks PyPI for the latest client version (best effort); keep tests on loopback
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
 def _serve(make: Callable[[], WeaviateServer]) -> Iterator[RunningWeaviate]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

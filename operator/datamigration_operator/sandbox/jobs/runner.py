@@ -20,6 +20,7 @@ from datamigration_operator.sandbox.jobs.node_affinity import (
     node_manifest,
     node_ready_status,
 )
+from datamigration_operator.sandbox.jobs.owner_controllers import OwnerControllers
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings, TokenMinter
 from datamigration_operator.sandbox.kube.errors import ApiError
 from datamigration_operator.sandbox.kube.resources import ResourceType
@@ -69,7 +70,12 @@ class JobRunner:
             retry_max_delay=retry_max_delay,
             kill_grace=kill_grace,
         )
-        self._controllers: dict[tuple[str, str], JobController] = {}
+        self._controllers: OwnerControllers[JobController] = OwnerControllers(
+            "Job",
+            lambda namespace, name, uid: JobController(
+                self._settings, namespace, name, uid, self._controllers.forget
+            ),
+        )
         self._unsubscribe: Callable[[], None] | None = None
         store.add_admission(admit_job)
 
@@ -80,16 +86,14 @@ class JobRunner:
         self._unsubscribe = self._store.subscribe(self._on_change)
         jobs = self._store.lookup("batch", "v1", "jobs")
         for job in self._store.list(jobs, None)[0]:
-            self._controller_for(job).wake()
+            self._controllers.for_owner(job).wake()
 
     async def stop(self) -> None:
         """Kill every process at once and stop all controllers."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        controllers = list(self._controllers.values())
-        self._controllers.clear()
-        for controller in controllers:
+        for controller in self._controllers.clear():
             await controller.halt()
 
     def claim_dir(self, namespace: str, claim: str) -> Path:
@@ -109,7 +113,7 @@ class JobRunner:
 
     def kill(self, namespace: str, job_name: str, sig: int = signal.SIGKILL) -> bool:
         """Signal the process group of the Job's running pod (fault injection)."""
-        controller = self._controllers.get((namespace, job_name))
+        controller = self._controllers.get(namespace, job_name)
         return controller is not None and controller.send_signal(sig)
 
     # --- store events -----------------------------------------------------------------------
@@ -124,52 +128,16 @@ class JobRunner:
         if rt.key == _JOBS:
             self._on_job(event_type, obj)
         elif rt.key == _PODS:
-            self._on_pod(event_type, obj)
+            self._controllers.route_pod(event_type, obj)
         elif rt.key in _WAITED_ON:
-            for controller in list(self._controllers.values()):
+            for controller in self._controllers.all():
                 controller.kick()
 
     def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
-        meta = job["metadata"]
-        key = (meta["namespace"], meta["name"])
-        current = self._controllers.get(key)
         if event_type == "DELETED":
-            if current is not None and current.uid == meta["uid"]:
-                current.close()
-            return
-        self._controller_for(job).wake()
-
-    def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        for ref in meta.get("ownerReferences") or []:
-            if ref.get("kind") != "Job" or not ref.get("controller"):
-                continue
-            controller = self._controllers.get((meta["namespace"], ref.get("name", "")))
-            if controller is None or controller.uid != ref.get("uid"):
-                continue
-            if event_type == "DELETED":
-                controller.pod_deleted(meta["name"])
-            controller.wake()
-
-    def _controller_for(self, job: dict[str, Any]) -> JobController:
-        meta = job["metadata"]
-        key = (meta["namespace"], meta["name"])
-        current = self._controllers.get(key)
-        if current is not None and current.uid == meta["uid"]:
-            return current
-        if current is not None:  # a Job of the same name replaced the old one
-            current.close()
-        controller = JobController(
-            self._settings, meta["namespace"], meta["name"], meta["uid"], self._forget
-        )
-        self._controllers[key] = controller
-        controller.start()
-        return controller
-
-    def _forget(self, controller: JobController) -> None:
-        key = (controller.namespace, controller.name)
-        if self._controllers.get(key) is controller:
-            del self._controllers[key]
+            self._controllers.close_owner(job)
+        else:
+            self._controllers.for_owner(job).wake()
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from datamigration_operator.sandbox.jobs.owner_controllers import OwnerControllers
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings
 from datamigration_operator.sandbox.kube.resources import ResourceType
 from datamigration_operator.sandbox.kube.rollout_controller import DEPLOYMENTS, runs_pods
@@ -36,7 +37,12 @@ class DeploymentRunner:
         itself is registered by the Job runner."""
         self._settings = settings
         self._store: Store = settings.store
-        self._controllers: dict[tuple[str, str], DeploymentController] = {}
+        self._controllers: OwnerControllers[DeploymentController] = OwnerControllers(
+            "Deployment",
+            lambda namespace, name, uid: DeploymentController(
+                settings, namespace, name, uid, self._forget
+            ),
+        )
         # Closed controllers whose pods may still be stopping: `stop` must kill those too.
         self._retired: list[DeploymentController] = []
         self._unsubscribe: Callable[[], None] | None = None
@@ -48,15 +54,14 @@ class DeploymentRunner:
         deployments = self._store.lookup("apps", "v1", "deployments")
         for deployment in self._store.list(deployments, None)[0]:
             if runs_pods(deployments, deployment):
-                self._controller_for(deployment).wake()
+                self._controllers.for_owner(deployment).wake()
 
     async def stop(self) -> None:
         """Kill every pod process at once and stop all controllers."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        controllers = [*self._controllers.values(), *self._retired]
-        self._controllers.clear()
+        controllers = [*self._controllers.clear(), *self._retired]
         self._retired.clear()
         for controller in controllers:
             await controller.halt()
@@ -73,54 +78,24 @@ class DeploymentRunner:
         if rt.key == DEPLOYMENTS:
             self._on_deployment(event_type, rt, obj)
         elif rt.key == _PODS:
-            self._on_pod(event_type, obj)
+            self._controllers.route_pod(event_type, obj)
         elif rt.key in _WAITED_ON:
-            for controller in list(self._controllers.values()):
+            for controller in self._controllers.all():
                 controller.kick()
 
     def _on_deployment(self, event_type: str, rt: ResourceType, deployment: dict[str, Any]) -> None:
-        meta = deployment["metadata"]
-        current = self._controllers.get((meta["namespace"], meta["name"]))
         if event_type == "DELETED":
-            if current is not None and current.uid == meta["uid"]:
-                current.close()
+            self._controllers.close_owner(deployment)
             return
+        meta = deployment["metadata"]
+        current = self._controllers.get(meta["namespace"], meta["name"])
         if runs_pods(rt, deployment):
-            self._controller_for(deployment).wake()
+            self._controllers.for_owner(deployment).wake()
         elif current is not None:  # opted out: its controller stops the pods, then closes
             current.wake()
 
-    def _on_pod(self, event_type: str, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        for ref in meta.get("ownerReferences") or []:
-            if ref.get("kind") != "Deployment" or not ref.get("controller"):
-                continue
-            controller = self._controllers.get((meta["namespace"], ref.get("name", "")))
-            if controller is None or controller.uid != ref.get("uid"):
-                continue
-            if event_type == "DELETED":
-                controller.pod_deleted(meta["name"])
-            controller.wake()
-
-    def _controller_for(self, deployment: dict[str, Any]) -> DeploymentController:
-        meta = deployment["metadata"]
-        key = (meta["namespace"], meta["name"])
-        current = self._controllers.get(key)
-        if current is not None and current.uid == meta["uid"]:
-            return current
-        if current is not None:  # a Deployment of the same name replaced the old one
-            current.close()
-        controller = DeploymentController(
-            self._settings, meta["namespace"], meta["name"], meta["uid"], self._forget
-        )
-        self._controllers[key] = controller
-        controller.start()
-        return controller
-
     def _forget(self, controller: DeploymentController) -> None:
-        key = (controller.namespace, controller.name)
-        if self._controllers.get(key) is controller:
-            del self._controllers[key]
+        self._controllers.forget(controller)
         self._retired = [c for c in self._retired if not c.finished]
         if not controller.finished:
             self._retired.append(controller)
