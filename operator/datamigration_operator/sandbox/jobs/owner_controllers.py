@@ -8,7 +8,20 @@ ownerReference, if its uid still matches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
+
+PODS: Final = ("", "pods")
+# Changes a waiting or running pod depends on: scheduling, claims, env and volume sources,
+# ServiceAccounts. Every controller is kicked on them.
+WAITED_ON: Final = frozenset(
+    {
+        ("", "nodes"),
+        ("", "persistentvolumeclaims"),
+        ("", "secrets"),
+        ("", "configmaps"),
+        ("", "serviceaccounts"),
+    }
+)
 
 
 class OwnerController(Protocol):

@@ -20,22 +20,17 @@ from datamigration_operator.sandbox.jobs.node_affinity import (
     node_manifest,
     node_ready_status,
 )
-from datamigration_operator.sandbox.jobs.owner_controllers import OwnerControllers
+from datamigration_operator.sandbox.jobs.owner_controllers import (
+    PODS,
+    WAITED_ON,
+    OwnerControllers,
+)
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings, TokenMinter
 from datamigration_operator.sandbox.kube.errors import ApiError
 from datamigration_operator.sandbox.kube.resources import ResourceType
 from datamigration_operator.sandbox.kube.store import Store
 
 _JOBS = ("batch", "jobs")
-_PODS = ("", "pods")
-# Changes that can unblock a waiting pod: scheduling, claims, env sources, ServiceAccounts.
-_WAITED_ON = {
-    ("", "nodes"),
-    ("", "persistentvolumeclaims"),
-    ("", "secrets"),
-    ("", "configmaps"),
-    ("", "serviceaccounts"),
-}
 
 
 class JobRunner:
@@ -127,9 +122,9 @@ class JobRunner:
     ) -> None:
         if rt.key == _JOBS:
             self._on_job(event_type, obj)
-        elif rt.key == _PODS:
+        elif rt.key == PODS:
             self._controllers.route_pod(event_type, obj)
-        elif rt.key in _WAITED_ON:
+        elif rt.key in WAITED_ON:
             for controller in self._controllers.all():
                 controller.kick()
 

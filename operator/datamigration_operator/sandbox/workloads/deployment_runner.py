@@ -13,22 +13,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from datamigration_operator.sandbox.jobs.owner_controllers import OwnerControllers
+from datamigration_operator.sandbox.jobs.owner_controllers import (
+    PODS,
+    WAITED_ON,
+    OwnerControllers,
+)
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings
 from datamigration_operator.sandbox.kube.resources import ResourceType
 from datamigration_operator.sandbox.kube.rollout_controller import DEPLOYMENTS, runs_pods
 from datamigration_operator.sandbox.kube.store import Store
 from datamigration_operator.sandbox.workloads.deployment_controller import DeploymentController
-
-_PODS = ("", "pods")
-# Changes a running or waiting pod depends on: its volumes' sources, claims, its node.
-_WAITED_ON = {
-    ("", "nodes"),
-    ("", "persistentvolumeclaims"),
-    ("", "secrets"),
-    ("", "configmaps"),
-    ("", "serviceaccounts"),
-}
 
 
 class DeploymentRunner:
@@ -77,9 +71,9 @@ class DeploymentRunner:
     ) -> None:
         if rt.key == DEPLOYMENTS:
             self._on_deployment(event_type, rt, obj)
-        elif rt.key == _PODS:
+        elif rt.key == PODS:
             self._controllers.route_pod(event_type, obj)
-        elif rt.key in _WAITED_ON:
+        elif rt.key in WAITED_ON:
             for controller in self._controllers.all():
                 controller.kick()
 
