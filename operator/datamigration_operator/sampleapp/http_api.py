@@ -81,6 +81,17 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(503, "database unavailable")
 
 
+@web.middleware
+async def _close_when_draining(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While shutting down, every response ends its connection (`Connection: close`), so
+    clients open new ones to other pods instead of reusing one this pod is about to close: a
+    request sent on a keep-alive connection as the server closes it would fail."""
+    response = await handler(request)
+    if request.app[DRAINING].is_set():
+        response.force_close()
+    return response
+
+
 async def _body(request: web.Request, model: type[Model]) -> Model:
     try:
         raw = await request.json()
@@ -213,7 +224,9 @@ def build_app(store: ChatStore, registry: CollectorRegistry = REGISTRY) -> web.A
             body=generate_latest(registry), content_type="text/plain", charset="utf-8"
         )
 
-    app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[_close_when_draining, _errors], client_max_size=8 * 1024 * 1024
+    )
     app[DRAINING] = asyncio.Event()
     app.add_routes(routes)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 
@@ -98,3 +99,24 @@ def test_bad_requests_get_clear_errors_and_change_nothing(chat_app: RunningApp) 
         assert refused[0].json()["error"] == "title: String should have at least 1 character"
         assert http.get(f"/conversations/{conversation}/messages").json() == []
         assert http.get(f"/conversations/{conversation}").json()["title"] == "kept"
+
+
+def test_sigterm_drains_unready_and_closes_connections_then_exits(chat_app: RunningApp) -> None:
+    """A rolled pod: unready at once, still serving for the shutdown delay, with every response
+    ending its keep-alive connection so clients move to the new pod before the port closes."""
+    with httpx.Client(base_url=chat_app.url, timeout=10) as http:
+        conversation = http.post("/conversations", json={"title": "before"}).json()["id"]
+        assert http.get("/readyz").headers.get("connection") != "close"
+        chat_app.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while (ready := http.get("/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, "the app stayed ready after SIGTERM"
+            time.sleep(0.05)
+        assert ready.status_code == 503
+        served = http.post(
+            f"/conversations/{conversation}/messages", json={"role": "user", "content": "late"}
+        )
+        assert served.status_code == 201  # still serving while traffic moves away
+        assert served.headers["connection"] == "close"
+    chat_app.process.wait(15)
+    assert chat_app.process.returncode == 0

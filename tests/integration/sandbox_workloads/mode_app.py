@@ -3,7 +3,8 @@
 It follows its mounted ConfigMap key: GET /mode reads $MODE_FILE on every request (through the
 key symlink, as the dual-write library does), GET /frozen reads $FROZEN_FILE (a subPath mount),
 GET /pid tells which process answered, GET /ready answers 200 only once $READY_FLAG exists
-(200 when unset). It logs its start, every mode it sees change, and SIGTERM.
+(200 when unset). With $LISTEN_FLAG set it binds only once that file exists (a slow start).
+It logs its start, every mode it sees change, and SIGTERM.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def watch_mode(stop: threading.Event) -> None:
 
 
 def main() -> None:
+    listen_flag = os.environ.get("LISTEN_FLAG")
+    while listen_flag and not Path(listen_flag).exists():
+        threading.Event().wait(0.05)
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 
     def on_term(signum: int, frame: FrameType | None) -> None:

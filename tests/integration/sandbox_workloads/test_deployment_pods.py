@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.integration.sandbox_workloads.conftest import (
@@ -223,6 +224,51 @@ def test_readiness_probe_gates_ready_replicas(
     assert deployment.status.ready_replicas == 1
     pod = sandbox.core.read_namespaced_pod(name, namespace)
     assert pod.status.container_statuses[0].ready is True
+
+
+def test_a_probe_answered_by_another_process_does_not_make_the_pod_ready(
+    sandbox: Sandbox, namespace: str, tmp_path: Path
+) -> None:
+    """Sandbox pods share 127.0.0.1: during a rolling update the old pod still answers on the
+    port while the new one starts. Its answers must not mark the new pod ready."""
+    port = free_port()
+    old_pod = ThreadingHTTPServer(("127.0.0.1", port), _AlwaysReady)
+    threading.Thread(target=old_pod.serve_forever, daemon=True).start()
+    listen = tmp_path / "listen"
+    probe = {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1}
+    manifest = app_deployment(
+        "chat", port, env={"LISTEN_FLAG": str(listen)}, container={"readinessProbe": probe}
+    )
+    try:
+        sandbox.apps.create_namespaced_deployment(namespace, manifest)
+        wait_for(
+            lambda: [p for p in sandbox.pods_of(namespace, "chat") if p.status.phase == "Running"],
+            "the pod to run",
+        )
+        time.sleep(3)  # three probe periods, each answered 200 by the other process
+        deployment = sandbox.apps.read_namespaced_deployment("chat", namespace)
+        assert not deployment.status.ready_replicas
+    finally:
+        old_pod.shutdown()
+        old_pod.server_close()
+
+    listen.touch()  # the pod binds the port now that the other process let it go
+    wait_for(
+        lambda: rollout_complete(sandbox.apps.read_namespaced_deployment("chat", namespace)),
+        "the pod's own listener to pass the probe",
+    )
+    (pod,) = sandbox.pods_of(namespace, "chat")
+    assert f"serving on {port}" in sandbox.pod_log(namespace, pod.metadata.name)
+
+
+class _AlwaysReady(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 def test_crashing_container_restarts_with_back_off(sandbox: Sandbox, namespace: str) -> None:

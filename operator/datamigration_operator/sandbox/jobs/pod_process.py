@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import psutil
+
 
 class ContainerStartError(Exception):
     """The runtime could not start the container (exit code 128, reason StartError)."""
@@ -98,6 +100,20 @@ class ContainerProcess:
         self._kill_group(signal.SIGKILL)
         self._exit = exit_code(returncode)
         return self._exit
+
+    def listens_on(self, port: int) -> bool:
+        """Whether the container's processes hold a TCP listener on `port`. Sandbox pods share
+        127.0.0.1, so an answer on the port may come from another pod (the old one of a rolling
+        update); a probe only counts when this container is the one listening."""
+        try:
+            root = psutil.Process(self._process.pid)
+            for process in (root, *root.children(recursive=True)):
+                for connection in process.net_connections(kind="tcp"):
+                    if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+                        return True
+        except psutil.Error:
+            return False
+        return False
 
     def send(self, sig: int) -> bool:
         """Signal the whole process group; False when it has already ended."""

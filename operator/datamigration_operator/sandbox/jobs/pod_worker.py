@@ -384,7 +384,10 @@ class PodWorker:
         tracker = ReadinessTracker(probe)
         await asyncio.sleep(probe.initial_delay)
         while True:
-            success = await probe_once(probe)
+            process = self._process
+            success = (
+                process is not None and process.listens_on(probe.port) and await probe_once(probe)
+            )
             if tracker.record(success):
                 self.ready = tracker.ready
                 self._write_running(container, running, last_state)
