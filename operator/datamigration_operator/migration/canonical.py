@@ -1,16 +1,22 @@
 """Canonical content hashes of migration objects (pure): equal objects, equal hashes.
 
-Encoding: the properties as JSON with sorted keys and typed values (1, 1.0, true and "1" all
-differ; bytes become {"$b": base64}), NUL, the references sorted by name (name, "=", a 4-byte
-count, the 16-byte ids), NUL, then the vector's float32 bytes (as Weaviate stores vectors).
-A NULL and an absent property encode the same. The object id is not part of the hash:
-validation pairs objects by id first. blake2b with a 16-byte digest.
+Encoding: the properties, sorted by name, in marshal format version 2 (typed: 1, 1.0, True,
+"1" and b"1" all differ, as do a list and a tuple; version 2 has no back-references, so equal
+values encode the same whatever their identity); a value marshal cannot write sends the whole
+dict to the fallback, 0xFF and JSON with sorted keys (bytes as {"$b": base64}, others by
+repr). Then NUL, the references sorted by name (name, "=", a 4-byte count, the 16-byte ids),
+NUL, then the vector's float32 bytes (as Weaviate stores vectors). Both property encodings are
+self-delimiting and start differently, so no two objects share bytes. A NULL and an absent
+property encode the same. The object id is not part of the hash: validation pairs objects by id
+first. blake2b with a 16-byte digest. Hashes are only ever compared within one run (the same
+Python), never stored.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import marshal
 from collections.abc import Mapping, Sequence
 from hashlib import blake2b
 from typing import Final
@@ -43,12 +49,6 @@ _c_encode = (
 )
 
 
-def _encode_properties(properties: dict[str, object]) -> str:
-    if _c_encode is None:
-        return _encode(properties)
-    return "".join(_c_encode(properties, 0))
-
-
 def canonical_bytes(obj: MigrationObject) -> bytes:
     references = obj.references
     return encode_canonical(
@@ -67,9 +67,24 @@ def encode_canonical(
 ) -> bytes:
     """canonical_bytes from the parts of an object, the references as 16-byte ids: what the
     fast paths (straight from decoded protobuf values) hash without building the object."""
-    if None in properties.values():
-        properties = {k: v for k, v in properties.items() if v is not None}
-    encoded = _encode_properties(properties).encode("utf-8", "surrogatepass") + b"\x00"
+    present = {name: properties[name] for name in sorted(properties)}
+    if None in present.values():
+        present = {k: v for k, v in present.items() if v is not None}
+    return encode_present(present, references, vector)
+
+
+def encode_present(
+    properties: dict[str, object],
+    references: Mapping[str, Sequence[bytes]] | None,
+    vector: bytes | None,
+) -> bytes:
+    """encode_canonical of properties that hold no None and were inserted in name order: what
+    the fast paths build, which spares the sort (property tests hold them equal)."""
+    try:
+        encoded = marshal.dumps(properties, 2) + b"\x00"
+    except ValueError:  # a type marshal cannot write, e.g. a kept-as-is value of a bad read
+        text = _encode(properties) if _c_encode is None else "".join(_c_encode(properties, 0))
+        encoded = b"\xff" + text.encode("utf-8", "surrogatepass") + b"\x00"
     if references:
         # name "=" count(4 bytes) then 16-byte ids: fixed sizes, so no value can fake a boundary.
         items = references.items() if len(references) == 1 else sorted(references.items())

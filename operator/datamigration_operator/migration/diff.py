@@ -127,7 +127,7 @@ class Scratch:
     @property
     def target_path(self) -> Path:
         """The Weaviate side's (uuid, hash) in cursor order; written by the scan thread."""
-        return self.path.with_name(self.path.stem + "-target.sqlite")
+        return self.path.with_name(self.path.stem + "-target.records")
 
     def close(self) -> None:
         self.db.close()
@@ -139,7 +139,8 @@ class Scratch:
 class TargetScan:
     """Scans one collection into the scratch target file in a thread, while the caller indexes
     the SQLite side: the Weaviate server then works while we do, not after. Only (uuid, hash)
-    is kept, on disk, so memory stays flat."""
+    is kept, on disk, so memory stays flat: fixed 32-byte records in cursor order, since
+    nothing but a sequential read ever looks at them."""
 
     def __init__(self, reader: TargetReader, plan: CollectionPlan, path: Path) -> None:
         self.reader = reader
@@ -158,35 +159,28 @@ class TargetScan:
         self._thread.join()
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
-            db.execute("DROP TABLE IF EXISTS target")
-            db.execute("CREATE TABLE target (uuid BLOB, hash BLOB)")
-            db.execute("BEGIN")
-            for page in self.reader.hashes(self.plan):
-                if self._stop.is_set():
-                    return
-                db.executemany("INSERT INTO target VALUES (?, ?)", page)
-            db.execute("COMMIT")
+            with self.path.open("wb") as out:
+                for page in self.reader.hashes(self.plan):
+                    if self._stop.is_set():
+                        return
+                    # both parts are 16 bytes (id_bytes, blake2b digest_size=16)
+                    out.write(b"".join([uuid + content for uuid, content in page]))
         except BaseException as error:  # handed to the caller's thread by rows()
             self.error = error
-        finally:
-            db.close()
 
     def rows(self) -> Iterator[tuple[bytes, bytes]]:
         """The scanned (uuid, hash) pairs in uuid order, once the scan has finished."""
         self._thread.join()
         if self.error is not None:
             raise self.error
-        db = sqlite3.connect(self.path)
-        try:
-            cursor = db.execute("SELECT uuid, hash FROM target ORDER BY rowid")
-            while chunk := cursor.fetchmany(SORT_FETCH):
-                yield from chunk
-        finally:
-            db.close()
+        with self.path.open("rb") as records:
+            while chunk := records.read(_RECORD * SORT_FETCH):
+                for start in range(0, len(chunk), _RECORD):
+                    yield chunk[start : start + 16], chunk[start + 16 : start + _RECORD]
+
+
+_RECORD = 32
 
 
 class Differ:

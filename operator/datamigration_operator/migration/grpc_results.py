@@ -15,13 +15,14 @@ import contextlib
 import struct
 import uuid as uuid_module
 from collections.abc import Callable
+from hashlib import blake2b
 from typing import Any, Final
 from uuid import UUID, SafeUUID
 
 from weaviate.proto.v1 import base_pb2, search_get_pb2
 from weaviate.util import _datetime_from_weaviate_str
 
-from datamigration_operator.migration.canonical import hash_canonical
+from datamigration_operator.migration.canonical import encode_present
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -144,21 +145,27 @@ class ResultDecoder:
         self.plan = plan
         self._names = tuple(prop.name for prop in plan.properties)
         self._with_vector = plan.vector_column is not None
+        # in name order, as canonical.encode_present wants them
         self._readers = tuple(
-            (prop.name, _AS_IS.get(prop.data_type), converter_from_weaviate(prop.data_type))
-            for prop in plan.properties
+            sorted(
+                (prop.name, _AS_IS.get(prop.data_type), converter_from_weaviate(prop.data_type))
+                for prop in plan.properties
+            )
         )
         self._reference_names = frozenset(ref.name for ref in plan.references)
 
     def hashes(self, reply: search_get_pb2.SearchReply) -> list[tuple[bytes, bytes]]:
         """(id, content hash) of every result: the hash of decode_reply's objects, computed
-        from the protobuf values without building them (validation's hot path)."""
+        from the protobuf values without building them (validation's hot path: every
+        attribute read of a protobuf message costs, so each is read once)."""
         readers = self._readers
         reference_names = self._reference_names
         with_vector = self._with_vector
+        encode = encode_present
         out = []
         for result in reply.results:
-            fields = result.properties.non_ref_props.fields
+            result_properties = result.properties
+            fields = result_properties.non_ref_props.fields
             properties: dict[str, object] = {}
             for name, as_is, convert in readers:
                 if name not in fields:
@@ -176,14 +183,17 @@ class ResultDecoder:
                 if value is not None:
                     properties[name] = value
             references: dict[str, list[bytes]] | None = None
-            for ref in result.properties.ref_props:
-                if ref.prop_name in reference_names:
+            for ref in result_properties.ref_props:
+                name = ref.prop_name
+                if name in reference_names:
                     if references is None:
                         references = {}
-                    references[ref.prop_name] = [id_bytes(t.metadata) for t in ref.properties]
+                    references[name] = [id_bytes(t.metadata) for t in ref.properties]
             metadata = result.metadata
+            raw_id = metadata.id_as_bytes
             vector = (_vector(metadata) or None) if with_vector else None
-            out.append((id_bytes(metadata), hash_canonical(properties, references, vector)))
+            content = blake2b(encode(properties, references, vector), digest_size=16).digest()
+            out.append((raw_id if len(raw_id) == 16 else UUID(metadata.id).bytes, content))
         return out
 
     def decode(self, result: Any) -> MigrationObject:

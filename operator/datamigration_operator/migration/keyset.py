@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, Select
 
+from datamigration_operator.migration.reflection import quote_identifier
 from datamigration_operator.migration.values import InvalidText
 
 
@@ -55,3 +56,26 @@ def _bind(value: object) -> ColumnElement[object]:
     if value is None:
         raise ValueError("a key part is NULL; NULL keys cannot be paged")
     return sa.literal(value, sa.types.NullType())
+
+
+def keyset_condition(
+    key_columns: Sequence[str], after: Sequence[object]
+) -> tuple[str, tuple[object, ...]]:
+    """page_statement's WHERE clause as SQL text and parameters, for the sqlite3 driver."""
+    if len(after) != len(key_columns):
+        raise ValueError(f"resume key has {len(after)} parts, the table has {len(key_columns)}")
+    params: list[object] = []
+    marks = []
+    for value in after:
+        if value is None:
+            raise ValueError("a key part is NULL; NULL keys cannot be paged")
+        if isinstance(value, InvalidText):
+            marks.append("CAST(? AS TEXT)")  # as _bind: compare as the TEXT it is stored as
+            params.append(value.raw)
+        else:
+            marks.append("?")
+            params.append(value)
+    names = [quote_identifier(name) for name in key_columns]
+    if len(names) == 1:
+        return f"{names[0]} > {marks[0]}", tuple(params)
+    return f"({', '.join(names)}) > ({', '.join(marks)})", tuple(params)

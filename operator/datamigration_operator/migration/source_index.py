@@ -18,10 +18,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
-from datamigration_operator.migration.canonical import hash_canonical
+from datamigration_operator.migration.canonical import encode_present, hash_canonical
 from datamigration_operator.migration.checkpoint import Key
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
@@ -34,6 +35,8 @@ from datamigration_operator.migration.values import key_from_json, key_to_json
 Entry = tuple[bytes, bytes | None, str | int]
 """(uuid bytes, content hash or None when the row cannot be mapped, key cell)."""
 SORT_FETCH = 5_000
+# Rows per multi-row INSERT of index_tuples: 300 parameters, far below SQLite's limit (32766).
+INSERT_ROWS = 100
 # The child's page cache, which also bounds SQLite's in-memory sort (larger sorts spill to
 # temp files and merge): small and fixed, so its memory does not grow with the table.
 SCRATCH_CACHE_KIB = 4_096
@@ -89,6 +92,45 @@ def index_rows(
     db.execute("COMMIT")
 
 
+def index_tuples(
+    db: sqlite3.Connection,
+    table: str,
+    plan: CollectionPlan,
+    columns: Sequence[str],
+    pages: Iterator[list[tuple[object, ...]]],
+    namespace: str,
+) -> None:
+    """index_rows over rows as tuples of `columns` (SqliteSource.storage_pages): the child's
+    hot path, the same entries without a dict, a call to parts() or to key_cell per row, and
+    INSERT_ROWS rows per INSERT statement (a third of executemany's cost per row)."""
+    parts_of = ObjectBuilder(plan, migration_namespace=namespace).tuple_parts(columns)
+    statements: dict[int, str] = {}
+    db.execute("BEGIN")
+    for rows in pages:
+        values: list[object] = []  # the entries of the page, flattened for the VALUES list
+        extend = values.extend
+        for row in rows:
+            try:
+                key, uuid, properties, references, vector = parts_of(row)
+            except RowError as error:
+                key = error.key
+                extend((object_uuid(namespace, plan.table, key).bytes, None, key_cell(key)))
+                continue
+            content = blake2b(encode_present(properties, references, vector), digest_size=16)
+            part = key[0] if len(key) == 1 else None
+            cell = "s:" + part if type(part) is str else key_cell(key)  # key_cell, inlined
+            extend((uuid, content.digest(), cell))
+        for start in range(0, len(values), 3 * INSERT_ROWS):
+            chunk = values[start : start + 3 * INSERT_ROWS]
+            count = len(chunk) // 3
+            statement = statements.get(count)
+            if statement is None:
+                places = ", ".join(["(?, ?, ?)"] * count)
+                statement = statements[count] = f"INSERT INTO {table} VALUES {places}"
+            db.execute(statement, chunk)
+    db.execute("COMMIT")
+
+
 def sorted_entries(db: sqlite3.Connection, query: str) -> Iterator[Entry]:
     cursor = db.execute(query)
     while chunk := cursor.fetchmany(SORT_FETCH):
@@ -126,8 +168,8 @@ def _index_tables(
             db = open_scratch(path)
             try:
                 db.execute("CREATE TABLE source (uuid BLOB, hash BLOB, key)")
-                pages = source.rows(plan, batch_size=batch_size)
-                index_rows(db, "source", plan, pages, namespace)
+                columns, pages = source.storage_pages(plan, batch_size=batch_size)
+                index_tuples(db, "source", plan, columns, pages, namespace)
                 db.execute("CREATE TABLE sorted (uuid BLOB, hash BLOB, key)")
                 db.execute("INSERT INTO sorted SELECT * FROM source ORDER BY uuid")
                 db.execute("DROP TABLE source")

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from weaviate.proto.v1 import properties_pb2, search_get_pb2
 
+from datamigration_operator.migration import objects
 from datamigration_operator.migration.canonical import content_hash, hash_canonical
 from datamigration_operator.migration.grpc_results import ResultDecoder
 from datamigration_operator.migration.mapping import ObjectBuilder, RowError
+from datamigration_operator.migration.plan import CollectionPlan, ReferencePlan
 from tests.unit.migration.test_round_trip_property import (
     ANY_SQLITE_VALUE,
     INT64,
@@ -62,7 +67,85 @@ def test_row_parts_hash_like_the_built_object_for_valid_rows(row: dict[str, obje
     assert outcome == _row_outcome(row)
 
 
-def _packed(fmt: str, values: list[object]) -> bytes:
+# tuple_parts' own branches: composite keys, references to TEXT and BLOB-affinity keys (and
+# PLAN's to an INTEGER one), each cached by the value as read.
+PLAN2 = CollectionPlan(
+    table="Things2",
+    collection="Thing2",
+    key_columns=("id", "k2"),
+    properties=PLAN.properties,
+    references=(
+        ReferencePlan("c_ref", "cRef", "others", "Other", "TEXT"),
+        ReferencePlan("c_ref2", "cRef2", "more", "More", ""),
+    ),
+    vector_column="c_vector",
+)
+FEW = st.sampled_from(["a", "b", "1", 1, b"a"])  # repeats: the reference cache hits
+KEY = st.one_of(INT64, TEXT, st.none(), st.floats(allow_nan=False), st.binary(max_size=4))
+ROW_OF = {
+    PLAN: {"id": KEY, **dict.fromkeys(VALID, ANY_SQLITE_VALUE)},
+    PLAN2: {
+        "id": KEY,
+        "k2": KEY,
+        **dict.fromkeys(VALID, ANY_SQLITE_VALUE),
+        "c_ref": st.one_of(FEW, ANY_SQLITE_VALUE),
+        "c_ref2": st.one_of(FEW, ANY_SQLITE_VALUE),
+    },
+}
+VALID_ROW_OF = {
+    PLAN: {"id": INT64, **VALID},
+    PLAN2: {"id": TEXT, "k2": INT64, **VALID, "c_ref": FEW, "c_ref2": FEW},
+}
+
+
+def _outcome(parts: Callable[[Any], Sequence[object]], row: object) -> tuple[str, object]:
+    try:
+        return "parts", tuple(parts(row))
+    except RowError as error:
+        return "error", (error.key, error.column, error.message, error.table)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([PLAN, PLAN2]).flatmap(
+        lambda plan: st.tuples(
+            st.just(plan),
+            st.lists(
+                st.one_of(
+                    st.fixed_dictionaries(ROW_OF[plan]), st.fixed_dictionaries(VALID_ROW_OF[plan])
+                ),
+                min_size=1,
+                max_size=6,
+            ),
+            st.permutations(list(ROW_OF[plan])),
+        )
+    ),
+    st.integers(1, 4),
+)
+def test_tuple_parts_equal_parts_for_any_rows(
+    case: tuple[CollectionPlan, list[dict[str, object]], list[str]], cache_size: int
+) -> None:
+    """Rows as tuples in any column order (a trailing rowid ignored), through one builder and
+    a small reference cache that fills and clears: the same parts, or the same RowError."""
+    plan, rows, columns = case
+    builder = ObjectBuilder(plan, migration_namespace=NS)
+    reference = ObjectBuilder(plan, migration_namespace=NS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(objects, "_REFERENCE_BYTES_CACHE_SIZE", cache_size)
+        parts = builder.tuple_parts(columns)
+        for row in rows:
+            values = (*(row[c] for c in columns), 12345)
+            assert _outcome(parts, values) == _outcome(reference.parts, row)
+
+
+def test_tuple_parts_without_a_planned_column_reads_it_as_null() -> None:
+    builder = ObjectBuilder(PLAN2, migration_namespace=NS)
+    row = {"id": "x", "k2": 1, "c_text": "t", "c_ref": "a"}
+    parts = builder.tuple_parts(list(row))
+    assert tuple(parts(tuple(row.values()))) == tuple(builder.parts(row))
+
+
+def _packed(fmt: str, values: Sequence[object]) -> bytes:
     return struct.pack(f"<{len(values)}{fmt}", *values)
 
 

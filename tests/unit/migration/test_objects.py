@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import struct
 import uuid
@@ -117,6 +118,28 @@ def test_what_weaviate_returns_hashes_equal_to_the_row() -> None:
     )
     assert content_hash(read) == content_hash(written)
     assert differing_fields(read, written) == []
+
+
+def test_hashes_tell_apart_what_a_value_of_another_type_would_collide_with() -> None:
+    def hash_of(value: object) -> bytes:
+        return content_hash(MigrationObject(uuid.uuid4(), {"a": value}, {}, None))
+
+    values: list[object] = [1, 1.0, True, "1", b"1", (1,), [1], "True", "1.0", 2**70, "\udcff"]
+    assert len({hash_of(v) for v in values}) == len(values)
+    assert hash_of(2**70) == hash_of(2**70)
+    assert hash_of(-0.0) != hash_of(0.0)
+
+
+def test_a_value_marshal_cannot_write_hashes_through_the_json_fallback() -> None:
+    class Label(str):  # a str subclass: marshal refuses it
+        pass
+
+    moment = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    odd = MigrationObject(uuid.uuid4(), {"b": moment, "a": Label("x")}, {}, None)
+    same = MigrationObject(uuid.uuid4(), {"a": Label("x"), "b": moment}, {}, None)
+    assert content_hash(odd) == content_hash(same)
+    plain = MigrationObject(odd.uuid, {"a": "x", "b": moment.isoformat()}, {}, None)
+    assert content_hash(odd) != content_hash(plain)
 
 
 def test_hashes_see_types_values_references_and_vectors() -> None:

@@ -75,8 +75,9 @@ def test_reflection_finds_keys_without_rowid_and_skips_views(tmp_path: Path) -> 
     assert tables["kv"].without_rowid
     assert tables["kv"].key_columns == ("k",)
     assert tables["log"].key_columns == ("rowid",)
-    assert tables["kv"].column("v") is not None
-    assert tables["kv"].column("v").declared_type == ""
+    value = tables["kv"].column("v")
+    assert value is not None
+    assert value.declared_type == ""
 
 
 @pytest.mark.parametrize("snapshot", [True, False])
@@ -224,3 +225,69 @@ def test_column_stats_of_a_snapshot_in_parallel_equal_the_single_scan(tmp_path: 
     finally:
         live.close()
         copy.close()
+
+
+def _stored(source: SqliteSource, plan: CollectionPlan, batch_size: int) -> list[dict[str, object]]:
+    """storage_pages as row dicts (the trailing rowid dropped), like rows() gives them."""
+    columns, pages = source.storage_pages(plan, batch_size=batch_size)
+    return [dict(zip(columns, row, strict=False)) for page in pages for row in page]
+
+
+def _by_key(source: SqliteSource, plan: CollectionPlan) -> list[dict[str, object]]:
+    return [row for page in source.rows(plan, batch_size=1000) for row in page]
+
+
+def test_storage_pages_give_every_row_once_in_storage_order(tmp_path: Path) -> None:
+    path = make_db(tmp_path / "a.db")
+    connection = sqlite3.connect(path)
+    # rowid order differs from key order; a TEXT key that is not UTF-8; the rowid shadowed
+    connection.executescript("""
+        CREATE TABLE words (w TEXT PRIMARY KEY, n INTEGER);
+        CREATE TABLE shadow (rowid TEXT PRIMARY KEY, oid INTEGER, v TEXT);
+        CREATE TABLE hidden (rowid TEXT, oid TEXT, _rowid_ TEXT, PRIMARY KEY (oid, _rowid_));
+    """)
+    connection.executemany("INSERT INTO words VALUES (?, ?)", [("b", 1), ("a", 2), ("c", 3)])
+    connection.execute("INSERT INTO words VALUES (CAST(? AS TEXT), 4)", (b"\xff",))
+    connection.execute(
+        "INSERT INTO kv VALUES (CAST(? AS TEXT), CAST(? AS TEXT))", (b"a\xfe", b"\xfd")
+    )
+    connection.executemany(
+        "INSERT INTO shadow VALUES (?, ?, ?)",
+        [(f"r{i}", 10 - i, f"v{i}") for i in reversed(range(7))],
+    )
+    connection.executemany(
+        "INSERT INTO hidden VALUES (?, ?, ?)", [(f"r{i}", f"o{i % 3}", f"x{i}") for i in range(7)]
+    )
+    connection.commit()
+    connection.close()
+    with SqliteSource(path, snapshot=False) as source:
+        found = plans(
+            source,
+            CollectionMapping(table="items", collection="Item"),
+            CollectionMapping(table="pairs", collection="Pair"),
+            CollectionMapping(table="kv", collection="Kv", id_column="k"),
+            CollectionMapping(table="log", collection="Log"),
+            CollectionMapping(table="words", collection="Word"),
+            CollectionMapping(table="shadow", collection="Shadow", id_column="rowid"),
+            CollectionMapping(table="hidden", collection="Hidden"),
+        )
+        for plan in found.values():
+            expected = _by_key(source, plan)
+            for batch_size in (1, 2, 3, 1000):
+                got = _stored(source, plan, batch_size)
+                assert len(got) == len(expected), plan.table
+                assert sorted(got, key=repr) == sorted(expected, key=repr), plan.table
+        # a rowid table comes in rowid order, a WITHOUT ROWID table in key order
+        words = [row["w"] for row in _stored(source, found["words"], 2)]
+        assert words == ["b", "a", "c", InvalidText(b"\xff")]
+        kv = [row["k"] for row in _stored(source, found["kv"], 1)]
+        assert kv == ["a", InvalidText(b"a\xfe"), "b", "c"]  # paged on past a non-UTF-8 key
+        hidden = [row["_rowid_"] for row in _stored(source, found["hidden"], 2)]
+        assert hidden == [row["_rowid_"] for row in _by_key(source, found["hidden"])]
+        shadow = [row["v"] for row in _stored(source, found["shadow"], 3)]
+        assert shadow == [f"v{i}" for i in reversed(range(7))]
+        columns, pages = source.storage_pages(found["items"], batch_size=400)
+        assert columns == ["id", "name", "big", "data"]
+        assert [len(page) for page in pages] == [400, 400, 200]
+        with pytest.raises(ValueError, match="batch_size"):
+            source.storage_pages(found["log"], batch_size=0)

@@ -5,16 +5,17 @@ An object is a plain dict {"id", "class", "properties", "vector" (float32 bytes 
 properties hold checked Python values and references as lists of {"beacon": ...}. `put` adds
 "encoded" (wire.EncodedObject): the object's values in the gRPC wire format, written once so
 Search replies are assembled from bytes. Non-reference values are never changed in place (an
-update is a new object), so it stays in step with "properties". Ids are kept
-sorted lazily for the cursor API (sorted on demand, cached until the next write).
+update is a new object), so it stays in step with "properties". Objects are kept sorted
+by id lazily for the cursor API (sorted on demand, kept until an object is added or deleted).
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
+import operator
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from datamigration_operator.sandbox.weaviate.values import (
     coercer_for,
     infer_property,
 )
-from datamigration_operator.sandbox.weaviate.wire import encode_object
+from datamigration_operator.sandbox.weaviate.wire import encode_object, value_names
 
 BEACON_PREFIX = "weaviate://localhost/"
 
@@ -57,21 +58,32 @@ def parse_beacon(value: str) -> tuple[str | None, str]:
     raise ValueError(f"invalid beacon {value!r}")
 
 
+_object_id = operator.itemgetter("id")
+
+
 class Collection:
     """One class: its schema dict, its objects and the checks of their property values."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], on_delete: Callable[[], None] | None = None) -> None:
         self.schema = schema
         self.name: str = schema["class"]
         self.objects: dict[str, dict[str, Any]] = {}
+        self._on_delete = on_delete
+        # the objects in uuid order (a cursor page is a slice of it) and their ids, both
+        # built on demand and kept until an object is added or deleted
+        self._sorted_objects: list[dict[str, Any]] | None = None
         self._sorted_ids: list[str] | None = None
         self._properties: dict[str, dict[str, Any]] = {}
+        # the properties wire.encode_object writes values of (not references), in order
+        self._value_names: tuple[str, ...] = value_names(())
         self._coercers: dict[str, Coercer] = {}
         for prop in schema["properties"]:
             self._index(prop)
 
     def _index(self, prop: dict[str, Any]) -> None:
         self._properties[prop["name"]] = prop
+        if not prop["dataType"][0][:1].isupper():
+            self._value_names = value_names((*self._value_names, prop["name"]))
         if not is_reference(prop):
             self._coercers[prop["name"]] = coercer_for(prop, self.name)
 
@@ -129,25 +141,44 @@ class Collection:
     def put(self, obj: dict[str, Any]) -> None:
         """Insert or replace (keeping the first creation time), as Weaviate's upsert does."""
         uuid = obj["id"]
-        obj["encoded"] = encode_object(uuid, obj["properties"], self._properties)
+        obj["encoded"] = encode_object(uuid, obj["properties"], self._properties, self._value_names)
         old = self.objects.get(uuid)
         if old is None:
             # re-sorted on the next cursor read: cheaper than an insort per object in bulk loads
-            self._sorted_ids = None
+            self._sorted_objects = self._sorted_ids = None
         else:
             obj["creationTimeUnix"] = old["creationTimeUnix"]
+            ordered = self._sorted_objects
+            if ordered is not None:
+                ordered[bisect.bisect_left(ordered, uuid, key=_object_id)] = obj
         self.objects[uuid] = obj
 
     def delete(self, uuid: str) -> bool:
         if self.objects.pop(uuid, None) is None:
             return False
-        self._sorted_ids = None
+        self._sorted_objects = self._sorted_ids = None
+        if self._on_delete is not None:
+            self._on_delete()
         return True
 
+    def sorted_objects(self) -> list[dict[str, Any]]:
+        ordered = self._sorted_objects
+        if ordered is None:
+            # sorting the objects by id beats sorting the ids and looking each one up
+            ordered = self._sorted_objects = sorted(self.objects.values(), key=_object_id)
+        return ordered
+
     def sorted_ids(self) -> list[str]:
-        if self._sorted_ids is None:
-            self._sorted_ids = sorted(self.objects)
-        return self._sorted_ids
+        ids = self._sorted_ids
+        if ids is None:
+            ids = self._sorted_ids = list(map(_object_id, self.sorted_objects()))
+        return ids
+
+    def page(self, after: str, count: int) -> list[dict[str, Any]]:
+        """Up to `count` objects in uuid order after the id `after` (the cursor API)."""
+        ordered = self.sorted_objects()
+        start = bisect.bisect_right(ordered, after, key=_object_id)
+        return ordered[start : start + count]
 
     def ids_after(self, after: str) -> Iterator[str]:
         ids = self.sorted_ids()
@@ -190,10 +221,18 @@ class Database:
         self.auto_schema = auto_schema
         self.collections: dict[str, Collection] = {}
         self.stats = Stats()
+        # Search's RefPropertiesResult member by beacon, for a target asked for with no
+        # properties and only its id (grpc_service): validation reads each conversation's
+        # beacon about eight times, in random order. Only found targets are kept, and what a
+        # member encodes (class and id) outlives a replacement, so only a delete or a drop
+        # clears it.
+        self.reference_members: dict[str, bytes] = {}
 
     def create(self, body: Any) -> dict[str, Any]:
         schema = build_class(body, self.collections)
-        self.collections[schema["class"]] = Collection(schema)
+        self.collections[schema["class"]] = Collection(
+            schema, on_delete=self.reference_members.clear
+        )
         return copy.deepcopy(schema)
 
     def get(self, name: str) -> Collection:
@@ -206,6 +245,7 @@ class Database:
         return self.collections.get(capitalize(name))
 
     def drop(self, name: str) -> bool:
+        self.reference_members.clear()
         return self.collections.pop(capitalize(name), None) is not None
 
     def add_property(self, name: str, body: Any) -> dict[str, Any]:

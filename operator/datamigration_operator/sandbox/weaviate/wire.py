@@ -48,11 +48,21 @@ def tag(field: int, wire_type: int) -> bytes:
 
 
 _SMALL_LENGTHS: Final = [bytes((n,)) for n in range(0x80)]
+# every one- and two-byte length prefix (< 16 KiB), looked up instead of computed: a cursor page
+# writes several per object
+LENGTHS: Final = tuple(
+    _SMALL_LENGTHS + [bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(0x80, 0x4000)]
+)
+TWO_BYTE_LIMIT: Final = 0x4000
+
+
+def length_prefix(size: int) -> bytes:
+    return LENGTHS[size] if size < TWO_BYTE_LIMIT else varint(size)
 
 
 def length_delimited(field_tag: bytes, payload: bytes) -> bytes:
     size = len(payload)
-    return field_tag + (_SMALL_LENGTHS[size] if size < 0x80 else varint(size)) + payload
+    return field_tag + (LENGTHS[size] if size < TWO_BYTE_LIMIT else varint(size)) + payload
 
 
 def string_field(field_tag: bytes, text: str) -> bytes:
@@ -142,45 +152,137 @@ def map_entry(name: str, value: bytes) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class Layout:
+    """What an EncodedObject.named holds. `names`: every non-reference property of the schema
+    when the object was written, in schema order (the tuple is shared: see value_names);
+    `order`: the indexes in `names` of those the object has, in its properties' order."""
+
+    names: tuple[str, ...]
+    order: tuple[int, ...]
+
+
 class EncodedObject:
     """What a stored object contributes to every Search result, encoded once when written:
-    `Properties.fields` entries of its non-reference properties, by name, and the id fields
-    (id, id_as_bytes) of its MetadataResult."""
+    `Properties.fields` entries of its non-reference properties and the id fields (id,
+    id_as_bytes) of its MetadataResult.
 
-    entries: dict[str, bytes]
-    id_fields: bytes
+    `named` is the entry of every name of `layout.names` in that order, a null_value one for
+    a property the object lacks: what a request naming exactly those properties (as
+    validation does) gets, as one bytes object. `entries` (by name, in the object's properties
+    order, absent ones left out) is split from it when another shape asks, and kept."""
+
+    __slots__ = ("_entries", "id_fields", "layout", "named")
+
+    def __init__(self, named: bytes, layout: Layout, id_fields: bytes) -> None:
+        self.named = named
+        self.layout = layout
+        self.id_fields = id_fields
+        self._entries: dict[str, bytes] | None = None
+
+    @property
+    def entries(self) -> dict[str, bytes]:
+        entries = self._entries
+        if entries is None:
+            parts = _split_entries(self.named)
+            names = self.layout.names
+            entries = self._entries = {names[i]: parts[i] for i in self.layout.order}
+        return entries
 
 
-def _length(size: int) -> bytes:
-    if size < 0x80:
-        return _SMALL_LENGTHS[size]
-    if size < 0x4000:
-        return bytes(((size & 0x7F) | 0x80, size >> 7))
-    return varint(size)
+def _split_entries(data: bytes) -> list[bytes]:
+    """The `Properties.fields` entries written one after another in `data`."""
+    parts = []
+    position = 0
+    while position < len(data):
+        start = position
+        position += 1  # the _FIELDS tag
+        size = shift = 0
+        while True:
+            byte = data[position]
+            position += 1
+            size |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        position += size
+        parts.append(data[start:position])
+    return parts
+
+
+# Interned tuples, so that a request's names are recognised by identity; bounded, as an
+# uninterned tuple only misses the fast path.
+_INTERN_LIMIT: Final = 100_000
+_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+_layouts: dict[tuple[tuple[str, ...], tuple[int, ...]], Layout] = {}
+_positions: dict[tuple[str, ...], tuple[dict[str, int], list[bytes]]] = {}
+
+
+def value_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The shared tuple equal to `names`."""
+    found = _names.get(names)
+    if found is None:
+        if len(_names) >= _INTERN_LIMIT:
+            return names
+        found = _names[names] = names
+    return found
+
+
+def _layout(names: tuple[str, ...], order: tuple[int, ...]) -> Layout:
+    key = (names, order)
+    found = _layouts.get(key)
+    if found is None:
+        found = Layout(names, order)
+        if len(_layouts) < _INTERN_LIMIT:
+            _layouts[key] = found
+    return found
+
+
+def _positions_of(names: tuple[str, ...]) -> tuple[dict[str, int], list[bytes]]:
+    """Each name's index and the null_value entries of all of them."""
+    found = _positions.get(names)
+    if found is None:
+        found = (
+            {name: index for index, name in enumerate(names)},
+            [map_entry(name, _NULL) for name in names],
+        )
+        if len(_positions) < _INTERN_LIMIT:
+            _positions[names] = found
+    return found
 
 
 def encode_object(
-    uuid: str, properties: dict[str, Any], schema: dict[str, dict[str, Any]]
+    uuid: str,
+    properties: dict[str, Any],
+    schema: dict[str, dict[str, Any]],
+    names: tuple[str, ...] | None = None,
 ) -> EncodedObject:
-    """Every batch-written object goes through here, so text (most values) is inlined."""
-    entries = {}
+    """Every batch-written object goes through here, so text (most values) is inlined.
+    `names`: the schema's non-reference properties in order (value_names), when known."""
+    if names is None:
+        names = value_names(
+            tuple(name for name, prop in schema.items() if not prop["dataType"][0][:1].isupper())
+        )
+    positions, nulls = _positions_of(names)
+    parts = list(nulls)
+    order = []
     keys = _keys
     for name, value in properties.items():
-        prop = schema.get(name)
-        if prop is None:
-            continue
-        kind = prop["dataType"][0]
-        if kind == "text" and type(value) is str:
+        index = positions.get(name)
+        if index is None:
+            continue  # a reference, or not in the schema
+        prop = schema[name]
+        if prop["dataType"][0] == "text" and type(value) is str:
             key = keys.get(name)
             if key is None:
                 key = keys[name] = string_field(_MAP_KEY, name)
             text = value.encode("utf-8", "surrogatepass")
-            inner = _TEXT + _length(len(text)) + text
-            entry = key + _MAP_VALUE + _length(len(inner)) + inner
-            entries[name] = _FIELDS + _length(len(entry)) + entry
-        elif not kind[:1].isupper():
-            entries[name] = map_entry(name, value_bytes(value, prop))
-    return EncodedObject(entries, id_fields(uuid))
+            inner = _TEXT + length_prefix(len(text)) + text
+            entry = key + _MAP_VALUE + length_prefix(len(inner)) + inner
+            parts[index] = _FIELDS + length_prefix(len(entry)) + entry
+        else:
+            parts[index] = map_entry(name, value_bytes(value, prop))
+        order.append(index)
+    return EncodedObject(b"".join(parts), _layout(names, tuple(order)), id_fields(uuid))
 
 
 def id_fields(uuid: str) -> bytes:

@@ -79,10 +79,25 @@ def test_a_stored_object_is_encoded_as_its_values_are(
     properties = {name: value for name, (_, value) in values.items()}
     properties["ref"] = [{"beacon": "weaviate://localhost/Other/" + uuid}]
     encoded = wire.encode_object(uuid, properties, schema)
-    assert encoded.entries == {
-        name: wire.map_entry(name, wire.value_bytes(value, schema[name]))
+    entries = [
+        (name, wire.map_entry(name, wire.value_bytes(value, schema[name])))
         for name, (_, value) in values.items()
-    }
+    ]
+    assert list(encoded.entries.items()) == entries  # in the properties' order
+    # named: every value property of the schema in schema order (here the reverse of the
+    # properties' order), a null entry for one the object lacks
+    schema = dict(reversed(schema.items()))
+    dropped = entries[0][0] if entries else None
+    properties.pop(dropped, None)  # type: ignore[arg-type]
+    encoded = wire.encode_object(uuid, properties, schema)
+    present = dict(entries[1:])
+    names = [name for name in schema if name != "ref"]
+    null = wire.value_bytes(None, {})
+    assert encoded.layout.names == tuple(names)
+    assert encoded.named == b"".join(
+        present.get(name, wire.map_entry(name, null)) for name in names
+    )
+    assert list(encoded.entries.items()) == entries[1:]
     metadata = search_get_pb2.MetadataResult.FromString(encoded.id_fields)
     assert metadata == search_get_pb2.MetadataResult(
         id=uuid, id_as_bytes=uuid_module.UUID(uuid).bytes
