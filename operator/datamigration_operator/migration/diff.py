@@ -126,27 +126,28 @@ class Scratch:
 
     @property
     def target_path(self) -> Path:
-        """The Weaviate side's (uuid, hash) in cursor order; written by the scan thread."""
-        return self.path.with_name(self.path.stem + "-target.records")
+        """Where the scan thread writes the Weaviate side (one records file per collection)."""
+        return self.path.with_name(self.path.stem + "-target")
 
     def close(self) -> None:
         self.db.close()
-        for path in (self.path, self.target_path):
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
 class TargetScan:
-    """Scans one collection into the scratch target file in a thread, while the caller indexes
-    the SQLite side: the Weaviate server then works while we do, not after. Only (uuid, hash)
-    is kept, on disk, so memory stays flat: fixed 32-byte records in cursor order, since
-    nothing but a sequential read ever looks at them."""
+    """Scans the collections one after another into scratch files in a thread, while the caller
+    indexes the SQLite side and merges: the Weaviate server then works while we do, not after,
+    and the next collection is read while the last one is merged. Only (uuid, hash) is kept,
+    on disk, so memory stays flat: fixed 32-byte records in cursor order, since nothing but
+    one sequential read ever looks at them."""
 
-    def __init__(self, reader: TargetReader, plan: CollectionPlan, path: Path) -> None:
+    def __init__(self, reader: TargetReader, plans: Sequence[CollectionPlan], base: Path) -> None:
         self.reader = reader
-        self.plan = plan
-        self.path = path
+        self.plans = plans
+        self.paths = [base.with_name(f"{base.stem}-{i}.records") for i in range(len(plans))]
         self.error: BaseException | None = None
+        self._scanned = [threading.Event() for _ in plans]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="weaviate-scan", daemon=True)
 
@@ -157,27 +158,35 @@ class TargetScan:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
 
     def _run(self) -> None:
         try:
-            with self.path.open("wb") as out:
-                for page in self.reader.hashes(self.plan):
-                    if self._stop.is_set():
-                        return
-                    # both parts are 16 bytes (id_bytes, blake2b digest_size=16)
-                    out.write(b"".join([uuid + content for uuid, content in page]))
+            for plan, path, scanned in zip(self.plans, self.paths, self._scanned, strict=True):
+                with path.open("wb") as out:
+                    for page in self.reader.hashes(plan):
+                        if self._stop.is_set():
+                            return
+                        # both parts are 16 bytes (id_bytes, blake2b digest_size=16)
+                        out.write(b"".join([uuid + content for uuid, content in page]))
+                scanned.set()
         except BaseException as error:  # handed to the caller's thread by rows()
             self.error = error
+        finally:
+            for scanned in self._scanned:
+                scanned.set()  # wake a waiting caller; it finds the error or the stop
 
-    def rows(self) -> Iterator[tuple[bytes, bytes]]:
-        """The scanned (uuid, hash) pairs in uuid order, once the scan has finished."""
-        self._thread.join()
+    def rows(self, index: int) -> Iterator[tuple[bytes, bytes]]:
+        """The (uuid, hash) pairs of plan `index` in uuid order, once it has been scanned."""
+        self._scanned[index].wait()
         if self.error is not None:
             raise self.error
-        with self.path.open("rb") as records:
+        with self.paths[index].open("rb") as records:
             while chunk := records.read(_RECORD * SORT_FETCH):
                 for start in range(0, len(chunk), _RECORD):
                     yield chunk[start : start + 16], chunk[start + 16 : start + _RECORD]
+        self.paths[index].unlink(missing_ok=True)
 
 
 _RECORD = 32
@@ -208,8 +217,8 @@ class Differ:
     def first_pass(self, scratch: Scratch, result: DiffResult) -> None:
         indexer = self._indexer()
         try:
-            for index, plan in enumerate(self.plans):
-                with TargetScan(self.reader, plan, scratch.target_path) as target:
+            with TargetScan(self.reader, self.plans, scratch.target_path) as targets:
+                for index, plan in enumerate(self.plans):
                     if indexer is not None:
                         source = indexer.sorted(index)
                     else:
@@ -223,8 +232,8 @@ class Differ:
                         source = sorted_entries(
                             scratch.db, "SELECT uuid, hash, key FROM source ORDER BY uuid"
                         )
-                    self._merge(scratch, plan, source, target.rows(), result)
-                scratch.db.execute("DELETE FROM source")
+                    self._merge(scratch, plan, source, targets.rows(index), result)
+                    scratch.db.execute("DELETE FROM source")
         finally:
             if indexer is not None:
                 indexer.close()

@@ -63,6 +63,8 @@ def backup_to(source: sqlite3.Connection, scratch_dir: Path) -> Path:
     scratch_dir.mkdir(parents=True, exist_ok=True)
     target_path = scratch_dir / f"snapshot-{uuid.uuid4().hex}.sqlite"
     target = sqlite3.connect(target_path)
+    # Scratch: a crash restarts the Job with a new snapshot, so skip the fsync (~20% of the copy).
+    target.execute("PRAGMA synchronous = OFF")
     try:
         source.backup(target, pages=-1)
     except sqlite3.DatabaseError as error:

@@ -257,15 +257,16 @@ def _plan_columns(table: TableInfo, plan: CollectionPlan) -> list[str]:
 
 
 def _stats_query(table: str, names: Sequence[str]) -> str:
-    parts = []
+    # count(c) is cheap; TEXT values and NULLs follow from it (a fifth less work than a typeof
+    # test each).
+    parts = ["count(*)"]
     for name in names:
         col = quote_identifier(name)
         parts += [
+            f"count({col})",
             f"sum(typeof({col}) = 'integer')",
             f"sum(typeof({col}) = 'real')",
-            f"sum(typeof({col}) = 'text')",
             f"sum(typeof({col}) = 'blob')",
-            f"sum({col} IS NULL)",
             f"min(CASE WHEN typeof({col}) = 'integer' THEN {col} END)",
             f"max(CASE WHEN typeof({col}) = 'integer' THEN {col} END)",
         ]
@@ -273,15 +274,17 @@ def _stats_query(table: str, names: Sequence[str]) -> str:
 
 
 def _stats_of(names: Sequence[str], row: Sequence[Any]) -> dict[str, ColumnStats]:
+    total = row[0]
     stats = {}
     for index, name in enumerate(names):
-        ints, reals, texts, blobs, nulls, low, high = row[index * 7 : index * 7 + 7]
+        values, ints, reals, blobs, low, high = row[1 + index * 6 : 7 + index * 6]
+        ints, reals, blobs = ints or 0, reals or 0, blobs or 0
         stats[name] = ColumnStats(
-            integers=ints or 0,
-            reals=reals or 0,
-            texts=texts or 0,
-            blobs=blobs or 0,
-            nulls=nulls or 0,
+            integers=ints,
+            reals=reals,
+            texts=values - ints - reals - blobs,
+            blobs=blobs,
+            nulls=total - values,
             min_integer=low,
             max_integer=high,
         )

@@ -13,6 +13,7 @@ from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.migration import snapshot as snapshot_module
 from datamigration_operator.migration.keyset import page_statement
 from datamigration_operator.migration.mapping import CollectionPlan, plan_collections
+from datamigration_operator.migration.plan import ColumnStats
 from datamigration_operator.migration.sample_data import generate_database
 from datamigration_operator.migration.snapshot import SourceError
 from datamigration_operator.migration.source import SqliteSource
@@ -211,6 +212,31 @@ def test_a_read_only_wal_database_opens_immutable_only_without_pending_log(
     with pytest.raises(SourceError, match=r"write-ahead log a\.db-wal holds transactions"):
         snapshot_module.open_read_only(path)
     writer.close()
+
+
+def test_column_stats_equal_a_row_by_row_count(tmp_path: Path) -> None:
+    db = generate_database(tmp_path / "app.db", rows=1_000, bad_data=True).path
+    raw = sqlite3.connect(db)
+    raw.text_factory = bytes
+    with SqliteSource(db, snapshot=False) as source:
+        for table, info in source.tables().items():
+            stats = source.column_stats(table)
+            for column in info.columns:
+                name = '"' + column.name.replace('"', '""') + '"'
+                cells = raw.execute(f'SELECT typeof({name}), {name} FROM "{table}"').fetchall()
+                kinds = [kind.decode() for kind, _ in cells]
+                ints = [value for kind, value in cells if kind == b"integer"]
+                expected = ColumnStats(
+                    integers=kinds.count("integer"),
+                    reals=kinds.count("real"),
+                    texts=kinds.count("text"),
+                    blobs=kinds.count("blob"),
+                    nulls=kinds.count("null"),
+                    min_integer=min(ints, default=None),
+                    max_integer=max(ints, default=None),
+                )
+                assert stats[column.name] == expected, (table, column.name)
+    raw.close()
 
 
 def test_column_stats_of_a_snapshot_in_parallel_equal_the_single_scan(tmp_path: Path) -> None:
