@@ -43,7 +43,14 @@ def decode_properties(props: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     fields = props.non_ref_properties.fields
     for key in fields:  # by key: the map's items() view is a slow pure-Python wrapper
-        out[key] = _struct_value(fields[key])
+        value = fields[key]
+        kind = value.WhichOneof("kind")
+        if kind == "string_value":  # most values: spare the call
+            out[key] = value.string_value
+        elif kind == "number_value":
+            out[key] = value.number_value
+        else:
+            out[key] = _struct_value(value)
     for text_array in props.text_array_properties:
         out[text_array.prop_name] = list(text_array.values)
     for int_array in props.int_array_properties:

@@ -130,18 +130,21 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         if collection is None:
             raise ValueError(f"could not find class {obj.collection} in schema")
         _check_tenant(collection, obj.tenant)
-        values = decode_properties(obj.properties) if obj.HasField("properties") else {}
+        # each attribute read of a protobuf message costs: read the properties once
+        batch_properties = obj.properties if obj.HasField("properties") else None
+        values = {} if batch_properties is None else decode_properties(batch_properties)
         properties = collection.check_properties(
             values, auto_schema=self.database.auto_schema, known_classes=self.database.collections
         )
-        if obj.HasField("properties"):
-            for ref in obj.properties.single_target_ref_props:
-                target = _single_target(collection, ref.prop_name)
-                properties[ref.prop_name] = [beacon(target, str(u).lower()) for u in ref.uuids]
-            for ref in obj.properties.multi_target_ref_props:
+        if batch_properties is not None:
+            for ref in batch_properties.single_target_ref_props:
+                name = ref.prop_name
+                target = _single_target(collection, name)
+                properties[name] = [beacon(target, u.lower()) for u in ref.uuids]
+            for ref in batch_properties.multi_target_ref_props:
                 _reference_property(collection, ref.prop_name, ref.target_collection)
                 properties[ref.prop_name] = [
-                    beacon(ref.target_collection, str(u).lower()) for u in ref.uuids
+                    beacon(ref.target_collection, u.lower()) for u in ref.uuids
                 ]
         vector, vectors = decode_vectors(obj)
         collection.put(
