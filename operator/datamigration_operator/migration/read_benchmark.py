@@ -6,7 +6,8 @@ Generates a sample database (rows split 10/80/10, so --rows 1250000 gives 1M mes
 times, alternating the contenders so background load hits them alike, the best of `repeats`:
 raw sqlite3 (`SELECT * ... ORDER BY` key, one cursor), SqliteSource.rows() (keyset pages of
 dicts), rows() + row_to_object + content_hash (what the copy's resume check does), and
-rows() + ObjectBuilder.parts + hash_canonical (what validation does per SQLite row).
+rows() + ObjectBuilder.parts + hash_canonical (validation's in-process path; with a snapshot
+its child reads storage_pages() through ObjectBuilder.tuple_parts instead).
 """
 
 from __future__ import annotations
