@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import kubernetes
 import pytest
+
+
+def kube_api(kubeconfig: str) -> kubernetes.client.ApiClient:
+    """An API client of the kubernetes package for this kubeconfig (not the global default)."""
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=config)
+    return kubernetes.client.ApiClient(config)
 
 
 @pytest.fixture(autouse=True)

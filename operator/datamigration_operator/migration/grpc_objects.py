@@ -24,6 +24,7 @@ from weaviate.proto.v1 import base_pb2, batch_pb2
 
 from datamigration_operator.migration.mapping import CollectionPlan, MigrationObject
 from datamigration_operator.migration.values import to_weaviate_payload
+from datamigration_operator.protowire import length_delimited, length_prefix
 
 _ARRAYS = {"text[]", "int[]", "number[]"}
 _double = struct.Struct("<d").pack
@@ -43,22 +44,6 @@ _MAP_VALUE: Final = b"\x12"  # map entry value = 2, LEN
 _NUMBER: Final = b"\x11"  # Value.number_value = 2, I64
 _STRING: Final = b"\x1a"  # Value.string_value = 3, LEN
 _BOOL: Final = b"\x20"  # Value.bool_value = 4, VARINT
-_SMALL: Final = [bytes((n,)) for n in range(0x80)]
-
-
-def _length(size: int) -> bytes:
-    if size < 0x80:
-        return _SMALL[size]
-    out = bytearray()
-    while size >= 0x80:
-        out.append((size & 0x7F) | 0x80)
-        size >>= 7
-    out.append(size)
-    return bytes(out)
-
-
-def _delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + _length(len(payload)) + payload
 
 
 def _scalar_value(value: object) -> bytes | None:
@@ -69,7 +54,7 @@ def _scalar_value(value: object) -> bytes | None:
             text = value.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: the protobuf classes decide
             return None
-        return _STRING + _length(len(text)) + text
+        return _STRING + length_prefix(len(text)) + text
     if type(value) is bool:
         return _BOOL + (b"\x01" if value else b"\x00")
     if type(value) is float or (type(value) is int and -(2**53) <= value <= 2**53):
@@ -84,7 +69,7 @@ class ObjectEncoder:
         self.collection = plan.collection
         self._arrays = {p.name: p.data_type for p in plan.properties if p.data_type in _ARRAYS}
         self._keys: dict[str, bytes] = {}
-        self._collection = _delimited(_COLLECTION, plan.collection.encode("utf-8"))
+        self._collection = length_delimited(_COLLECTION, plan.collection.encode("utf-8"))
 
     def encode(self, obj: MigrationObject) -> batch_pb2.BatchObject:
         scalars: dict[str, Any] = {}
@@ -144,7 +129,7 @@ class ObjectEncoder:
         body = self._wire(obj)
         if body is None:
             body = self.encode(obj).SerializeToString()
-        return _OBJECTS + _length(len(body)) + body
+        return _OBJECTS + length_prefix(len(body)) + body
 
     def _wire(self, obj: MigrationObject) -> bytes | None:
         keys = self._keys
@@ -157,17 +142,19 @@ class ObjectEncoder:
                 return None
             key = keys.get(name)
             if key is None:
-                key = keys[name] = _delimited(_MAP_KEY, name.encode("utf-8"))
-            entry = key + _MAP_VALUE + _length(len(encoded)) + encoded
-            entries.append(_FIELDS + _length(len(entry)) + entry)
+                key = keys[name] = length_delimited(_MAP_KEY, name.encode("utf-8"))
+            entry = key + _MAP_VALUE + length_prefix(len(encoded)) + encoded
+            entries.append(_FIELDS + length_prefix(len(entry)) + entry)
         # encode() always sets non_ref_properties and properties, even when empty
-        properties = _delimited(_NON_REF, b"".join(entries))
+        properties = length_delimited(_NON_REF, b"".join(entries))
         for name, targets in obj.references.items():
             if targets:
                 ids = b"".join([_REF_UUIDS + b"\x24" + str(t).encode() for t in targets])
-                properties += _delimited(_SINGLE_REFS, ids + _delimited(_REF_NAME, name.encode()))
-        out = _UUID + b"\x24" + str(obj.uuid).encode() + _delimited(_PROPERTIES, properties)
+                properties += length_delimited(
+                    _SINGLE_REFS, ids + length_delimited(_REF_NAME, name.encode())
+                )
+        out = _UUID + b"\x24" + str(obj.uuid).encode() + length_delimited(_PROPERTIES, properties)
         out += self._collection
         if obj.vector:
-            out += _delimited(_VECTOR_BYTES, obj.vector)
+            out += length_delimited(_VECTOR_BYTES, obj.vector)
         return out

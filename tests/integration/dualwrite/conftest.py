@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
+from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.dualwrite.drainer import DrainSettings
 from datamigration_operator.dualwrite.integration import DualWrite
+from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import ObjectBuilder
 from datamigration_operator.migration.sink import connect
@@ -52,3 +56,24 @@ def differences(
     stored = set() if collection is None else set(collection.objects)
     extra = {str(u) for u in stored} - {str(u) for u in expected}
     return problems + [f"{uuid}: no row" for uuid in sorted(extra)]
+
+
+def fast_dual_write(
+    sessions: sessionmaker[Session],
+    mappings: list[CollectionMapping],
+    mode: ModeSource,
+    weaviate: RunningWeaviate,
+    namespace: str,
+    *,
+    max_delay: float = 0.5,
+) -> DualWrite:
+    """DualWrite against the test's Weaviate, retrying and polling in tens of milliseconds."""
+    return DualWrite(
+        sessions,
+        mappings,
+        mode,
+        lambda: connect(target(weaviate.http_port, weaviate.grpc_port), None, timeout=5),
+        namespace,
+        registry=CollectorRegistry(),
+        drain_settings=DrainSettings(base_delay=0.05, max_delay=max_delay, idle_interval=0.05),
+    )

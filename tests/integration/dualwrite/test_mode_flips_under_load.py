@@ -30,15 +30,11 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.dualwrite.drainer import DrainSettings
-from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.dualwrite.outbox import outbox
-from datamigration_operator.migration.sink import connect
 from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
-from tests.integration.dualwrite.conftest import RunningWeaviate, wait_for
+from tests.integration.dualwrite.conftest import RunningWeaviate, fast_dual_write, wait_for
 from tests.integration.dualwrite.engine_runs import engine_copy, engine_diff, run_settings
-from tests.integration.dualwrite.notes_app import target
 
 SECONDS_PER_MODE = float(os.environ.get("DUALWRITE_FLIP_SECONDS", "2"))
 WRITERS = 2
@@ -317,15 +313,7 @@ def test_mode_flips_under_load_lose_and_duplicate_nothing(
     mode = ModeSource(path=volume.directory, registry=CollectorRegistry(), poll_interval=0.05)
     applied = threading.Event()
     mode.on_change(lambda _old, _new: applied.set())
-    dual = DualWrite(
-        sessions,
-        MAPPINGS,
-        mode,
-        lambda: connect(target(weaviate.http_port, weaviate.grpc_port), None, timeout=5),
-        NAMESPACE,
-        registry=CollectorRegistry(),
-        drain_settings=DrainSettings(base_delay=0.05, max_delay=0.5, idle_interval=0.05),
-    )
+    dual = fast_dual_write(sessions, MAPPINGS, mode, weaviate, NAMESPACE, max_delay=0.5)
     settings = run_settings(path, tmp_path, MAPPINGS, NAMESPACE)
     paused = threading.Event()
     threads = [

@@ -9,13 +9,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.dualwrite.drainer import DrainSettings
-from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
-from datamigration_operator.migration.sink import connect
-from tests.integration.dualwrite.conftest import RunningWeaviate, wait_for
+from tests.integration.dualwrite.conftest import RunningWeaviate, fast_dual_write, wait_for
 from tests.integration.dualwrite.engine_runs import engine_copy, engine_diff, run_settings
-from tests.integration.dualwrite.notes_app import target
 
 NAMESPACE = "apps/shop"
 MAPPINGS = [CollectionMapping(table="items", collection="Item")]
@@ -47,15 +43,8 @@ def test_app_planned_on_an_empty_table_agrees_with_the_copy(
     mode_file = tmp_path / "migration_mode"
     mode_file.write_text("sqlite_only")
     mode = ModeSource(path=mode_file, registry=CollectorRegistry())
-    dual = DualWrite(  # the app starts before any data: its planner sees an empty table
-        sessions,
-        MAPPINGS,
-        mode,
-        lambda: connect(target(weaviate.http_port, weaviate.grpc_port), None, timeout=5),
-        NAMESPACE,
-        registry=CollectorRegistry(),
-        drain_settings=DrainSettings(base_delay=0.05, max_delay=0.2, idle_interval=0.05),
-    )
+    # the app starts before any data: its planner sees an empty table
+    dual = fast_dual_write(sessions, MAPPINGS, mode, weaviate, NAMESPACE, max_delay=0.2)
     planned = {p.name: p.data_type for p in dual.plans["items"].properties}
     assert (planned["meta"], planned["price"], planned["raw"]) == ("number", "number", "text")
     with dual:

@@ -9,10 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import kubernetes
-
 from datamigration_operator.migration.sample_data import generate_database
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CLAIM,
     ROOT,
@@ -31,9 +30,7 @@ def migration_world(base: Path, namespace: str, rows: int) -> Iterator[dict[str,
     )
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    api = kubernetes.client.ApiClient(config)
+    api = kube_api(info.kubeconfig)
     prepare_namespace(api, namespace, config_map_data={"migration_mode": "sqlite_only"})
     database = generate_database(plane.runner.claim_dir(namespace, CLAIM) / "app.db", rows=rows)
     operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")

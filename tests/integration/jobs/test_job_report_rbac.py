@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from datamigration_operator.api.job_contract import MigrationRef
 from datamigration_operator.kube.migration_reporter import MigrationReporter
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CONFIG_MAP,
     GROUP,
@@ -42,10 +43,8 @@ class World:
 def world(tmp_path: Path) -> Iterator[World]:
     thread = ControlPlaneThread(ControlPlane(tmp_path, crd_dir=ROOT / "crds", rbac=True))
     info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    admin = kubernetes.client.ApiClient(config)
-    job = kubernetes.client.ApiClient(config)
+    admin = kube_api(info.kubeconfig)
+    job = kube_api(info.kubeconfig)
     job.set_default_header("Impersonate-User", JOB_ACCOUNT)  # kubectl --as
     try:
         prepare_namespace(admin, NS, config_map_data=APP_DATA)

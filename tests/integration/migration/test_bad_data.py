@@ -32,6 +32,7 @@ from datamigration_operator.migration.run import RunSettings
 from datamigration_operator.migration.sample_data import SampleDatabase
 from datamigration_operator.migration.sink import FailedObject, SinkSettings
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.conftest import kube_api
 from tests.integration.migration.conftest import (
     NAMESPACE,
     RunningWeaviate,
@@ -537,9 +538,7 @@ def plane(tmp_path: Path) -> Iterator[tuple[ControlPlane, Any, tuple[int, int]]]
     plane = ControlPlane(tmp_path / "sandbox", crd_dir=ROOT / "crds", rbac=True)
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    api = kubernetes.client.ApiClient(config)
+    api = kube_api(info.kubeconfig)
     try:
         yield plane, api, (info.weaviate_http_port, info.weaviate_grpc_port)
     finally:

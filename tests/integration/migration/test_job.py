@@ -31,6 +31,7 @@ from datamigration_operator.migration.sample_data import (
     sample_collections,
 )
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.conftest import kube_api
 from tests.integration.migration.conftest import DMCTL, cli_env, parse_json_line
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,9 +56,7 @@ class Plane:
 def plane(tmp_path: Path) -> Iterator[Plane]:
     thread = ControlPlaneThread(ControlPlane(tmp_path / "sandbox", crd_dir=ROOT / "crds"))
     info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    api = kubernetes.client.ApiClient(config)
+    api = kube_api(info.kubeconfig)
     try:
         yield Plane(
             thread, Path(info.kubeconfig), api, info.weaviate_http_port, info.weaviate_grpc_port

@@ -36,6 +36,7 @@ import pytest
 import yaml
 
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.conftest import kube_api
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[3]
@@ -115,9 +116,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     )
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    api = kubernetes.client.ApiClient(config)
+    api = kube_api(info.kubeconfig)
     try:
         yield Sandbox(
             thread,

@@ -19,6 +19,7 @@ import pytest
 
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_operator.sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
+from tests.integration.conftest import kube_api
 
 APP = Path(__file__).with_name("mode_app.py")
 CONFIG_MAP = "app-config"
@@ -62,9 +63,7 @@ def start_sandbox(data_dir: Path) -> Sandbox:
     plane = ControlPlane(data_dir)
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=info.kubeconfig, client_configuration=config)
-    return Sandbox(plane, thread, info.kubeconfig, kubernetes.client.ApiClient(config))
+    return Sandbox(plane, thread, info.kubeconfig, kube_api(info.kubeconfig))
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +174,15 @@ def process_alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def rolled_out(sandbox: Sandbox, namespace: str, name: str, what: str) -> Any:
+    """Waits until the Deployment's rollout is complete; returns it (a V1Deployment)."""
+    return wait_for(
+        lambda: (
+            (d := sandbox.apps.read_namespaced_deployment(name, namespace))
+            and rollout_complete(d)
+            and d
+        ),
+        what,
+    )

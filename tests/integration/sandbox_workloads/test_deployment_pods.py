@@ -16,6 +16,7 @@ from tests.integration.sandbox_workloads.conftest import (
     free_port,
     http_get,
     process_alive,
+    rolled_out,
     rollout_complete,
     wait_for,
 )
@@ -36,14 +37,7 @@ def test_deployment_pod_runs_serves_and_logs(sandbox: Sandbox, namespace: str) -
     port = free_port()
     sandbox.apps.create_namespaced_deployment(namespace, app_deployment("chat", port))
 
-    deployment = wait_for(
-        lambda: (
-            (d := sandbox.apps.read_namespaced_deployment("chat", namespace))
-            and rollout_complete(d)
-            and d
-        ),
-        "the rollout",
-    )
+    deployment = rolled_out(sandbox, namespace, "chat", "the rollout")
 
     # Without a readinessProbe the pod is ready once its process started, maybe before it
     # listens (as in Kubernetes): wait for the app to answer.
@@ -156,10 +150,7 @@ def test_readers_of_the_mounted_key_never_see_a_partial_update(
 def test_template_change_rolls_the_pod(sandbox: Sandbox, namespace: str) -> None:
     port = free_port()
     sandbox.apps.create_namespaced_deployment(namespace, app_deployment("chat", port))
-    wait_for(
-        lambda: rollout_complete(sandbox.apps.read_namespaced_deployment("chat", namespace)),
-        "the first rollout",
-    )
+    rolled_out(sandbox, namespace, "chat", "the first rollout")
     (old,) = sandbox.pods_of(namespace, "chat")
     old_pid = _pid(port)
 
@@ -213,14 +204,7 @@ def test_readiness_probe_gates_ready_replicas(
     assert (pod.status.phase, ready) == ("Running", "False")
 
     flag.touch()
-    deployment = wait_for(
-        lambda: (
-            (d := sandbox.apps.read_namespaced_deployment("chat", namespace))
-            and rollout_complete(d)
-            and d
-        ),
-        "the probe to pass",
-    )
+    deployment = rolled_out(sandbox, namespace, "chat", "the probe to pass")
     assert deployment.status.ready_replicas == 1
     pod = sandbox.core.read_namespaced_pod(name, namespace)
     assert pod.status.container_statuses[0].ready is True
@@ -253,10 +237,7 @@ def test_a_probe_answered_by_another_process_does_not_make_the_pod_ready(
         old_pod.server_close()
 
     listen.touch()  # the pod binds the port now that the other process let it go
-    wait_for(
-        lambda: rollout_complete(sandbox.apps.read_namespaced_deployment("chat", namespace)),
-        "the pod's own listener to pass the probe",
-    )
+    rolled_out(sandbox, namespace, "chat", "the pod's own listener to pass the probe")
     (pod,) = sandbox.pods_of(namespace, "chat")
     assert f"serving on {port}" in sandbox.pod_log(namespace, pod.metadata.name)
 
@@ -325,14 +306,7 @@ def test_deployment_without_the_annotation_keeps_the_simulated_status(
     manifest = app_deployment("manifest-only", free_port(), replicas=2, run_pods=False)
     sandbox.apps.create_namespaced_deployment(namespace, manifest)
 
-    deployment = wait_for(
-        lambda: (
-            (d := sandbox.apps.read_namespaced_deployment("manifest-only", namespace))
-            and rollout_complete(d)
-            and d
-        ),
-        "the simulated rollout",
-    )
+    deployment = rolled_out(sandbox, namespace, "manifest-only", "the simulated rollout")
 
     assert deployment.status.available_replicas == 2
     assert sandbox.pods_of(namespace, "manifest-only") == []

@@ -81,16 +81,22 @@ def test_reflection_finds_keys_without_rowid_and_skips_views(tmp_path: Path) -> 
     assert value.declared_type == ""
 
 
+# the tables make_db creates
+MAKE_DB_MAPPINGS = (
+    CollectionMapping(table="items", collection="Item"),
+    CollectionMapping(table="pairs", collection="Pair"),
+    CollectionMapping(table="kv", collection="Kv", id_column="k"),
+    CollectionMapping(table="log", collection="Log"),
+)
+
+
 @pytest.mark.parametrize("snapshot", [True, False])
 def test_pages_follow_the_key_and_resume_after_a_checkpoint(tmp_path: Path, snapshot: bool) -> None:
     path = make_db(tmp_path / "a.db")
     with SqliteSource(path, snapshot=snapshot, scratch_dir=tmp_path / "scratch") as source:
         found = plans(
             source,
-            CollectionMapping(table="items", collection="Item"),
-            CollectionMapping(table="pairs", collection="Pair"),
-            CollectionMapping(table="kv", collection="Kv", id_column="k"),
-            CollectionMapping(table="log", collection="Log"),
+            *MAKE_DB_MAPPINGS,
         )
         assert [len(b) for b in source.rows(found["items"], batch_size=300)] == [300, 300, 300, 100]
         assert keys(source, found["items"], after=(998,)) == [(999,), (1000,)]
@@ -289,10 +295,7 @@ def test_storage_pages_give_every_row_once_in_storage_order(tmp_path: Path) -> N
     with SqliteSource(path, snapshot=False) as source:
         found = plans(
             source,
-            CollectionMapping(table="items", collection="Item"),
-            CollectionMapping(table="pairs", collection="Pair"),
-            CollectionMapping(table="kv", collection="Kv", id_column="k"),
-            CollectionMapping(table="log", collection="Log"),
+            *MAKE_DB_MAPPINGS,
             CollectionMapping(table="words", collection="Word"),
             CollectionMapping(table="shadow", collection="Shadow", id_column="rowid"),
             CollectionMapping(table="hidden", collection="Hidden"),

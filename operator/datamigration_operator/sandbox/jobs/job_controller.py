@@ -7,7 +7,6 @@ status write only means "sync again". Retries of failed pods back off exponentia
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -38,15 +37,17 @@ from datamigration_operator.sandbox.jobs.job_status import (
 )
 from datamigration_operator.sandbox.jobs.pod_manifest import pod_from_job, pod_name
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings, PodWorker, StopReason
+from datamigration_operator.sandbox.jobs.sync_loop import SyncLoop
 from datamigration_operator.sandbox.kube.errors import ApiError
 
 _log = logging.getLogger(__name__)
 
 _COMPONENT = "job-controller"
-_ERROR_RETRY_SECONDS = 0.5
 
 
-class JobController:
+class JobController(SyncLoop):
+    kind = "job"
+
     def __init__(
         self,
         settings: KubeletSettings,
@@ -59,13 +60,9 @@ class JobController:
         self._store = settings.store
         self._jobs = self._store.lookup("batch", "v1", "jobs")
         self._pods = self._store.lookup("", "v1", "pods")
-        self.namespace, self.name, self.uid = namespace, name, uid
-        self._on_closed = on_closed
+        super().__init__(namespace, name, uid, on_closed)
         self.workers: dict[str, PodWorker] = {}
         self._delete_when_ended: set[str] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
         self._verdict: Verdict | None = None
         self._succeeded = 0
         self._failed = 0
@@ -75,13 +72,6 @@ class JobController:
         self._create_failures = 0
 
     # --- control --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._run(), name=f"job {self.namespace}/{self.name}")
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def kick(self) -> None:
         """The cluster changed (nodes, claims, secrets...): re-check waiting pods and creation."""
@@ -105,36 +95,12 @@ class JobController:
         self._closed = True
         for worker in self.workers.values():
             await worker.halt()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
+        await self._cancel()
 
     def send_signal(self, sig: int) -> bool:
         return any(w.send_signal(sig) for w in self.workers.values() if w.active)
 
     # --- the sync loop --------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        try:
-            while not self._closed:
-                self._wake.clear()
-                try:
-                    timeout = self._sync()
-                except ApiError as exc:
-                    _log.warning("job %s/%s: sync failed: %s", self.namespace, self.name, exc)
-                    timeout = _ERROR_RETRY_SECONDS
-                if self.closed:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):  # not wait_for: see pod_worker
-                        await self._wake.wait()
-        finally:
-            self._on_closed(self)
 
     def _sync(self) -> float | None:
         job = self._get_job()

@@ -32,6 +32,7 @@ class OwnerController(Protocol):
     def start(self) -> None: ...
     def close(self) -> None: ...
     def wake(self) -> None: ...
+    def kick(self) -> None: ...
     def pod_deleted(self, pod: str) -> None: ...
 
 
@@ -83,6 +84,15 @@ class OwnerControllers(Generic[C]):
         key = (controller.namespace, controller.name)
         if self._by_key.get(key) is controller:
             del self._by_key[key]
+
+    def on_dependency(self, event_type: str, key: tuple[str, str], obj: dict[str, Any]) -> None:
+        """A store event of another kind than the owner's: a pod reaches its controller, a
+        change of what pods wait on (WAITED_ON) kicks every controller."""
+        if key == PODS:
+            self.route_pod(event_type, obj)
+        elif key in WAITED_ON:
+            for controller in self.all():
+                controller.kick()
 
     def route_pod(self, event_type: str, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]

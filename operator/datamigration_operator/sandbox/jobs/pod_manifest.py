@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import secrets
 import string
+from collections.abc import Mapping
 from typing import Any
 
 from datamigration_operator.sandbox.jobs.job_defaults import (
@@ -19,8 +20,7 @@ _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 
 def pod_name(job_name: str) -> str:
     """<job>-<5 random [a-z0-9]>, the shape of the controller's generateName."""
-    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    return f"{job_name[:57]}-{suffix}"
+    return f"{job_name[:57]}-{random_suffix()}"
 
 
 def pod_from_job(job: dict[str, Any], name: str) -> dict[str, Any]:
@@ -32,15 +32,39 @@ def pod_from_job(job: dict[str, Any], name: str) -> dict[str, Any]:
     labels.setdefault(JOB_NAME_LABEL, meta["name"])
     labels.setdefault(LEGACY_CONTROLLER_UID_LABEL, meta["uid"])
     labels.setdefault(LEGACY_JOB_NAME_LABEL, meta["name"])
+    spec = template.get("spec") or {}
+    return controlled_pod(
+        job, ("batch/v1", "Job"), name, f"{meta['name']}-", labels, template_meta, spec
+    )
+
+
+def random_suffix() -> str:
+    """5 random [a-z0-9], as the controllers' generateName appends."""
+    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+
+
+def controlled_pod(
+    owner: Mapping[str, Any],
+    owner_type: tuple[str, str],
+    name: str,
+    generate_name: str,
+    labels: dict[str, str],
+    template_meta: Mapping[str, Any],
+    spec: dict[str, Any],
+) -> dict[str, Any]:
+    """A Pending pod of the template `spec`, controlled by `owner` (a Job, a Deployment) of
+    `owner_type` (apiVersion, kind)."""
+    meta = owner["metadata"]
+    api_version, kind = owner_type
     pod_meta: dict[str, Any] = {
         "name": name,
-        "generateName": f"{meta['name']}-",
+        "generateName": generate_name,
         "namespace": meta["namespace"],
         "labels": labels,
         "ownerReferences": [
             {
-                "apiVersion": "batch/v1",
-                "kind": "Job",
+                "apiVersion": api_version,
+                "kind": kind,
                 "name": meta["name"],
                 "uid": meta["uid"],
                 "controller": True,
@@ -50,7 +74,6 @@ def pod_from_job(job: dict[str, Any], name: str) -> dict[str, Any]:
     }
     if template_meta.get("annotations"):
         pod_meta["annotations"] = dict(template_meta["annotations"])
-    spec = template.get("spec") or {}
     # The ServiceAccount admission plugin fills both fields.
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     spec["serviceAccountName"] = account

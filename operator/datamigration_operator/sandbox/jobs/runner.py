@@ -21,8 +21,6 @@ from datamigration_operator.sandbox.jobs.node_affinity import (
     node_ready_status,
 )
 from datamigration_operator.sandbox.jobs.owner_controllers import (
-    PODS,
-    WAITED_ON,
     OwnerControllers,
 )
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings, TokenMinter
@@ -122,11 +120,8 @@ class JobRunner:
     ) -> None:
         if rt.key == _JOBS:
             self._on_job(event_type, obj)
-        elif rt.key == PODS:
-            self._controllers.route_pod(event_type, obj)
-        elif rt.key in WAITED_ON:
-            for controller in self._controllers.all():
-                controller.kick()
+        else:
+            self._controllers.on_dependency(event_type, rt.key, obj)
 
     def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
         if event_type == "DELETED":

@@ -17,52 +17,28 @@ from typing import Any, Final
 
 from weaviate.proto.v1 import properties_pb2
 
+from datamigration_operator.protowire import (
+    LENGTHS,
+    TWO_BYTE_LIMIT,
+    length_delimited,
+    length_prefix,
+    varint,
+)
 from datamigration_operator.sandbox.weaviate.grpc_codec import uuid_bytes, value_fields
+
+__all__ = ["LENGTHS", "TWO_BYTE_LIMIT", "length_delimited", "length_prefix", "varint"]
 
 # wire types
 VARINT: Final = 0
 _I64: Final = 1
 LEN: Final = 2
 _I32: Final = 5
-_U64: Final = 2**64 - 1
 _double = struct.Struct("<d").pack
 _float = struct.Struct("<f").pack
 
 
-def varint(value: int) -> bytes:
-    if 0 <= value < 0x80:
-        return bytes((value,))
-    if 0 < value < 0x4000:  # two bytes: the length of most text values
-        return bytes(((value & 0x7F) | 0x80, value >> 7))
-    value &= _U64  # negative int64: ten bytes of two's complement, as protobuf writes it
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def tag(field: int, wire_type: int) -> bytes:
     return varint((field << 3) | wire_type)
-
-
-_SMALL_LENGTHS: Final = [bytes((n,)) for n in range(0x80)]
-# every one- and two-byte length prefix (< 16 KiB), looked up instead of computed: a cursor page
-# writes several per object
-LENGTHS: Final = tuple(
-    _SMALL_LENGTHS + [bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(0x80, 0x4000)]
-)
-TWO_BYTE_LIMIT: Final = 0x4000
-
-
-def length_prefix(size: int) -> bytes:
-    return LENGTHS[size] if size < TWO_BYTE_LIMIT else varint(size)
-
-
-def length_delimited(field_tag: bytes, payload: bytes) -> bytes:
-    size = len(payload)
-    return field_tag + (LENGTHS[size] if size < TWO_BYTE_LIMIT else varint(size)) + payload
 
 
 def string_field(field_tag: bytes, text: str) -> bytes:

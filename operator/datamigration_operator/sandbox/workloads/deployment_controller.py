@@ -11,7 +11,6 @@ status write only means "sync again".
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -23,6 +22,7 @@ from typing import Any
 from datamigration_operator.sandbox.jobs.cluster_events import record_event
 from datamigration_operator.sandbox.jobs.job_status import format_time, retry_delay
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings, PodWorker, StopReason
+from datamigration_operator.sandbox.jobs.sync_loop import SyncLoop
 from datamigration_operator.sandbox.kube.errors import ApiError
 from datamigration_operator.sandbox.kube.rollout_controller import runs_pods
 from datamigration_operator.sandbox.workloads.deployment_pods import (
@@ -44,7 +44,6 @@ from datamigration_operator.sandbox.workloads.rolling_update import (
 _log = logging.getLogger(__name__)
 
 _COMPONENT = "deployment-controller"
-_ERROR_RETRY_SECONDS = 0.5
 
 
 @dataclass
@@ -54,7 +53,9 @@ class _Member:
     rank: int
 
 
-class DeploymentController:
+class DeploymentController(SyncLoop):
+    kind = "deployment"
+
     def __init__(
         self,
         settings: KubeletSettings,
@@ -67,24 +68,13 @@ class DeploymentController:
         self._store = settings.store
         self._deployments = self._store.lookup("apps", "v1", "deployments")
         self._pods = self._store.lookup("", "v1", "pods")
-        self.namespace, self.name, self.uid = namespace, name, uid
-        self._on_closed = on_closed
+        super().__init__(namespace, name, uid, on_closed)
         self._members: dict[str, _Member] = {}
         self._rank = 0
         self._create_failures = 0
         self._reported = ""  # last configuration error reported as an event
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
 
     # --- control --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._run(), name=f"deployment {self.namespace}/{self.name}")
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def kick(self) -> None:
         """The cluster changed (ConfigMaps, Secrets, claims...): pods re-check what they use."""
@@ -110,32 +100,11 @@ class DeploymentController:
 
     async def halt(self) -> None:
         """Kill every process at once (the control plane is stopping)."""
-        self._closed = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self._cancel()
         for member in self._members.values():
             await member.worker.halt()
 
     # --- the sync loop --------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        try:
-            while True:
-                if self._closed:  # close() also wakes the wait below
-                    break
-                self._wake.clear()
-                try:
-                    timeout = self._sync()
-                except Exception:
-                    _log.exception("deployment %s/%s: sync failed", self.namespace, self.name)
-                    timeout = _ERROR_RETRY_SECONDS
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):  # not wait_for: see pod_worker
-                        await self._wake.wait()
-        finally:
-            self._on_closed(self)
 
     def _sync(self) -> float | None:
         deployment = self._get()

@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import secrets
 import string
 from collections.abc import Mapping
 from typing import Any
 
-from datamigration_operator.sandbox.jobs.pod_manifest import qos_class
+from datamigration_operator.sandbox.jobs.pod_manifest import controlled_pod, random_suffix
 
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the controller's SafeEncodeString alphabet
@@ -45,34 +44,9 @@ def pod_from_deployment(deployment: Mapping[str, Any], revision: str) -> dict[st
         )
     if not spec.get("containers"):
         raise TemplateError("spec.template.spec.containers: Required value")
-    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    spec["serviceAccountName"] = account
-    spec["serviceAccount"] = account
     labels = {**(template_meta.get("labels") or {}), TEMPLATE_HASH_LABEL: revision}
     base = f"{meta['name']}-{revision}"[:57]
-    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    pod_meta: dict[str, Any] = {
-        "name": f"{base}-{suffix}",
-        "generateName": f"{base}-",
-        "namespace": meta["namespace"],
-        "labels": labels,
-        "ownerReferences": [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
-    }
-    if template_meta.get("annotations"):
-        pod_meta["annotations"] = dict(template_meta["annotations"])
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": pod_meta,
-        "spec": spec,
-        "status": {"phase": "Pending", "qosClass": qos_class(spec)},
-    }
+    name = f"{base}-{random_suffix()}"
+    return controlled_pod(
+        deployment, ("apps/v1", "Deployment"), name, f"{base}-", labels, template_meta, spec
+    )

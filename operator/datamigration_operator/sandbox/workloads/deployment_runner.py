@@ -14,8 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from datamigration_operator.sandbox.jobs.owner_controllers import (
-    PODS,
-    WAITED_ON,
     OwnerControllers,
 )
 from datamigration_operator.sandbox.jobs.pod_worker import KubeletSettings
@@ -71,11 +69,8 @@ class DeploymentRunner:
     ) -> None:
         if rt.key == DEPLOYMENTS:
             self._on_deployment(event_type, rt, obj)
-        elif rt.key == PODS:
-            self._controllers.route_pod(event_type, obj)
-        elif rt.key in WAITED_ON:
-            for controller in self._controllers.all():
-                controller.kick()
+        else:
+            self._controllers.on_dependency(event_type, rt.key, obj)
 
     def _on_deployment(self, event_type: str, rt: ResourceType, deployment: dict[str, Any]) -> None:
         if event_type == "DELETED":
