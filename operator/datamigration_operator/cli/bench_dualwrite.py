@@ -29,17 +29,18 @@ from datamigration_operator.cli.bench_migration import (
     print_result,
     weaviate_server,
 )
-from datamigration_operator.dualwrite.modes import ModeSource
+from datamigration_operator.dualwrite.modes import DEFAULT_KEY, ModeSource
 from datamigration_operator.migration.sample_data import generate_database
 from datamigration_operator.sampleapp.chat_store import ChatStore
 from datamigration_operator.sampleapp.models import Message
 from datamigration_operator.sampleapp.settings import AppSettings
+from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
 
 BLOCK = 100  # writes per mode before switching to the other
 DRAIN_BATCH = 500  # messages per app transaction when filling the outbox
 
 
-def _store(db: Path, server: Weaviate, mode_file: Path) -> ChatStore:
+def _store(db: Path, server: Weaviate, volume: Path) -> ChatStore:
     settings = AppSettings(
         database=db,
         migration="bench/dualwrite",
@@ -49,12 +50,17 @@ def _store(db: Path, server: Weaviate, mode_file: Path) -> ChatStore:
             tls=False,
         ),
     )
-    mode = ModeSource(path=mode_file, registry=CollectorRegistry())
+    mode = ModeSource(path=volume, registry=CollectorRegistry())
     return ChatStore(settings, mode, registry=CollectorRegistry())
 
 
-def _switch(store: ChatStore, mode_file: Path, mode: str) -> None:
-    mode_file.write_text(mode)
+def _set_mode(volume: Path, mode: str) -> None:
+    # as the kubelet updates a mounted ConfigMap: an atomic swap, never a half-written file
+    write_payload(volume, {DEFAULT_KEY: FileProjection(mode.encode(), 0o644)})
+
+
+def _switch(store: ChatStore, volume: Path, mode: str) -> None:
+    _set_mode(volume, mode)
     if store.mode.refresh() != mode:
         raise RuntimeError(f"the app did not take mode {mode}")
 
@@ -64,12 +70,12 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": round(cuts[49] * 1000, 3), "p99_ms": round(cuts[98] * 1000, 3)}
 
 
-def write_latency(store: ChatStore, mode_file: Path, writes: int) -> dict[str, dict[str, float]]:
+def write_latency(store: ChatStore, volume: Path, writes: int) -> dict[str, dict[str, float]]:
     conversation = str(store.create_conversation("latency")["id"])
     samples: dict[str, list[float]] = {"sqlite_only": [], "dual_write": []}
     while min(len(v) for v in samples.values()) < writes:
         for mode, values in samples.items():
-            _switch(store, mode_file, mode)
+            _switch(store, volume, mode)
             for _ in range(BLOCK):
                 started = time.perf_counter()
                 store.post_message(conversation, "user", "how fast is a captured write?", 7)
@@ -77,11 +83,11 @@ def write_latency(store: ChatStore, mode_file: Path, writes: int) -> dict[str, d
     return {mode: _percentiles(values[:writes]) for mode, values in samples.items()}
 
 
-def drain_rate(store: ChatStore, mode_file: Path, entries: int) -> dict[str, Any]:
+def drain_rate(store: ChatStore, volume: Path, entries: int) -> dict[str, Any]:
     """Entries captured while no drainer runs, then emptied by one drainer."""
     drainer = store.dual_write.drainer
     drainer.stop()
-    _switch(store, mode_file, "dual_write")
+    _switch(store, volume, "dual_write")
     conversation = str(store.create_conversation("drain")["id"])
     for start in range(0, entries, DRAIN_BATCH):
         with store.sessions.begin() as session:
@@ -109,12 +115,12 @@ def bench_dualwrite(writes: int, entries: int, rows: int) -> dict[str, Any]:
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
         copy = our_copy(db, server, mapping_file(directory))
-        mode_file = directory / "migration_mode"
-        mode_file.write_text("sqlite_only")
-        store = _store(db, server, mode_file).start()
+        volume = directory / "config"
+        _set_mode(volume, "sqlite_only")
+        store = _store(db, server, volume).start()
         try:
-            latency = write_latency(store, mode_file, writes)
-            drain = drain_rate(store, mode_file, entries)
+            latency = write_latency(store, volume, writes)
+            drain = drain_rate(store, volume, entries)
         finally:
             store.close()
     return {

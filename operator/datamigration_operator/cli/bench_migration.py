@@ -47,6 +47,8 @@ NAIVE_SAMPLE = 5_000
 BATCH = 500
 _SERVER = """
 import asyncio, json
+from datamigration_operator.quiet_authlib import quiet_authlib
+quiet_authlib()
 from datamigration_operator.sandbox.weaviate.server import WeaviateServer
 async def main():
     server = WeaviateServer()

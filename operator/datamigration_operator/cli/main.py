@@ -7,7 +7,6 @@ for weaviate-client, the sandbox servers or SQLAlchemy (start-up time and RSS of
 from __future__ import annotations
 
 import importlib
-import warnings
 
 import typer
 import typer.core
@@ -15,6 +14,8 @@ import typer.main
 
 # typer vendors its own click; its group API speaks these classes.
 from typer._click.core import Command, Context
+
+from datamigration_operator.quiet_authlib import quiet_authlib
 
 # What each top-level command is: (module, attribute), a typer app (group) or a function.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,16 +32,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample-app": ("datamigration_operator.cli.sample_app", "sample_app"),
     "bench": ("datamigration_operator.cli.bench", "bench_app"),
 }
-
-
-def _quiet_authlib() -> None:
-    # authlib (pulled in by weaviate-client) forces its deprecation warnings on ("always") when
-    # imported and then warns about its own httpx module: nothing a dmctl user can act on.
-    try:
-        from authlib.deprecate import AuthlibDeprecationWarning
-    except ImportError:
-        return
-    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
 
 
 class LazyCommands(typer.core.TyperGroup):
@@ -82,7 +73,7 @@ def _root() -> None:
 
 
 def main() -> None:
-    _quiet_authlib()
+    quiet_authlib()
     app()
 
 

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 # Consecutive failed drains after which the client is replaced by a fresh one.
 RECONNECT_AFTER = 3
+SCRAPE_CACHE_SECONDS = 0.5
 RowReader = Callable[[CollectionPlan, Sequence[Key]], Mapping[Key, Mapping[str, object]]]
 
 
@@ -67,8 +68,12 @@ class DrainSettings:
     latency of sqlite_only in `dmctl bench dualwrite`, at 0.05 s 1.35x (Weaviate lags <= this)."""
     base_delay: float = 0.2
     max_delay: float = 10.0
-    # One try per batch inside the sink: the drainer's own backoff keeps the entries in order.
-    sink: SinkSettings = field(default_factory=lambda: SinkSettings(batch_size=500, max_attempts=1))
+    # One try per batch inside the sink, and no weaviate-client retry loop under it (which
+    # sleeps 1+2+4+8 s on UNAVAILABLE before raising): the drainer's own backoff keeps the
+    # entries in order, counts each failure and resumes within max_delay of a recovery.
+    sink: SinkSettings = field(
+        default_factory=lambda: SinkSettings(batch_size=500, max_attempts=1, client_retries=False)
+    )
 
 
 class DrainError(Exception):
@@ -105,6 +110,8 @@ class Drainer:
         self.last_error: str | None = None
         self.lease = DrainLease(engine)
         self._local = threading.local()
+        self._scraped: tuple[float, tuple[int, float]] | None = None
+        metrics.observe(self._stats_for_scrape)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -186,16 +193,24 @@ class Drainer:
         with self._engine.connect() as connection:
             depth, oldest = depth_and_oldest(connection)
         age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
-        self.metrics.depth.set(depth)
-        self.metrics.oldest_age.set(age)
         return depth, age
+
+    def _stats_for_scrape(self) -> tuple[int, float]:
+        # one query serves both gauges of a scrape; a failed query shows the last figures
+        now = time.monotonic()
+        if self._scraped is None or now - self._scraped[0] > SCRAPE_CACHE_SECONDS:
+            try:
+                self._scraped = (now, self.stats())
+            except sa.exc.SQLAlchemyError:
+                log.warning("reading the outbox depth failed", exc_info=True)
+                return self._scraped[1] if self._scraped else (0, 0.0)
+        return self._scraped[1]
 
     def drain_once(self) -> int:
         """Applies the oldest batch of entries; returns how many were removed (0: empty)."""
         with self._engine.connect() as connection:
             entries = read_entries(connection, self.settings.batch_size)
         if not entries:
-            self.stats()
             return 0
         sink = self._connected_sink()
         by_table: dict[str, list[OutboxEntry]] = {}
@@ -206,7 +221,6 @@ class Drainer:
         with self._engine.begin() as connection:
             delete_entries(connection, [e.id for e in entries])
         self.metrics.drained.inc(len(entries))
-        self.stats()
         return len(entries)
 
     def _use_plans(self, plans: Mapping[str, CollectionPlan]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -39,6 +40,12 @@ class OutboxMetrics:
             "Rows that cannot be represented in Weaviate (dropped from the outbox, logged)",
             registry=registry,
         )
+
+    def observe(self, stats: Callable[[], tuple[int, float]]) -> None:
+        """Read depth and oldest age from `stats` at every scrape: they must keep growing while
+        Weaviate is down and the drainer is stuck in a retry, not freeze at the last drain."""
+        self.depth.set_function(lambda: stats()[0])
+        self.oldest_age.set_function(lambda: stats()[1])
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry) -> OutboxMetrics:

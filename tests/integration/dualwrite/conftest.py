@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
+import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,10 +20,13 @@ from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import ObjectBuilder
 from datamigration_operator.migration.sink import connect
 from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.sandbox.weaviate.server import WeaviateServer
 from tests.integration.dualwrite.notes_app import NAMESPACE, Note, target
 from tests.integration.migration.conftest import RunningWeaviate, weaviate
 
 __all__ = ["RunningWeaviate", "weaviate"]
+
+_T = TypeVar("_T")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -77,3 +84,38 @@ def fast_dual_write(
         registry=CollectorRegistry(),
         drain_settings=DrainSettings(base_delay=0.05, max_delay=max_delay, idle_interval=0.05),
     )
+
+
+class RestartableWeaviate(RunningWeaviate):
+    """A sandbox Weaviate that can go down (both ports closed: connection refused, as during a
+    pod restart) and come back on the same ports with its data."""
+
+    def __init__(self, server: WeaviateServer, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        super().__init__(server, *self._run(server.start()))
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    def down(self) -> None:
+        self._run(self.server.stop())
+
+    def up(self) -> None:
+        self._run(self.server.start(http_port=self.http_port, grpc_port=self.grpc_port))
+
+
+@pytest.fixture
+def restartable_weaviate() -> Iterator[RestartableWeaviate]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="weaviate-sandbox", daemon=True)
+    thread.start()
+    try:
+        running = RestartableWeaviate(WeaviateServer(), loop)
+        try:
+            yield running
+        finally:
+            running.down()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

@@ -15,13 +15,22 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
-from datamigration_operator.dualwrite.drainer import DrainError, DrainSettings
+from datamigration_operator.dualwrite.drainer import (
+    SCRAPE_CACHE_SECONDS,
+    DrainError,
+    DrainSettings,
+)
 from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.dualwrite.outbox import outbox
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_operator.migration.sink import connect
-from tests.integration.dualwrite.conftest import RunningWeaviate, differences, wait_for
+from tests.integration.dualwrite.conftest import (
+    RestartableWeaviate,
+    RunningWeaviate,
+    differences,
+    wait_for,
+)
 from tests.integration.dualwrite.notes_app import (
     MAPPINGS,
     NAMESPACE,
@@ -34,11 +43,35 @@ from tests.integration.dualwrite.notes_app import (
 ROOT = Path(__file__).resolve().parents[3]
 # Seconds of Weaviate outage under load; DUALWRITE_OUTAGE_SECONDS=60 for the full acceptance run.
 OUTAGE_SECONDS = float(os.environ.get("DUALWRITE_OUTAGE_SECONDS", "5"))
+DOWN_SECONDS = 3.0  # Weaviate stopped, ports closed
 
 
 def _outbox_ops(sessions: sessionmaker[Session]) -> list[str]:
     with sessions() as session:
         return [row.op for row in session.execute(sa.select(outbox).order_by(outbox.c.id))]
+
+
+def write_notes(sessions: sessionmaker[Session], seconds: float) -> tuple[int, int]:
+    """~100 app writes/s (inserts, updates, deletes) for `seconds`; (written, failed)."""
+    failed_writes = 0
+    written = 0
+    start = time.monotonic()
+    deadline = start + seconds
+    while time.monotonic() < deadline:
+        time.sleep(max(0.0, start + written * 0.01 - time.monotonic()))
+        try:
+            with sessions.begin() as session:
+                note = Note(title=f"note {written}", body="x" * (written % 50), stars=1)
+                session.add(note)
+                session.flush()
+                if written % 3 == 1:
+                    session.get(Note, note.id - 1).stars = 5  # type: ignore[union-attr]
+                if written % 7 == 6:
+                    session.delete(session.get(Note, note.id - 2))
+            written += 1
+        except Exception:
+            failed_writes += 1
+    return written, failed_writes
 
 
 def test_outage_under_load_loses_no_write(tmp_path: Path, weaviate: RunningWeaviate) -> None:
@@ -49,34 +82,52 @@ def test_outage_under_load_loses_no_write(tmp_path: Path, weaviate: RunningWeavi
         sessions, mode, weaviate.http_port, weaviate.grpc_port, registry=registry
     ) as dual:
         weaviate.server.faults.unavailable_bursts = 10**9  # every gRPC request: UNAVAILABLE
-        failed_writes = 0
-        written = 0
-        start = time.monotonic()
-        deadline = start + OUTAGE_SECONDS
-        while time.monotonic() < deadline:  # ~100 writes/s: inserts, updates and deletes
-            time.sleep(max(0.0, start + written * 0.01 - time.monotonic()))
-            try:
-                with sessions.begin() as session:
-                    note = Note(title=f"note {written}", body="x" * (written % 50), stars=1)
-                    session.add(note)
-                    session.flush()
-                    if written % 3 == 1:
-                        session.get(Note, note.id - 1).stars = 5  # type: ignore[union-attr]
-                    if written % 7 == 6:
-                        session.delete(session.get(Note, note.id - 2))
-                written += 1
-            except Exception:
-                failed_writes += 1
+        written, failed_writes = write_notes(sessions, OUTAGE_SECONDS)
         depth, age = dual.outbox_stats()
         assert depth > 0
         assert age > 0
         assert registry.get_sample_value("datamigration_dualwrite_outbox_depth") == depth
         weaviate.server.faults.unavailable_bursts = 0
+        recovered = time.monotonic()
         wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=60 + OUTAGE_SECONDS)
-        drained_in = time.monotonic() - deadline
+        drained_in = time.monotonic() - recovered
     assert failed_writes == 0
     assert written > 0
     print(f"outage {OUTAGE_SECONDS}s: {written} writes, drained {drained_in:.1f}s after recovery")
+    assert differences(dual, sessions, weaviate) == []
+
+
+def test_weaviate_down_and_back_on_its_ports_loses_no_write(
+    tmp_path: Path, restartable_weaviate: RestartableWeaviate
+) -> None:
+    weaviate = restartable_weaviate
+    sessions = open_database(tmp_path / "app.db")
+    mode = ModeSource(fixed="dual_write", registry=CollectorRegistry())
+    registry = CollectorRegistry()
+
+    def sample(name: str) -> float:
+        return registry.get_sample_value(f"datamigration_dualwrite_{name}") or 0.0
+
+    with dual_write(
+        sessions, mode, weaviate.http_port, weaviate.grpc_port, registry=registry
+    ) as dual:
+        _, failed_writes = write_notes(sessions, 1.0)  # drained while up
+        wait_for(lambda: dual.outbox_stats()[0] == 0)
+        weaviate.down()  # connection refused on both ports, the drainer's client included
+        down_written, down_failed = write_notes(sessions, DOWN_SECONDS)
+        # the drainer's failures and the outbox's growth show while Weaviate is down
+        assert sample("drain_failures_total") > 0
+        assert sample("outbox_depth") == dual.outbox_stats()[0] > 0
+        age = sample("outbox_oldest_age_seconds")
+        time.sleep(SCRAPE_CACHE_SECONDS + 0.2)
+        assert sample("outbox_oldest_age_seconds") > age > 0
+        weaviate.up()
+        recovered = time.monotonic()
+        wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=60)
+        lag = time.monotonic() - recovered
+    assert (failed_writes, down_failed) == (0, 0)
+    assert down_written > 0
+    print(f"down {DOWN_SECONDS}s: {down_written} writes, drained {lag:.1f}s after it came back")
     assert differences(dual, sessions, weaviate) == []
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import grpc
 import pytest
 from weaviate.exceptions import WeaviateBatchError
 
@@ -126,6 +127,85 @@ def test_refused_credentials_are_not_retried() -> None:
     with pytest.raises(SinkError, match="refused"):
         sink.write(PLAN, *_objects(1))
     assert len(connection.calls) == 1
+
+
+class FailedCall(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+class SingleTryStub:
+    """The channel's BatchObjects, as `client_retries=False` calls it (no client retry loop)."""
+
+    def __init__(self, outcomes: list[FailedCall | dict[int, str]]) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple[list[str], Any, float]] = []
+
+    def BatchObjects(self, request: Any, metadata: Any, timeout: float) -> Any:  # noqa: N802
+        self.calls.append(([o.uuid for o in request.objects], metadata, timeout))
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, FailedCall):
+            raise outcome
+        errors = [SimpleNamespace(index=i, error=m) for i, m in outcome.items()]
+        return SimpleNamespace(errors=errors)
+
+
+def _single_try_sink(
+    outcomes: list[FailedCall | dict[int, str]], **settings: Any
+) -> tuple[WeaviateSink, SingleTryStub, list[float]]:
+    stub = SingleTryStub(outcomes)
+    connection = SimpleNamespace(
+        grpc_stub=stub,
+        grpc_headers=lambda: (("authorization", "Bearer k"),),
+        timeout_config=SimpleNamespace(insert=7),
+    )
+    sleeps: list[float] = []
+    sink = WeaviateSink(
+        SimpleNamespace(_connection=connection),
+        SinkSettings(**{"client_retries": False, **settings}),
+        sleep=sleeps.append,
+        seed=1,
+    )
+    return sink, stub, sleeps
+
+
+def test_without_client_retries_each_try_is_one_call_with_the_clients_headers_and_timeout() -> None:
+    unavailable = FailedCall(grpc.StatusCode.UNAVAILABLE, "connection refused")
+    sink, stub, sleeps = _single_try_sink([unavailable, {1: "busy"}, {}], max_attempts=3)
+    outcome = sink.write(PLAN, *_objects(2))
+    assert (outcome.written, outcome.failed) == (2, [])
+    assert [len(uuids) for uuids, _, _ in stub.calls] == [2, 2, 1]
+    assert {(metadata, timeout) for _, metadata, timeout in stub.calls} == {
+        ((("authorization", "Bearer k"),), 7)
+    }
+    assert len(sleeps) == 2  # our backoff, not the client's
+
+
+def test_without_client_retries_a_failed_call_is_transient_after_one_try() -> None:
+    sink, stub, sleeps = _single_try_sink(
+        [FailedCall(grpc.StatusCode.DEADLINE_EXCEEDED, "slow")], max_attempts=1
+    )
+    with pytest.raises(TransientSinkError, match="DEADLINE_EXCEEDED: slow"):
+        sink.write(PLAN, *_objects(1))
+    assert (len(stub.calls), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED]
+)
+def test_without_client_retries_refused_credentials_are_not_retried(
+    code: grpc.StatusCode,
+) -> None:
+    sink, stub, _ = _single_try_sink([FailedCall(code, "no key")], max_attempts=4)
+    with pytest.raises(SinkError, match=f"refused the batch: {code.name}: no key"):
+        sink.write(PLAN, *_objects(1))
+    assert len(stub.calls) == 1
 
 
 def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
