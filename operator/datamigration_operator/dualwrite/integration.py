@@ -1,4 +1,4 @@
-"""The few lines an app adds: `DualWrite(...)`, `.start()`, and its sessions are captured.
+"""The few lines an app adds: `DualWrite(...)`, `.start()`, and its engine's writes are captured.
 
     dual = DualWrite(SessionLocal, mappings, ModeSource.from_env(), client_factory, "ns/name")
     dual.start()
@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import REGISTRY, CollectorRegistry
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.dualwrite.capture import OutboxCapture
+from datamigration_operator.dualwrite.capture import TriggerCapture
 from datamigration_operator.dualwrite.drainer import Drainer, DrainSettings
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
@@ -63,13 +63,11 @@ class DualWrite:
     ) -> None:
         if isinstance(bind, sa.Engine):
             self.engine = bind
-            target: sessionmaker[Any] | type[Session] = Session
-            only: sa.Engine | None = bind
         else:
             engine = bind.kw.get("bind")
             if not isinstance(engine, sa.Engine):
                 raise ValueError("the sessionmaker must be bound to an Engine (bind=engine)")
-            self.engine, target, only = engine, bind, None
+            self.engine = engine
         if not migration_namespace:
             raise ValueError("migration_namespace is required (<namespace>/<DataMigration name>)")
         self.plans = collection_plans(self.engine, mappings)
@@ -83,11 +81,10 @@ class DualWrite:
             settings=drain_settings,
             metrics=self.metrics,
         )
-        self.capture = OutboxCapture(
-            self.plans, self.capturing, engine=only, on_commit=self.drainer.wake
+        self.capture = TriggerCapture(
+            self.engine, self.plans, self.capturing, on_commit=self.drainer.wake
         )
         create_outbox(self.engine)
-        self._target = target
         self._started = False
 
     def capturing(self) -> bool:
@@ -96,7 +93,7 @@ class DualWrite:
     def start(self, *, drain: bool = True) -> DualWrite:
         """Captures writes from now on; drains in a background thread unless `drain=False`."""
         if not self._started:
-            self.capture.attach(self._target)
+            self.capture.attach()
             self.mode_source.start()
             if drain:
                 self.drainer.start()

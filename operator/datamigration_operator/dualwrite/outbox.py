@@ -88,14 +88,3 @@ def depth_and_oldest(connection: sa.Connection) -> tuple[int, float | None]:
         sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
     ).one()
     return int(row[0]), None if row[1] is None else float(row[1])
-
-
-def lock_for_writing(connection: sa.Connection) -> None:
-    """Takes SQLite's write lock for the connection's transaction, if it does not hold it yet.
-
-    pysqlite starts a transaction only at the first INSERT/UPDATE/DELETE, so a SELECT before it
-    reads outside the transaction, and another connection could commit between that SELECT and
-    the statement it prepares. A DELETE that matches nothing still begins the transaction and
-    takes the write lock (RESERVED); from then on no other connection commits until we do.
-    """
-    connection.exec_driver_sql(f"DELETE FROM {OUTBOX_TABLE} WHERE 0")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
+from sqlalchemy.orm import Session
 
 from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
@@ -22,29 +23,33 @@ def drained(app: DualWrite) -> float:
 def test_only_the_lease_holder_drains_and_the_other_takes_over(
     tmp_path: Path, weaviate: RunningWeaviate
 ) -> None:
-    sessions = open_database(tmp_path / "app.db")
-
-    def app() -> DualWrite:
+    def app() -> DualWrite:  # a process of its own: its own engine on the shared file
         registry = CollectorRegistry()
         mode = ModeSource(fixed="dual_write", registry=registry)
         started = dual_write(
-            sessions, mode, weaviate.http_port, weaviate.grpc_port, registry=registry
+            open_database(tmp_path / "app.db"),
+            mode,
+            weaviate.http_port,
+            weaviate.grpc_port,
+            registry=registry,
         ).start()
         REGISTRIES[id(started)] = registry
         return started
 
     old, new = app(), app()
+    sessions = open_database(tmp_path / "app.db")  # writes from both pods' engines below
     try:
         wait_for(lambda: old.drainer.lease.current_holder() is not None)
         held = old.drainer.lease.current_holder()
         assert held is not None
         drains, waits = (old, new) if held[0] == old.drainer.lease.holder else (new, old)
-        with sessions.begin() as session:
-            session.add_all([Note(title=f"from both {i}") for i in range(50)])
+        for i in range(50):
+            with Session((old if i % 2 else new).engine) as session, session.begin():
+                session.add(Note(title=f"from both {i}"))
         wait_for(lambda: drains.outbox_stats()[0] == 0)
         assert drained(waits) == 0
         drains.stop()  # the old pod ends: its lease is released
-        with sessions.begin() as session:
+        with Session(waits.engine) as session, session.begin():
             session.add_all([Note(title=f"after the handover {i}") for i in range(50)])
         wait_for(lambda: waits.outbox_stats()[0] == 0, timeout=10)
         assert drained(waits) == 50

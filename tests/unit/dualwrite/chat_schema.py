@@ -17,7 +17,7 @@ from sqlalchemy.orm import (
 )
 
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.dualwrite.capture import OutboxCapture
+from datamigration_operator.dualwrite.capture import TriggerCapture
 from datamigration_operator.dualwrite.integration import collection_plans
 from datamigration_operator.dualwrite.outbox import create_outbox, outbox, read_entries
 
@@ -94,7 +94,7 @@ class Post(Base):
 class App:
     engine: sa.Engine
     sessions: sessionmaker[Session]
-    capture: OutboxCapture
+    capture: TriggerCapture
     mode: list[bool]
 
     def entries(self) -> list[tuple[str, tuple[object, ...], str]]:
@@ -122,8 +122,8 @@ def open_app(path: Path, *, foreign_keys: bool = True) -> App:
     mode = [True]
     plans = collection_plans(engine, MAPPINGS)
     sessions = sessionmaker(bind=engine)
-    capture = OutboxCapture(plans, lambda: mode[0])
-    capture.attach(sessions)
+    capture = TriggerCapture(engine, plans, lambda: mode[0])
+    capture.attach()
     return App(engine, sessions, capture, mode)
 
 

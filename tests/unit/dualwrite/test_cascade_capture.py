@@ -6,7 +6,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from datamigration_operator.dualwrite.cascades import ForeignKey, foreign_keys_of
 from tests.unit.dualwrite.chat_schema import (
     Attachment,
     Conversation,
@@ -101,18 +100,4 @@ def test_orm_relationship_cascade_children_are_in_the_flush(tmp_path: Path) -> N
         ("posts", (1,), "delete"),
         ("posts", (2,), "delete"),
         ("threads", (1,), "delete"),
-    ]
-
-
-def test_foreign_keys_group_composite_columns_and_default_to_the_primary_key() -> None:
-    rows = [
-        # id, seq, table, from, to, on_update, on_delete, match
-        (0, 1, "orders", "order_no", "no", "NO ACTION", "CASCADE", "NONE"),
-        (0, 0, "orders", "shop", "shop", "NO ACTION", "CASCADE", "NONE"),
-        (1, 0, "users", "user_id", None, "cascade", "SET NULL", "NONE"),
-    ]
-    keys = foreign_keys_of("lines", rows, {"Users": ("id",)})
-    assert keys == [
-        ForeignKey("lines", ("shop", "order_no"), "orders", ("shop", "no"), "CASCADE", "NO ACTION"),
-        ForeignKey("lines", ("user_id",), "users", ("id",), "SET NULL", "CASCADE"),
     ]
