@@ -40,7 +40,7 @@ BLOCK = 100  # writes per mode before switching to the other
 DRAIN_BATCH = 500  # messages per app transaction when filling the outbox
 
 
-def _store(db: Path, server: Weaviate, volume: Path) -> ChatStore:
+def _store(db: Path, server: Weaviate, volume: Path, registry: CollectorRegistry) -> ChatStore:
     settings = AppSettings(
         database=db,
         migration="bench/dualwrite",
@@ -51,7 +51,7 @@ def _store(db: Path, server: Weaviate, volume: Path) -> ChatStore:
         ),
     )
     mode = ModeSource(path=volume, registry=CollectorRegistry())
-    return ChatStore(settings, mode, registry=CollectorRegistry())
+    return ChatStore(settings, mode, registry=registry)
 
 
 def _set_mode(volume: Path, mode: str) -> None:
@@ -83,7 +83,13 @@ def write_latency(store: ChatStore, volume: Path, writes: int) -> dict[str, dict
     return {mode: _percentiles(values[:writes]) for mode, values in samples.items()}
 
 
-def drain_rate(store: ChatStore, volume: Path, entries: int) -> dict[str, Any]:
+def _drained(registry: CollectorRegistry) -> float:
+    return registry.get_sample_value("datamigration_dualwrite_drained_total") or 0.0
+
+
+def drain_rate(
+    store: ChatStore, volume: Path, entries: int, registry: CollectorRegistry
+) -> dict[str, Any]:
     """Entries captured while no drainer runs, then emptied by one drainer."""
     drainer = store.dual_write.drainer
     drainer.stop()
@@ -96,12 +102,16 @@ def drain_rate(store: ChatStore, volume: Path, entries: int) -> dict[str, Any]:
                 for n in range(start, min(entries, start + DRAIN_BATCH))
             )
     depth, _ = store.dual_write.outbox_stats()
+    until = _drained(registry) + depth
     started = time.perf_counter()
     drainer.start()
-    while store.dual_write.outbox_stats()[0]:
+    # the drainer's own count: polling the outbox would compete with the drain it measures
+    while _drained(registry) < until:
         if drainer.last_error:
             raise RuntimeError(f"drain failed: {drainer.last_error}")
-        time.sleep(0.02)
+        time.sleep(0.01)
+    if store.dual_write.outbox_stats()[0]:
+        raise RuntimeError("the drainer counted more entries than it removed")
     seconds = time.perf_counter() - started
     return {
         "entries": depth,
@@ -117,10 +127,11 @@ def bench_dualwrite(writes: int, entries: int, rows: int) -> dict[str, Any]:
         copy = our_copy(db, server, mapping_file(directory))
         volume = directory / "config"
         _set_mode(volume, "sqlite_only")
-        store = _store(db, server, volume).start()
+        registry = CollectorRegistry()
+        store = _store(db, server, volume, registry).start()
         try:
             latency = write_latency(store, volume, writes)
-            drain = drain_rate(store, volume, entries)
+            drain = drain_rate(store, volume, entries, registry)
         finally:
             store.close()
     return {

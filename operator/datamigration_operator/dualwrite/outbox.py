@@ -83,8 +83,12 @@ def delete_entries(connection: sa.Connection, ids: Sequence[int]) -> None:
 
 
 def depth_and_oldest(connection: sa.Connection) -> tuple[int, float | None]:
-    """Entries waiting and the creation time of the oldest (None when empty)."""
-    row: Any = connection.execute(
-        sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
-    ).one()
-    return int(row[0]), None if row[1] is None else float(row[1])
+    """Entries waiting and the creation time of the oldest (None when empty).
+
+    The oldest is the lowest id (ids follow commit order): one index step, not a scan of every
+    entry's record as min(created_at) was, which an outbox grown during an outage made slow."""
+    depth = int(connection.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one())
+    oldest = connection.execute(
+        sa.select(outbox.c.created_at).order_by(outbox.c.id).limit(1)
+    ).scalar()
+    return depth, None if oldest is None else float(oldest)
