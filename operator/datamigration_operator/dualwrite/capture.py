@@ -15,9 +15,10 @@ rolling update needs. Keys are encoded by Python (`datamigration_outbox_key`) ex
 outbox reads them back, from SQLite's own values (text as raw bytes, so invalid UTF-8 keeps
 its bytes).
 
-Not captured: a row that `INSERT OR REPLACE` removes because it collides on a UNIQUE column
-other than the key (SQLite fires delete triggers for those only under `PRAGMA
-recursive_triggers`); validate reports it, and the sync Job repairs it.
+A row that `INSERT OR REPLACE` removes because it collides on a UNIQUE column other than the
+key fires delete triggers only under `PRAGMA recursive_triggers`, which is turned on when the
+database has no triggers of its own (whose behaviour it could change); otherwise such a removal
+is not captured (validate reports it, the sync Job repairs it) and a warning says so.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class TriggerCapture:
         self._capturing = capturing
         self._on_commit = on_commit
         self._attached = False
+        self._warned = False
 
     _EVENTS: Final = ("begin", "commit", "rollback")
 
@@ -224,3 +226,15 @@ class TriggerCapture:
                 log.warning("dual-write: table %s does not exist (yet); not captured", plan.table)
         for statement in statements:
             dbapi.execute(statement)
+        self._let_replace_fire_delete_triggers(dbapi)
+
+    def _let_replace_fire_delete_triggers(self, dbapi: Any) -> None:
+        """recursive_triggers on, unless the app's own triggers could behave differently."""
+        if not dbapi.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'trigger'").fetchone():
+            dbapi.execute("PRAGMA recursive_triggers = ON")
+        elif not self._warned:
+            self._warned = True
+            log.warning(
+                "dual-write: the database has triggers of its own, so recursive_triggers stays "
+                "as it is; a row INSERT OR REPLACE removes under another key is not captured"
+            )

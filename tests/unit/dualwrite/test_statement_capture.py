@@ -268,3 +268,18 @@ def test_keys_of_every_storage_class_read_back_as_the_jobs_read_them(tmp_path: P
         ("pairs", ("s", 1), "delete"),
         ("pairs", ("s", 4), "upsert"),
     ]
+
+
+def test_a_row_replaced_under_another_key_is_captured_as_deleted(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'users.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE)")
+        connection.exec_driver_sql("INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x')")
+    create_outbox(engine)
+    plans = collection_plans(engine, [CollectionMapping(table="users", collection="User")])
+    TriggerCapture(engine, plans, lambda: True).attach()
+    with engine.begin() as connection:  # id 1 goes: its email now belongs to id 3
+        connection.exec_driver_sql("INSERT OR REPLACE INTO users VALUES (3, 'a@x')")
+    with engine.connect() as connection:
+        entries = [(e.key, e.op) for e in read_entries(connection, 10)]
+    assert entries == [((1,), "delete"), ((3,), "upsert")]
