@@ -27,7 +27,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -116,16 +116,19 @@ def outbox_key(*typed: object) -> str:
 
 @dataclass
 class _ConnectionState:
-    """What one DBAPI connection of the engine has: its triggers, and whether its current
-    transaction wrote an entry (the drainer is woken when it commits)."""
+    """Which capture installed one DBAPI connection's triggers, at which schema version."""
 
+    capture: TriggerCapture
     schema_version: int = -1
-    wrote: bool = False
-    capture: TriggerCapture | None = field(default=None, repr=False)
 
 
 class TriggerCapture:
-    """Installs the capture triggers on every connection of `engine` while attached."""
+    """Installs the capture triggers on every connection of `engine` while attached.
+
+    It listens on the pool's checkout (once per Session transaction), not on the Connection's
+    begin/commit: Connection events put every statement of the app on SQLAlchemy's slower
+    dispatching path (about 20 us of CPU per transaction here, with the app in sqlite_only).
+    """
 
     def __init__(
         self,
@@ -133,18 +136,16 @@ class TriggerCapture:
         plans: Mapping[str, CollectionPlan],
         capturing: Callable[[], bool],
         *,
-        on_commit: Callable[[], None] | None = None,
+        on_capture: Callable[[], None] | None = None,
     ) -> None:
         if engine.dialect.name != "sqlite":
             raise ValueError(f"outbox capture needs a SQLite engine, not {engine.url!r}")
         self.engine = engine
         self._plans = list(plans.values())
         self._capturing = capturing
-        self._on_commit = on_commit
+        self._on_capture = on_capture
         self._attached = False
         self._warned = False
-
-    _EVENTS: Final = ("begin", "commit", "rollback")
 
     def attach(self) -> None:
         with _attached_lock:
@@ -152,55 +153,39 @@ class TriggerCapture:
             if other is not None and other is not self:
                 raise ValueError("this engine is already captured by another DualWrite")
             _attached[self.engine] = self
-        for name in self._EVENTS:
-            event.listen(self.engine, name, getattr(self, f"_{name}"))
+        event.listen(self.engine, "checkout", self._checkout)
         self._attached = True
 
     def detach(self) -> None:
         """Stops capturing: the connections' triggers stay, but their WHEN is false from now on
         and the next capture attached to the engine replaces them."""
         self._attached = False
-        for name in self._EVENTS:
-            event.remove(self.engine, name, getattr(self, f"_{name}"))
+        event.remove(self.engine, "checkout", self._checkout)
         with _attached_lock:
             if _attached.get(self.engine) is self:
                 del _attached[self.engine]
 
-    # --- connection events ----------------------------------------------------------------
-
-    def _begin(self, connection: sa.Connection) -> None:
-        record_info = connection.connection.info
-        state: _ConnectionState | None = record_info.get(_STATE)
-        dbapi: Any = connection.connection.dbapi_connection
+    def _checkout(self, dbapi: Any, record: Any, _proxy: Any) -> None:
+        state: _ConnectionState | None = record.info.get(_STATE)
         if state is None or state.capture is not self:
-            state = record_info[_STATE] = _ConnectionState(capture=self)
-            self._register_functions(dbapi, state)
+            state = record.info[_STATE] = _ConnectionState(self)
+            self._register_functions(dbapi)
         version = int(dbapi.execute("PRAGMA main.schema_version").fetchone()[0])
         if version != state.schema_version:
             # first use, or the schema changed (a table re-created by a migration tool takes
             # its triggers with it): (re)install for the mapped tables that exist now
             self._install(dbapi)
             state.schema_version = version
-        state.wrote = False
-
-    def _commit(self, connection: sa.Connection) -> None:
-        state: _ConnectionState | None = connection.connection.info.get(_STATE)
-        if state is not None and state.wrote:
-            state.wrote = False
-            if self._on_commit is not None:
-                self._on_commit()
-
-    def _rollback(self, connection: sa.Connection) -> None:
-        state: _ConnectionState | None = connection.connection.info.get(_STATE)
-        if state is not None:
-            state.wrote = False
 
     # --- installation ---------------------------------------------------------------------
 
-    def _register_functions(self, dbapi: Any, state: _ConnectionState) -> None:
+    def _register_functions(self, dbapi: Any) -> None:
         def capturing() -> int:
             if self._attached and self._capturing():
-                state.wrote = True
+                if self._on_capture is not None:
+                    # the drainer lingers before it reads: by then this transaction committed
+                    # (if not, the entry is drained at its next look, an idle interval later)
+                    self._on_capture()
                 return 1
             return 0
 

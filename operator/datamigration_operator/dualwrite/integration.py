@@ -82,7 +82,7 @@ class DualWrite:
             metrics=self.metrics,
         )
         self.capture = TriggerCapture(
-            self.engine, self.plans, self.capturing, on_commit=self.drainer.wake
+            self.engine, self.plans, self.capturing, on_capture=self.drainer.wake
         )
         create_outbox(self.engine)
         self._started = False
