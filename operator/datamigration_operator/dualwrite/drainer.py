@@ -27,7 +27,7 @@ from datamigration_operator.dualwrite.drain_lease import DrainLease
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.outbox import (
     OutboxEntry,
-    delete_entries,
+    delete_through,
     depth_and_oldest,
     read_entries,
 )
@@ -142,8 +142,10 @@ class Drainer:
         self._client = self._sink = None
 
     def wake(self) -> None:
-        """Drain now rather than after the idle interval (a commit just added entries)."""
-        self._wake.set()
+        """Drain now rather than after the idle interval (the app just captured a change).
+        Called for every captured row: setting a set Event would take its lock each time."""
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _run(self) -> None:
         try:
@@ -219,7 +221,7 @@ class Drainer:
         for table, table_entries in by_table.items():
             self._apply(table, table_entries, sink)
         with self._engine.begin() as connection:
-            delete_entries(connection, [e.id for e in entries])
+            delete_through(connection, entries[-1].id)
         self.metrics.drained.inc(len(entries))
         return len(entries)
 

@@ -1,4 +1,5 @@
-"""The transactional outbox: every captured change is a row in the app's own transaction.
+"""The transactional outbox: every captured change is a row in the app's own transaction
+(written by the capture triggers, see capture).
 
 Rows say which record changed, not what it became: the drainer re-reads the record when it
 sends it, so the final state wins whatever order the changes were drained in.
@@ -7,8 +8,6 @@ sends it, so the final state wins whatever order the changes were drained in.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -33,9 +32,11 @@ outbox = sa.Table(
 )
 
 
-_INSERT: Final = (
-    f'INSERT INTO "{OUTBOX_TABLE}" ("table", "key", "op", "created_at") VALUES (?, ?, ?, ?)'
+# the driver's own statements: the drainer runs them for every batch
+_OLDEST: Final = (
+    f'SELECT id, "table", key, op, created_at FROM "{OUTBOX_TABLE}" ORDER BY id LIMIT ?'
 )
+_DELETE_THROUGH: Final = f'DELETE FROM "{OUTBOX_TABLE}" WHERE id <= ?'
 
 
 @dataclass(frozen=True)
@@ -55,31 +56,18 @@ def encode_key(key: Key) -> str:
     return json.dumps(key_to_json(key), separators=(",", ":"))
 
 
-def insert_entries(
-    connection: sa.Connection, changes: Sequence[tuple[str, Key, Op]], now: float | None = None
-) -> None:
-    if not changes:
-        return
-    created = time.time() if now is None else now
-    # the driver's executemany: this runs inside every captured app transaction, and skipping
-    # the Core statement machinery is a third of capture's cost
-    connection.exec_driver_sql(
-        _INSERT, [(table, encode_key(key), op, created) for table, key, op in changes]
-    )
-
-
 def read_entries(connection: sa.Connection, limit: int) -> list[OutboxEntry]:
     """The oldest entries, in id (= commit) order."""
-    query = sa.select(outbox).order_by(outbox.c.id).limit(limit)
     return [
-        OutboxEntry(row.id, row.table, key_from_json(json.loads(row.key)), row.op, row.created_at)
-        for row in connection.execute(query)
+        OutboxEntry(id_, table, key_from_json(json.loads(key)), op, created_at)
+        for id_, table, key, op, created_at in connection.exec_driver_sql(_OLDEST, (limit,))
     ]
 
 
-def delete_entries(connection: sa.Connection, ids: Sequence[int]) -> None:
-    for start in range(0, len(ids), 500):
-        connection.execute(outbox.delete().where(outbox.c.id.in_(ids[start : start + 500])))
+def delete_through(connection: sa.Connection, last_id: int) -> None:
+    """Deletes the entries up to `last_id`, a batch `read_entries` returned: they are the oldest
+    entries, and every later entry has a higher id (AUTOINCREMENT never reuses one)."""
+    connection.exec_driver_sql(_DELETE_THROUGH, (last_id,))
 
 
 def depth_and_oldest(connection: sa.Connection) -> tuple[int, float | None]:

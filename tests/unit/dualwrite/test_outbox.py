@@ -4,27 +4,36 @@ import sqlalchemy as sa
 
 from datamigration_operator.dualwrite.outbox import (
     create_outbox,
-    delete_entries,
+    delete_through,
     depth_and_oldest,
-    insert_entries,
+    encode_key,
+    outbox,
     read_entries,
 )
+from datamigration_operator.migration.checkpoint import Key
 
 
-def test_entries_round_trip_keys_in_id_order_and_delete_by_id() -> None:
+def entry(table: str, key: Key, op: str, created_at: float) -> dict[str, object]:
+    return {"table": table, "key": encode_key(key), "op": op, "created_at": created_at}
+
+
+def test_entries_round_trip_keys_in_id_order_and_delete_through_a_batch() -> None:
     engine = sa.create_engine("sqlite://")
     create_outbox(engine)
     create_outbox(engine)  # already there: kept as is
     with engine.begin() as connection:
-        insert_entries(connection, [("t", (1, "a"), "upsert"), ("t", (2.5,), "delete")], now=10.0)
-        insert_entries(connection, [("u", (b"\x00\xff",), "upsert")], now=20.0)
+        connection.execute(
+            outbox.insert(),
+            [entry("t", (1, "a"), "upsert", 10.0), entry("t", (2.5,), "delete", 10.0)],
+        )
+        connection.execute(outbox.insert(), [entry("u", (b"\x00\xff",), "upsert", 20.0)])
         assert depth_and_oldest(connection) == (3, 10.0)
         entries = read_entries(connection, limit=2)
         assert [(e.table, e.key, e.op) for e in entries] == [
             ("t", (1, "a"), "upsert"),
             ("t", (2.5,), "delete"),
         ]
-        delete_entries(connection, [e.id for e in entries])
+        delete_through(connection, entries[-1].id)
         assert [e.key for e in read_entries(connection, limit=10)] == [(b"\x00\xff",)]
         assert depth_and_oldest(connection) == (1, 20.0)
 
