@@ -41,8 +41,9 @@ from tests.integration.dualwrite.notes_app import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-# Seconds of Weaviate outage under load; DUALWRITE_OUTAGE_SECONDS=60 for the full acceptance run.
-OUTAGE_SECONDS = float(os.environ.get("DUALWRITE_OUTAGE_SECONDS", "5"))
+# Seconds of Weaviate outage under ~100 writes/s: the acceptance's 60 s in every run
+# (DUALWRITE_OUTAGE_SECONDS=5 for a quick local loop).
+OUTAGE_SECONDS = float(os.environ.get("DUALWRITE_OUTAGE_SECONDS", "60"))
 DOWN_SECONDS = 3.0  # Weaviate stopped, ports closed
 
 
@@ -92,7 +93,7 @@ def test_outage_under_load_loses_no_write(tmp_path: Path, weaviate: RunningWeavi
         wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=60 + OUTAGE_SECONDS)
         drained_in = time.monotonic() - recovered
     assert failed_writes == 0
-    assert written > 0
+    assert written >= 90 * OUTAGE_SECONDS  # the load held its ~100 writes/s throughout
     print(f"outage {OUTAGE_SECONDS}s: {written} writes, drained {drained_in:.1f}s after recovery")
     assert differences(dual, sessions, weaviate) == []
 
@@ -126,7 +127,7 @@ def test_weaviate_down_and_back_on_its_ports_loses_no_write(
         wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=60)
         lag = time.monotonic() - recovered
     assert (failed_writes, down_failed) == (0, 0)
-    assert down_written > 0
+    assert down_written >= 90 * DOWN_SECONDS
     print(f"down {DOWN_SECONDS}s: {down_written} writes, drained {lag:.1f}s after it came back")
     assert differences(dual, sessions, weaviate) == []
 
