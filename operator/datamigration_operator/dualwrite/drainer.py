@@ -16,9 +16,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from weaviate.exceptions import WeaviateBaseError
@@ -35,6 +37,7 @@ from datamigration_operator.dualwrite.plan_alignment import align_plans
 from datamigration_operator.migration.checkpoint import Key
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
+    MigrationObject,
     ObjectBuilder,
     RowError,
     object_uuid,
@@ -80,6 +83,16 @@ class DrainError(Exception):
     """A batch could not be applied; its entries stay in the outbox."""
 
 
+@dataclass
+class _Writes:
+    """What one batch does to one collection."""
+
+    plan: CollectionPlan
+    objects: list[MigrationObject] = field(default_factory=list)
+    keys: list[Key] = field(default_factory=list)
+    gone: list[UUID] = field(default_factory=list)
+
+
 class Drainer:
     """Applies outbox batches; `drain_once` is the unit, `start` runs it in a daemon thread."""
 
@@ -110,6 +123,7 @@ class Drainer:
         self.last_error: str | None = None
         self.lease = DrainLease(engine)
         self._local = threading.local()
+        self._executor: ThreadPoolExecutor | None = None
         self._scraped: tuple[float, tuple[int, float]] | None = None
         metrics.observe(self._stats_for_scrape)
 
@@ -127,6 +141,9 @@ class Drainer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
             try:
                 self.lease.release()
             except sa.exc.OperationalError:  # the database is gone; the lease expires anyway
@@ -160,7 +177,7 @@ class Drainer:
                 if not self.lease.acquire():  # another process drains this database
                     self._stop.wait(self.settings.idle_interval)
                     continue
-                drained = self.drain_once()
+                drained = self.drain_available()
             except Exception as error:  # every failure is retried; the entries stay
                 failures += 1
                 self.metrics.drain_failures.inc()
@@ -215,11 +232,49 @@ class Drainer:
         if not entries:
             return 0
         sink = self._connected_sink()
-        by_table: dict[str, list[OutboxEntry]] = {}
-        for entry in entries:
-            by_table.setdefault(entry.table.casefold(), []).append(entry)
-        for table, table_entries in by_table.items():
-            self._apply(table, table_entries, sink)
+        self._send(sink, self._prepare(entries))
+        return self._remove(entries)
+
+    def drain_available(self) -> int:
+        """Drains until the outbox is empty; returns how many entries were removed.
+
+        The next batch is read and built while the previous one is in flight, so the drain
+        does not wait idle for Weaviate. Sends stay one at a time and in order: a batch's rows
+        are read after the previous batch's, so Weaviate gets every row's states in the order
+        they were committed. A batch's entries go only after its send succeeded; on a failure
+        the batch in flight is waited for, and whatever was not removed is sent again.
+        """
+        removed = 0
+        in_flight: tuple[Future[None], list[OutboxEntry]] | None = None
+        try:
+            while True:
+                entries: list[OutboxEntry] = []
+                if self.lease.acquire():  # renewed as the drain goes on; lost: stop after this
+                    after = in_flight[1][-1].id if in_flight else 0
+                    with self._engine.connect() as connection:
+                        entries = read_entries(connection, self.settings.batch_size, after=after)
+                batch = None
+                if entries:
+                    # connected before building: connecting aligns the plans' types
+                    sink = self._connected_sink()
+                    batch = self._prepare(entries)
+                if in_flight is not None:
+                    in_flight[0].result()
+                    removed += self._remove(in_flight[1])
+                    in_flight = None
+                if batch is None:
+                    return removed
+                in_flight = (self._sender().submit(self._send, sink, batch), entries)
+        finally:
+            if in_flight is not None:  # a failure above: let the send end before any retry
+                wait([in_flight[0]])
+
+    def _sender(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox-send")
+        return self._executor
+
+    def _remove(self, entries: Sequence[OutboxEntry]) -> int:
         with self._engine.begin() as connection:
             delete_through(connection, entries[-1].id)
         self.metrics.drained.inc(len(entries))
@@ -246,40 +301,57 @@ class Drainer:
             self._sink = WeaviateSink(client, self.settings.sink)
         return self._sink
 
-    def _apply(self, table: str, entries: Sequence[OutboxEntry], sink: WeaviateSink) -> None:
-        plan = self._plans.get(table)
-        if plan is None:
-            log.error("outbox entries for table %s, which no mapping names: dropped", table)
-            return
+    def _prepare(self, entries: Sequence[OutboxEntry]) -> list[_Writes]:
+        """Each table's current rows for the entries' keys, built into objects; keys whose
+        row is gone become deletes."""
+        by_table: dict[str, list[OutboxEntry]] = {}
+        for entry in entries:
+            by_table.setdefault(entry.table.casefold(), []).append(entry)
+        batch = []
+        for table, table_entries in by_table.items():
+            plan = self._plans.get(table)
+            if plan is None:
+                log.error("outbox entries for table %s, which no mapping names: dropped", table)
+                continue
+            batch.append(self._writes(plan, table_entries))
+        return batch
+
+    def _writes(self, plan: CollectionPlan, entries: Sequence[OutboxEntry]) -> _Writes:
         keys = list(dict.fromkeys(entry.key for entry in entries))  # once each, in order
         current = self._read_rows(plan, keys)
-        builder = self._builders[table]
-        objects, object_keys, gone = [], [], []
+        builder = self._builders[plan.table.casefold()]
+        writes = _Writes(plan)
         for key in keys:
             row = current.get(key)
             if row is None:
-                gone.append(object_uuid(self._namespace, plan.table, key))
+                writes.gone.append(object_uuid(self._namespace, plan.table, key))
                 continue
             try:
-                objects.append(builder.build(row))
+                writes.objects.append(builder.build(row))
             except RowError as error:
                 # never representable: retrying cannot help; the sync/validate Jobs report it too
                 self.metrics.unmappable.inc()
                 log.error("dual-write skips %s: %s", plan.table, error)
                 continue
-            object_keys.append(key)
-        outcome = sink.write(plan, objects, object_keys)
-        if outcome.failed:
-            first = outcome.failed[0]
-            raise DrainError(
-                f"Weaviate refused {len(outcome.failed)} objects of {plan.collection} "
-                f"(first {first.key!r}: {first.message})"
-            )
-        if gone:
-            try:
-                sink.delete(plan, gone)
-            except WeaviateBaseError as error:
-                raise DrainError(f"deleting from {plan.collection}: {error.message}") from None
+            writes.keys.append(key)
+        return writes
+
+    @staticmethod
+    def _send(sink: WeaviateSink, batch: Sequence[_Writes]) -> None:
+        for writes in batch:
+            plan = writes.plan
+            outcome = sink.write(plan, writes.objects, writes.keys)
+            if outcome.failed:
+                first = outcome.failed[0]
+                raise DrainError(
+                    f"Weaviate refused {len(outcome.failed)} objects of {plan.collection} "
+                    f"(first {first.key!r}: {first.message})"
+                )
+            if writes.gone:
+                try:
+                    sink.delete(plan, writes.gone)
+                except WeaviateBaseError as error:
+                    raise DrainError(f"deleting from {plan.collection}: {error.message}") from None
 
     def _read_rows(
         self, plan: CollectionPlan, keys: Sequence[Key]

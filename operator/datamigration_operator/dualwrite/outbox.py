@@ -34,7 +34,8 @@ outbox = sa.Table(
 
 # the driver's own statements: the drainer runs them for every batch
 _OLDEST: Final = (
-    f'SELECT id, "table", key, op, created_at FROM "{OUTBOX_TABLE}" ORDER BY id LIMIT ?'
+    f'SELECT id, "table", key, op, created_at FROM "{OUTBOX_TABLE}" WHERE id > ? '
+    "ORDER BY id LIMIT ?"
 )
 _DELETE_THROUGH: Final = f'DELETE FROM "{OUTBOX_TABLE}" WHERE id <= ?'
 
@@ -56,11 +57,12 @@ def encode_key(key: Key) -> str:
     return json.dumps(key_to_json(key), separators=(",", ":"))
 
 
-def read_entries(connection: sa.Connection, limit: int) -> list[OutboxEntry]:
-    """The oldest entries, in id (= commit) order."""
+def read_entries(connection: sa.Connection, limit: int, *, after: int = 0) -> list[OutboxEntry]:
+    """The oldest entries (with an id above `after`), in id (= commit) order."""
+    rows = connection.exec_driver_sql(_OLDEST, (after, limit))
     return [
         OutboxEntry(id_, table, key_from_json(json.loads(key)), op, created_at)
-        for id_, table, key, op, created_at in connection.exec_driver_sql(_OLDEST, (limit,))
+        for id_, table, key, op, created_at in rows
     ]
 
 

@@ -25,6 +25,7 @@ from weaviate.classes.query import Filter
 from weaviate.collections.classes.data import DataObject
 from weaviate.exceptions import (
     InsufficientPermissionsError,
+    UnexpectedStatusCodeError,
     WeaviateBaseError,
 )
 from weaviate.proto.v1 import batch_pb2
@@ -128,7 +129,9 @@ def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:
     """
     schemas = [collection_schema(plan) for plan in plans]
     for schema in schemas:
-        if not client.collections.exists(schema.name):
+        if client.collections.exists(schema.name):
+            continue
+        try:
             client.collections.create_from_dict(
                 {
                     "class": schema.name,
@@ -138,6 +141,11 @@ def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:
                     ],
                 }
             )
+        except UnexpectedStatusCodeError as error:
+            # created meanwhile by another writer (the copy Job and the app's drainer, say):
+            # what it created is checked below like any existing collection
+            if error.status_code != 422 or not client.collections.exists(schema.name):
+                raise
     for schema in schemas:
         _reconcile(client, schema)
 

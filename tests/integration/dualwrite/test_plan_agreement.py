@@ -62,6 +62,13 @@ def test_app_planned_on_an_empty_table_agrees_with_the_copy(
             session.get(Item, 1).price = 99  # type: ignore[union-attr]
         wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=20)
         assert dual.drainer.last_error is None
+        # taken at the first try: the batch was built with the collections' types
+        (failures,) = [
+            s.value
+            for s in dual.metrics.drain_failures.collect()[0].samples
+            if s.name.endswith("_total")
+        ]
+        assert failures == 0
     recorded = weaviate.server.database.get("Item")
     assert len(recorded.objects) == 6
     validated = engine_diff(weaviate, settings, repair=False)

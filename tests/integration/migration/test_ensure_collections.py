@@ -1,0 +1,72 @@
+"""Collections the copy and the app's drainer both ensure: a creation race is not an error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from weaviate.exceptions import UnexpectedStatusCodeError
+
+from datamigration_operator.migration.mapping import CollectionPlan, PropertyPlan
+from datamigration_operator.migration.sink import SchemaConflictError, ensure_collections
+from tests.integration.migration.conftest import RunningWeaviate
+
+PLAN = CollectionPlan(
+    table="notes",
+    collection="Note",
+    key_columns=("id",),
+    properties=(PropertyPlan("body", "body", "text"),),
+    references=(),
+    vector_column=None,
+)
+
+
+def created_meanwhile(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`exists` answers as it did just before another writer created the collection."""
+    real = client.collections.exists
+    stale = [False]  # one stale answer, then the truth
+    monkeypatch.setattr(
+        client.collections, "exists", lambda name: stale.pop() if stale else real(name)
+    )
+
+
+def test_a_collection_created_between_the_check_and_the_create_is_checked_like_any(
+    weaviate: RunningWeaviate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = weaviate.client()
+    try:
+        ensure_collections(client, [PLAN])  # the other writer
+        created_meanwhile(client, monkeypatch)
+        ensure_collections(client, [PLAN])
+        names = [p.name for p in client.collections.export_config("Note").properties]
+        assert names == ["body"]
+    finally:
+        client.close()
+
+
+def test_the_race_still_reports_a_property_of_another_type(
+    weaviate: RunningWeaviate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = weaviate.client()
+    try:
+        other = CollectionPlan(
+            **{**PLAN.__dict__, "properties": (PropertyPlan("body", "body", "int"),)}
+        )
+        ensure_collections(client, [other])
+        created_meanwhile(client, monkeypatch)
+        with pytest.raises(SchemaConflictError, match="property body of type int"):
+            ensure_collections(client, [PLAN])
+    finally:
+        client.close()
+
+
+def test_other_refusals_of_a_create_are_raised(
+    weaviate: RunningWeaviate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = weaviate.client()
+    try:
+        bad = CollectionPlan(**{**PLAN.__dict__, "collection": "not a valid name"})
+        with pytest.raises(UnexpectedStatusCodeError):
+            ensure_collections(client, [bad])
+    finally:
+        client.close()
