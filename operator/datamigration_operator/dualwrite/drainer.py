@@ -65,10 +65,11 @@ class DrainSettings:
     idle_interval: float = 0.2
     """How often an empty outbox is looked at again."""
     linger: float = 0.05
-    """After a commit wakes an idle drainer, wait this long for more to batch with it: one
-    Weaviate round trip per burst of writes instead of one per write. The app's writes contend
-    with the drainer for the GIL and the SQLite lock: at 0.02 s dual_write cost 1.6x the write
-    latency of sqlite_only in `dmctl bench dualwrite`, at 0.05 s 1.35x (Weaviate lags <= this)."""
+    """After a captured write wakes an idle drainer, wait this long for its transaction to
+    commit and for more to batch with it: one Weaviate round trip per burst of writes instead
+    of one per write. The app's writes contend with the drainer for the GIL and the SQLite
+    lock: with the session-hook capture, 0.02 s cost dual_write 1.6x the write latency of
+    sqlite_only in `dmctl bench dualwrite`, 0.05 s 1.35x (Weaviate lags <= this)."""
     base_delay: float = 0.2
     max_delay: float = 10.0
     # One try per batch inside the sink, and no weaviate-client retry loop under it (which
