@@ -204,12 +204,16 @@ def run_demo(data_dir: Path) -> None:
         step("2. The application: ConfigMap, SQLite database on a PVC, Weaviate API key")
         # The kubernetes package ships these two untyped.
         api_client = k8s_config.new_client_from_config(config_file=kc)  # type: ignore[no-untyped-call]
-        api = DynamicClient(api_client)  # type: ignore[no-untyped-call]
-        rows = create_application(api, plane, api_key)
-        console.print(f"generated {rows} rows (conversations, messages, documents) on {CLAIM}")
-        port = free_port()
-        deployments = api.resources.get(api_version="apps/v1", kind="Deployment")
-        deployments.create(chat_app_deployment(info, port), namespace=NAMESPACE)
+        try:
+            api = DynamicClient(api_client)  # type: ignore[no-untyped-call]
+            rows = create_application(api, plane, api_key)
+            console.print(f"generated {rows} rows (conversations, messages, documents) on {CLAIM}")
+            port = free_port()
+            deployments = api.resources.get(api_version="apps/v1", kind="Deployment")
+            deployments.create(chat_app_deployment(info, port), namespace=NAMESPACE)
+        finally:
+            # its pooled TLS connection would keep the API server's side open at shutdown
+            api_client.close()
         show(["kubectl", "rollout", "status", f"deployment/{APP_DEPLOYMENT}", "-n", NAMESPACE,
               "--timeout=60s"], kc)  # fmt: skip
         show(["kubectl", "get", "configmap,pvc,secret,deployment,pods", "-n", NAMESPACE], kc)

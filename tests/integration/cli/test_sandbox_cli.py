@@ -122,6 +122,7 @@ def test_the_demo_walks_a_migration_through_every_phase(tmp_path: Path) -> None:
     assert load is not None
     assert int(load.group(1)) > 100
     assert "5000 rows copied, synced and validated with 0 differences" in out
+    assert "ResourceWarning" not in result.stderr  # nothing left open at the end
 
 
 def test_bench_sandbox_prints_its_figures_as_json() -> None:
