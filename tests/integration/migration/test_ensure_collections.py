@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,13 @@ PLAN = CollectionPlan(
 )
 
 
+@pytest.fixture
+def client(weaviate: RunningWeaviate) -> Iterator[Any]:
+    connected = weaviate.client()
+    yield connected
+    connected.close()
+
+
 def created_meanwhile(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """`exists` answers as it did just before another writer created the collection."""
     real = client.collections.exists
@@ -31,42 +39,28 @@ def created_meanwhile(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_collection_created_between_the_check_and_the_create_is_checked_like_any(
-    weaviate: RunningWeaviate, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = weaviate.client()
-    try:
-        ensure_collections(client, [PLAN])  # the other writer
-        created_meanwhile(client, monkeypatch)
-        ensure_collections(client, [PLAN])
-        names = [p.name for p in client.collections.export_config("Note").properties]
-        assert names == ["body"]
-    finally:
-        client.close()
+    ensure_collections(client, [PLAN])  # the other writer
+    created_meanwhile(client, monkeypatch)
+    ensure_collections(client, [PLAN])
+    names = [p.name for p in client.collections.export_config("Note").properties]
+    assert names == ["body"]
 
 
 def test_the_race_still_reports_a_property_of_another_type(
-    weaviate: RunningWeaviate, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = weaviate.client()
-    try:
-        other = CollectionPlan(
-            **{**PLAN.__dict__, "properties": (PropertyPlan("body", "body", "int"),)}
-        )
-        ensure_collections(client, [other])
-        created_meanwhile(client, monkeypatch)
-        with pytest.raises(SchemaConflictError, match="property body of type int"):
-            ensure_collections(client, [PLAN])
-    finally:
-        client.close()
+    other = CollectionPlan(
+        **{**PLAN.__dict__, "properties": (PropertyPlan("body", "body", "int"),)}
+    )
+    ensure_collections(client, [other])
+    created_meanwhile(client, monkeypatch)
+    with pytest.raises(SchemaConflictError, match="property body of type int"):
+        ensure_collections(client, [PLAN])
 
 
-def test_other_refusals_of_a_create_are_raised(
-    weaviate: RunningWeaviate, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = weaviate.client()
-    try:
-        bad = CollectionPlan(**{**PLAN.__dict__, "collection": "not a valid name"})
-        with pytest.raises(UnexpectedStatusCodeError):
-            ensure_collections(client, [bad])
-    finally:
-        client.close()
+def test_other_refusals_of_a_create_are_raised(client: Any) -> None:
+    bad = CollectionPlan(**{**PLAN.__dict__, "collection": "not a valid name"})
+    with pytest.raises(UnexpectedStatusCodeError):
+        ensure_collections(client, [bad])
