@@ -11,15 +11,7 @@ from weaviate.exceptions import UnexpectedStatusCodeError
 from datamigration_operator.migration.mapping import CollectionPlan, PropertyPlan
 from datamigration_operator.migration.sink import SchemaConflictError, ensure_collections
 from tests.integration.migration.conftest import RunningWeaviate
-
-PLAN = CollectionPlan(
-    table="notes",
-    collection="Note",
-    key_columns=("id",),
-    properties=(PropertyPlan("body", "body", "text"),),
-    references=(),
-    vector_column=None,
-)
+from tests.note_plan import NOTE_PLAN as PLAN
 
 
 @pytest.fixture

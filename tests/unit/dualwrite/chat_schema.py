@@ -139,3 +139,10 @@ def seed(app: App) -> None:
         session.add_all([Attachment(id=1, message_id=1), Attachment(id=3, message_id=3)])
         session.add_all([Tag(id=1, conversation_id=1), Tag(id=2, conversation_id=2)])
     app.clear()
+
+
+def seeded_app(path: Path, *, foreign_keys: bool = True) -> App:
+    """`open_app` with `seed`'s rows, and an empty outbox."""
+    app = open_app(path, foreign_keys=foreign_keys)
+    seed(app)
+    return app

@@ -14,7 +14,7 @@ from tests.unit.dualwrite.chat_schema import (
     Tag,
     Thread,
     open_app,
-    seed,
+    seeded_app,
 )
 
 CONVERSATION_1_GONE = [
@@ -27,8 +27,7 @@ CONVERSATION_1_GONE = [
 
 
 def test_orm_delete_captures_children_removed_by_on_delete_cascade(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.delete(session.get(Conversation, 1))
     assert sorted(app.entries()) == sorted(CONVERSATION_1_GONE)
@@ -36,8 +35,7 @@ def test_orm_delete_captures_children_removed_by_on_delete_cascade(tmp_path: Pat
 
 
 def test_bulk_delete_captures_children_recursively(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.execute(sa.delete(Conversation).where(Conversation.title == "one"))
     assert sorted(app.entries()) == sorted(CONVERSATION_1_GONE)
@@ -46,8 +44,7 @@ def test_bulk_delete_captures_children_recursively(tmp_path: Path) -> None:
 def test_without_foreign_key_enforcement_children_stay_and_are_not_enqueued(
     tmp_path: Path,
 ) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)
-    seed(app)
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)
     with app.sessions.begin() as session:
         session.execute(sa.delete(Conversation).where(Conversation.id == 1))
     assert app.entries() == [("conversations", (1,), "delete")]
@@ -55,8 +52,7 @@ def test_without_foreign_key_enforcement_children_stay_and_are_not_enqueued(
 
 
 def test_on_update_cascade_captures_rewritten_children(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.execute(sa.update(Conversation).where(Conversation.id == 2).values(id=20))
     assert sorted(app.entries()) == sorted(
@@ -74,8 +70,7 @@ def test_on_update_cascade_captures_rewritten_children(tmp_path: Path) -> None:
 
 
 def test_orm_primary_key_change_captures_old_key_and_cascaded_children(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.get(Conversation, 2).id = 30  # type: ignore[union-attr]
     assert sorted(app.entries()) == sorted(

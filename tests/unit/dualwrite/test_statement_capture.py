@@ -14,20 +14,18 @@ from datamigration_operator.dualwrite.capture import TriggerCapture
 from datamigration_operator.dualwrite.integration import collection_plans
 from datamigration_operator.dualwrite.outbox import create_outbox, read_entries
 from datamigration_operator.migration.values import InvalidText
-from tests.unit.dualwrite.chat_schema import Audit, Conversation, Message, open_app, seed
+from tests.unit.dualwrite.chat_schema import Audit, Conversation, Message, seeded_app
 
 
 def test_bulk_update_captures_exactly_the_matching_rows(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.execute(sa.update(Message).where(Message.conversation_id == 2).values(body="x"))
     assert app.entries() == [("messages", (3,), "upsert"), ("messages", (4,), "upsert")]
 
 
 def test_bulk_delete_captures_deletes(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)
-    seed(app)
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)
     with app.sessions.begin() as session:
         session.execute(sa.delete(Message).where(Message.body.in_(["m1", "m4"])))
     assert app.entries() == [("messages", (1,), "delete"), ("messages", (4,), "delete")]
@@ -35,8 +33,7 @@ def test_bulk_delete_captures_deletes(tmp_path: Path) -> None:
 
 
 def test_update_that_changes_the_key_captures_old_and_new_keys(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)  # attachments: no ON UPDATE
-    seed(app)
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)  # attachments: no ON UPDATE
     with app.sessions.begin() as session:
         session.execute(sa.update(Message).where(Message.id >= 3).values(id=Message.id * 10))
     assert app.entries() == [
@@ -48,8 +45,7 @@ def test_update_that_changes_the_key_captures_old_and_new_keys(tmp_path: Path) -
 
 
 def test_core_statement_through_the_session_with_executemany(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)  # attachments: no ON UPDATE
-    seed(app)
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)  # attachments: no ON UPDATE
     table = Message.__table__
     statement = (
         sa.update(table)
@@ -68,24 +64,21 @@ def test_core_statement_through_the_session_with_executemany(tmp_path: Path) -> 
 
 
 def test_orm_bulk_update_by_primary_key(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.execute(sa.update(Message), [{"id": 2, "body": "b"}, {"id": 4, "body": "d"}])
     assert app.entries() == [("messages", (2,), "upsert"), ("messages", (4,), "upsert")]
 
 
 def test_parameters_that_set_a_column_are_values_of_the_update(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)  # attachments: no ON UPDATE
-    seed(app)
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)  # attachments: no ON UPDATE
     with app.sessions.begin() as session:
         session.execute(sa.update(Message).where(Message.id == 1), {"id": 7})
     assert app.entries() == [("messages", (1,), "delete"), ("messages", (7,), "upsert")]
 
 
 def test_unmapped_tables_and_non_capturing_modes_write_no_entry(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.add(Audit(id=1, what="a"))
     with app.sessions.begin() as session:
@@ -98,8 +91,7 @@ def test_unmapped_tables_and_non_capturing_modes_write_no_entry(tmp_path: Path) 
 
 
 def test_a_failing_statement_leaves_no_entry(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions() as session:
         with pytest.raises(IntegrityError):
             session.execute(sa.update(Message).where(Message.id == 1).values(id=2))
@@ -108,8 +100,7 @@ def test_a_failing_statement_leaves_no_entry(tmp_path: Path) -> None:
 
 
 def test_rolled_back_bulk_statement_leaves_no_entry(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions() as session:
         session.execute(sa.delete(Conversation).where(Conversation.id == 1))
         session.rollback()
@@ -120,8 +111,7 @@ def test_rolled_back_bulk_statement_leaves_no_entry(tmp_path: Path) -> None:
 def test_column_values_differing_per_parameter_set_are_captured_row_by_row(
     tmp_path: Path,
 ) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
+    app = seeded_app(tmp_path / "app.db")
     table = Message.__table__
     statement = sa.update(table).where(table.c.id == sa.bindparam("k"))
     with app.sessions.begin() as session:
@@ -130,9 +120,7 @@ def test_column_values_differing_per_parameter_set_are_captured_row_by_row(
 
 
 def test_bulk_inserts_through_the_session_capture_every_new_row(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
-    app.clear()
+    app = seeded_app(tmp_path / "app.db")
     with app.sessions.begin() as session:
         session.execute(
             sa.insert(Message), [{"id": 7, "conversation_id": 1}, {"conversation_id": 2}]
@@ -146,9 +134,7 @@ def test_bulk_inserts_through_the_session_capture_every_new_row(tmp_path: Path) 
 
 
 def test_raw_sql_through_the_session_is_captured(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)
-    seed(app)
-    app.clear()
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)
     with app.sessions.begin() as session:
         session.execute(
             sa.text("INSERT INTO messages (id, conversation_id, body_text) VALUES (9, 1, 'r')")
@@ -164,9 +150,7 @@ def test_raw_sql_through_the_session_is_captured(tmp_path: Path) -> None:
 
 
 def test_connection_level_statements_outside_any_session_are_captured(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)
-    seed(app)
-    app.clear()
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)
     table = Message.__table__
     with app.engine.begin() as connection:
         connection.execute(sa.update(table).where(table.c.id == 3).values(body_text="core"))
@@ -175,9 +159,7 @@ def test_connection_level_statements_outside_any_session_are_captured(tmp_path: 
 
 
 def test_upsert_and_insert_from_select_capture_the_rows_they_write(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)
-    seed(app)
-    app.clear()
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)
     with app.engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO messages (id, conversation_id, body_text) VALUES (1, 1, 'u'), (5, 1, 'n') "
@@ -200,9 +182,7 @@ def test_upsert_and_insert_from_select_capture_the_rows_they_write(tmp_path: Pat
 
 
 def test_a_table_recreated_by_a_schema_migration_stays_captured(tmp_path: Path) -> None:
-    app = open_app(tmp_path / "app.db", foreign_keys=False)
-    seed(app)
-    app.clear()
+    app = seeded_app(tmp_path / "app.db", foreign_keys=False)
     with app.engine.begin() as connection:  # how Alembic's batch mode alters a SQLite table
         for statement in (
             "CREATE TABLE _tmp_messages (id INTEGER PRIMARY KEY, conversation_id INTEGER, "
@@ -222,9 +202,7 @@ def test_a_table_recreated_by_a_schema_migration_stays_captured(tmp_path: Path) 
 def test_detached_capture_writes_nothing_and_one_engine_takes_one_capture(
     tmp_path: Path,
 ) -> None:
-    app = open_app(tmp_path / "app.db")
-    seed(app)
-    app.clear()
+    app = seeded_app(tmp_path / "app.db")
     with pytest.raises(ValueError, match="already captured"):
         TriggerCapture(app.engine, {}, lambda: True).attach()
     app.capture.detach()

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from weaviate.exceptions import WeaviateBatchError
 
-from datamigration_operator.migration.mapping import CollectionPlan, MigrationObject, PropertyPlan
+from datamigration_operator.migration.mapping import MigrationObject
 from datamigration_operator.migration.sink import (
     RateLimiter,
     SinkError,
@@ -21,15 +21,8 @@ from datamigration_operator.migration.sink import (
     WeaviateSink,
     backoff_delay,
 )
+from tests.note_plan import NOTE_PLAN as PLAN
 
-PLAN = CollectionPlan(
-    table="notes",
-    collection="Note",
-    key_columns=("id",),
-    properties=(PropertyPlan("body", "body", "text"),),
-    references=(),
-    vector_column=None,
-)
 Script = Callable[[list[str]], dict[int, str]]
 
 
