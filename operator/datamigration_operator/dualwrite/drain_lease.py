@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from datamigration_operator.dualwrite.outbox import metadata
 
 LEASE_TABLE: Final = "datamigration_outbox_lease"
-# Longer than any one batch can take (the client's timeouts are seconds): a holder mid-batch
-# must never lose the lease to another process.
-DEFAULT_TTL: Final = 30.0
+# How long a SIGKILLed holder blocks the drain. The holder renews every ttl/4, also while a
+# batch is in flight (see Drainer.drain_available), so a slow batch never loses it; a clean stop
+# releases it at once.
+DEFAULT_TTL: Final = 10.0
 
 lease = sa.Table(
     LEASE_TABLE,
@@ -45,13 +46,17 @@ class DrainLease:
         self._engine = engine
         self.holder = holder or holder_name()
         self.ttl = ttl
-        self._valid_until = 0.0  # local view: no renewal needed before half the ttl
+        self._valid_until = 0.0  # local view: renewed once less than 3/4 of the ttl is left
         lease.create(engine, checkfirst=True)
+
+    @property
+    def renew_interval(self) -> float:
+        return self.ttl / 4
 
     def acquire(self, now: float | None = None) -> bool:
         """True when this process holds the lease (taken, renewed or still fresh)."""
         moment = time.time() if now is None else now
-        if moment < self._valid_until - self.ttl / 2:
+        if moment < self._valid_until - self.ttl + self.renew_interval:
             return True
         with self._engine.begin() as connection:
             connection.execute(
@@ -71,7 +76,7 @@ class DrainLease:
         return bool(taken)
 
     def release(self) -> None:
-        """Lets another process drain at once (on a clean stop)."""
+        """Lets another process drain at once (on a clean stop); a no-op unless we hold it."""
         self._valid_until = 0.0
         with self._engine.begin() as connection:
             connection.execute(

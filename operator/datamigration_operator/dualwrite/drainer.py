@@ -145,10 +145,12 @@ class Drainer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-            try:
-                self.lease.release()
-            except sa.exc.OperationalError:  # the database is gone; the lease expires anyway
-                log.debug("releasing the drain lease failed", exc_info=True)
+        # Whatever this process did (it may have held the lease without sending a batch, e.g.
+        # started in sqlite_only): the next process must not wait out the ttl.
+        try:
+            self.lease.release()
+        except sa.exc.OperationalError:  # the database is gone; the lease expires anyway
+            log.debug("releasing the drain lease failed", exc_info=True)
         self._disconnect()
 
     def _disconnect(self) -> None:
@@ -260,7 +262,7 @@ class Drainer:
                     sink = self._connected_sink()
                     batch = self._prepare(entries)
                 if in_flight is not None:
-                    in_flight[0].result()
+                    self._await_send(in_flight[0])
                     removed += self._remove(in_flight[1])
                     in_flight = None
                 if batch is None:
@@ -269,6 +271,18 @@ class Drainer:
         finally:
             if in_flight is not None:  # a failure above: let the send end before any retry
                 wait([in_flight[0]])
+
+    def _await_send(self, send: Future[None]) -> None:
+        """The send's result; the lease is renewed while it is in flight, so a batch slower
+        than the ttl (Weaviate answering slowly) never hands the outbox to another process
+        mid-batch."""
+        while True:
+            try:
+                send.result(timeout=self.lease.renew_interval)
+                return
+            except TimeoutError:
+                if not self.lease.acquire():
+                    log.error("the drain lease was lost while a batch was in flight")
 
     def _sender(self) -> ThreadPoolExecutor:
         if self._executor is None:
