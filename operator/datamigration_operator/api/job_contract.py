@@ -73,3 +73,4 @@ class JobConfig(SpecModel):
     objects_per_second: int
     max_mismatches: int
     recheck_delay: str
+    drain_timeout: str = "2m"

@@ -40,12 +40,17 @@ ROLLED_BACK_REASON: Final = "RolledBack"
 VALIDATION_RUNNING: Final = "ValidationRunning"
 VALIDATION_PASSED: Final = "ValidationPassed"
 VALIDATION_MISMATCH: Final = "ValidationMismatch"
+# The validate Job could not conclude: the app's dual-write outbox did not drain in time.
+OUTBOX_NOT_DRAINING: Final = "OutboxNotDraining"
+# The validate Job waits for the app's outbox to drain (status.outbox says how far behind).
+OUTBOX_BEHIND: Final = "OutboxBehind"
 
 # Reasons a phase is Blocked: gates, then inputs the operator cannot act on.
 MIGRATION_REQUIRED: Final = "MigrationRequired"
 DUAL_WRITE_REQUIRED: Final = "DualWriteRequired"
 VALIDATION_REQUIRED: Final = "ValidationRequired"
 VALIDATION_STALE: Final = "ValidationStale"
+OUTBOX_NOT_DRAINED: Final = "OutboxNotDrained"
 CONFIGMAP_NOT_FOUND: Final = "ConfigMapNotFound"
 CONFIGMAP_OWNED_BY_OTHER: Final = "ConfigMapOwnedByOther"
 CONFIGMAP_UNKNOWN_MODE: Final = "ConfigMapUnknownMode"

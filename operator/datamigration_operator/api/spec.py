@@ -225,8 +225,12 @@ class ValidationSpec(SpecModel):
     max_mismatches: int = Field(default=0, ge=0, le=1_000_000)
     """Differences (missing + extra + mismatched) still counted as passing."""
     recheck_delay: Duration = "5s"
-    """Delay before the validate Job re-checks a difference, so an in-flight dual write is not
-    reported as a mismatch."""
+    """Delay between the two looks at a difference that no pending dual write explains (a
+    write that never reached the app's outbox). Differences with an outbox entry pending wait
+    for the drain instead."""
+    drain_timeout: Duration = "2m"
+    """How long the validate Job waits for the app's outbox to drain (before it starts, and
+    for writes in flight at a difference); then it ends with reason OutboxNotDraining."""
 
 
 class DataMigrationSpec(SpecModel):

@@ -44,6 +44,12 @@ class ModeStatus(StatusModel):
     """Value of the ConfigMap key as last written or observed."""
     applied: Mode | None = None
     """Mode in effect: the ConfigMap holds it and every listed workload rolled out with it."""
+    changed_at: Timestamp | None = None
+    """When the operator wrote `desired` to the ConfigMap (sub-second precision)."""
+    applied_at: Timestamp | None = None
+    """When every listed workload had rolled out with `desired`: each app pod runs it (the
+    rollout acknowledgement). appliedAt - changedAt is how long a mode change, a rollback
+    included, took to reach the app."""
     dual_write_since: Timestamp | None = None
     """Start of the current dual-write epoch (the mode became dual_write after sqlite_only);
     switch accepts only validations that finished after it."""
@@ -129,10 +135,40 @@ class ValidationReport(StatusModel):
     """Up to 10 differences."""
     report_ref: str | None = Field(default=None, max_length=253)
     """ConfigMap holding the full report."""
+    reason: str | None = Field(default=None, pattern=REASON_PATTERN, max_length=128)
+    """Why the validation could not conclude (OutboxNotDraining); unset when it did."""
+    message: str | None = Field(default=None, max_length=1024)
+    """What stopped it: outbox depth, oldest entry age and drain lease holder."""
+    outbox_mark: int | None = Field(default=None, ge=0)
+    """High-water mark of the app's dual-write outbox when the snapshot was taken; unset
+    when the app's database has no outbox."""
+    outbox_drained: bool | None = None
+    """The drain had passed outboxMark before the verdict: every write committed before the
+    snapshot was in Weaviate. switch needs it."""
 
     @property
     def differences(self) -> int:
         return self.missing + self.extra + self.mismatched
+
+
+class OutboxStatus(StatusModel):
+    """The app's dual-write outbox as a Job last saw it in the app's database (the operator
+    cannot read that file; the copy, sync and validate Jobs can)."""
+
+    job: str | None = Field(default=None, max_length=63)
+    """Job that looked."""
+    depth: int = Field(default=0, ge=0)
+    """Entries waiting to be drained to Weaviate."""
+    oldest_age_seconds: float = Field(default=0.0, ge=0)
+    """Age of the oldest waiting entry."""
+    high_water_mark: int = Field(default=0, ge=0)
+    """Highest entry id ever written."""
+    lease_holder: str | None = Field(default=None, max_length=253)
+    """App process holding the drain lease; unset when nobody drains."""
+    waiting: str | None = Field(default=None, max_length=1024)
+    """What the Job waits for while the outbox is behind; unset when it does not wait."""
+    observed_at: Timestamp | None = None
+    """When the Job looked."""
 
 
 class JobRecord(StatusModel):
@@ -190,6 +226,8 @@ class DataMigrationStatus(StatusModel):
     """Written by copy and sync Jobs."""
     validation: ValidationReport | None = None
     """Written by validate Jobs."""
+    outbox: OutboxStatus | None = None
+    """The app's dual-write outbox as the sync or validate Job last saw it."""
     jobs: list[JobRecord] = Field(default_factory=list, max_length=MAX_JOB_RECORDS)
     """Recent Jobs, newest last."""
     history: list[HistoryEntry] = Field(default_factory=list, max_length=MAX_HISTORY)

@@ -133,6 +133,7 @@ def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfi
         objects_per_second=spec.job_template.objects_per_second,
         max_mismatches=spec.validation.max_mismatches,
         recheck_delay=spec.validation.recheck_delay,
+        drain_timeout=spec.validation.drain_timeout,
     )
 
 

@@ -35,9 +35,19 @@ def bench_reconcile(
         Path | None,
         typer.Option(help="Keep the sandbox data and the operator log here (default: a temp dir)."),
     ] = None,
+    app_rollbacks: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=1_000,
+            help="Rollbacks of the sample app's Deployment to time (ConfigMap, every pod).",
+        ),
+    ] = 10,
 ) -> None:
     """Time spec.phase patch -> ConfigMap patch -> status, rollback -> RolledBack=True, and the
-    operator's RSS idle and with many DataMigrations. Prints targets; never fails on them."""
+    operator's RSS idle and with many DataMigrations; then rollbacks of a running app, until
+    the ConfigMap flipped and until every app pod runs sqlite_only. Prints targets; never
+    fails on them."""
     # Imported here: every dmctl command, `dmctl operator run` included, imports this module,
     # and the sandbox weighs tens of MB the operator's RSS should not carry.
     from datamigration_operator.cli.sandbox import default_crd_dir
@@ -57,6 +67,12 @@ def bench_reconcile(
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     result = run_reconcile_benchmark(settings, crd_dir, work_dir)
+    if app_rollbacks:
+        from datamigration_operator.sandbox.rollback_bench import run_rollback_benchmark
+
+        app = run_rollback_benchmark(app_rollbacks, None if work_dir is None else work_dir / "app")
+        result["app_rollback"] = app
+        result["targets"].update(app["targets"])
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -76,6 +92,14 @@ def _print_table(result: dict[str, Any]) -> None:
     ):
         row = result[key]
         table.add_row(label, str(row["p50_ms"]), str(row["p99_ms"]), str(row["count"]))
+    app = result.get("app_rollback")
+    if app is not None:
+        for label, key in (
+            ("app rollback -> ConfigMap sqlite_only", "rollback_to_configmap"),
+            ("app rollback -> every pod sqlite_only", "rollback_to_every_pod"),
+        ):
+            row = app[key]
+            table.add_row(label, str(row["p50_ms"]), str(row["p99_ms"]), str(row["count"]))
     console.print(table)
     done = result["transitions"]
     console.print(f"transitions completed: {done['completed']}/{done['requested']}")

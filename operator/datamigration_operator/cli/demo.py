@@ -11,36 +11,40 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 from kubernetes import config as k8s_config
+from kubernetes.client import CustomObjectsApi
 from kubernetes.dynamic import DynamicClient
 from rich.console import Console
 from rich.panel import Panel
 
-from datamigration_operator.migration.sample_data import generate_database, sample_collections
-from datamigration_operator.sampleapp.loadgen import LoadGenerator, LoadSettings, verify
+from datamigration_operator.api.names import GROUP, PLURAL, VERSION
+from datamigration_operator.api.status import ModeStatus
+from datamigration_operator.sampleapp.loadgen import verify
 from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
-from datamigration_operator.sandbox.info import SandboxInfo
-from datamigration_operator.sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
+from datamigration_operator.sandbox.walk import (
+    APP_CONFIGMAP,
+    APP_DEPLOYMENT,
+    CLAIM,
+    NAME,
+    NAMESPACE,
+    chat_app_deployment,
+    create_application,
+    data_migration,
+    free_port,
+    load_running,
+    operator_process,
+    repository_file,
+)
 
 console = Console()
-NAMESPACE, NAME = "chat", "chat-history"
-APP_CONFIGMAP, CLAIM, SECRET = "chat-app", "chat-data", "weaviate-auth"
-APP_DEPLOYMENT = "chat-app"
 LOAD_RATE = 20.0  # requests/s the load generator sends while the migration runs
-DM_API_VERSION = "migrations.gremlins.ai/v1alpha1"
-ROWS = 5_000
 
 
 def step(title: str) -> None:
@@ -71,124 +75,25 @@ def show(command: list[str], kubeconfig: str, *, expect_failure: bool = False) -
         raise RuntimeError(f"{' '.join(command)} exited {result.returncode}")
 
 
-def repository_file(relative: str) -> Path:
-    """A file of the checkout (crds/, manifests/): from the working directory or the source."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        if (root / relative).exists():
-            return root / relative
-    raise FileNotFoundError(f"{relative} not found; run the demo from the repository root")
-
-
-def data_migration(info: SandboxInfo) -> dict[str, Any]:
-    collections = [c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()]
-    return {
-        "apiVersion": DM_API_VERSION,
-        "kind": "DataMigration",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": info.weaviate_http_port},
-                "grpc": {"host": "127.0.0.1", "port": info.weaviate_grpc_port},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": collections,
-            "app": {
-                "configMapRef": {"name": APP_CONFIGMAP},
-                "workloads": [{"kind": "Deployment", "name": APP_DEPLOYMENT}],
-            },
-        },
-    }
-
-
-@contextmanager
-def operator_process(kubeconfig: str, log: Path) -> Iterator[None]:
-    """The operator as the Deployment runs it, in its own process."""
-    command = [sys.executable, "-m", "datamigration_operator.handlers", "-A"]
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [*command, "--kubeconfig", kubeconfig], stdout=output, stderr=subprocess.STDOUT
+def rollback_times(kubeconfig: str, started: datetime) -> str:
+    """The two times status records: the ConfigMap flip and the rollout acknowledgement."""
+    api_client = k8s_config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    try:
+        dm = CustomObjectsApi(api_client).get_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, NAME
         )
-    try:
-        yield
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def create_application(api: Any, plane: ControlPlane, api_key: str) -> int:
-    """The app's namespace, ConfigMap, database on a PVC, Weaviate key and the Jobs' RBAC."""
-
-    def create(api_version: str, kind: str, body: dict[str, Any]) -> None:
-        resource = api.resources.get(api_version=api_version, kind=kind)
-        resource.create(body, namespace=body["metadata"].get("namespace"))
-
-    create("v1", "Namespace", {"metadata": {"name": NAMESPACE}})
-    meta = {"namespace": NAMESPACE}
-    create(
-        "v1",
-        "ConfigMap",
-        {"metadata": {**meta, "name": APP_CONFIGMAP}, "data": {"migration_mode": "sqlite_only"}},
+        api_client.close()
+    assert isinstance(dm, dict)
+    mode = ModeStatus.model_validate(dm["status"]["mode"])
+    if mode.changed_at is None or mode.applied_at is None:
+        return "rollback: the status does not record its times"
+    flipped = (mode.changed_at - started).total_seconds()
+    acked = (mode.applied_at - started).total_seconds()
+    return (
+        f"ConfigMap at sqlite_only {flipped:.2f} s after `dmctl rollback` started (its start-up "
+        f"included); every app pod on sqlite_only (rollout acknowledged) after {acked:.2f} s"
     )
-    claim_spec = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}}
-    create("v1", "PersistentVolumeClaim", {"metadata": {**meta, "name": CLAIM}, "spec": claim_spec})
-    create(
-        "v1", "Secret", {"metadata": {**meta, "name": SECRET}, "stringData": {"api-key": api_key}}
-    )
-    for doc in yaml.safe_load_all(repository_file("manifests/job-rbac.yaml").read_text()):
-        if not doc:
-            continue
-        doc["metadata"]["namespace"] = NAMESPACE
-        for subject in doc.get("subjects") or []:
-            subject["namespace"] = NAMESPACE
-        create(doc["apiVersion"], doc["kind"], doc)
-    database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=ROWS)
-    return sum(database.counts.values())
-
-
-def chat_app_deployment(info: SandboxInfo, port: int) -> dict[str, Any]:
-    """manifests/sample-app/deployment.yaml, pointed at the sandbox: its pods run as local
-    processes (the sandbox's opt-in annotation), all on 127.0.0.1, so the app gets its own port."""
-    path = repository_file("manifests/sample-app/deployment.yaml")
-    manifest: dict[str, Any] = yaml.safe_load(path.read_text())
-    manifest["metadata"]["namespace"] = NAMESPACE
-    manifest["metadata"]["annotations"] = {RUN_PODS_ANNOTATION: "true"}
-    container = manifest["spec"]["template"]["spec"]["containers"][0]
-    overrides = {
-        "CHAT_LISTEN": f"127.0.0.1:{port}",
-        "WEAVIATE_HTTP": f"127.0.0.1:{info.weaviate_http_port}",
-        "WEAVIATE_GRPC": f"127.0.0.1:{info.weaviate_grpc_port}",
-    }
-    for variable in container["env"]:
-        if variable["name"] in overrides:
-            variable["value"] = overrides[variable["name"]]
-    container["ports"][0]["containerPort"] = port
-    return manifest
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def load_running(url: str) -> Iterator[LoadGenerator]:
-    """The load generator against the app for as long as the block runs."""
-    generator = LoadGenerator(LoadSettings(url=url, rate=LOAD_RATE, duration=3600))
-    thread = threading.Thread(target=lambda: asyncio.run(generator.run()), daemon=True)
-    thread.start()
-    try:
-        yield generator
-    finally:
-        generator.stop()
-        thread.join(60)
 
 
 def run_demo(data_dir: Path) -> None:
@@ -223,7 +128,10 @@ def run_demo(data_dir: Path) -> None:
             f"{LOAD_RATE:.0f} requests/s through every step below"
         )
 
-        with operator_process(kc, data_dir / "operator.log"), load_running(app_url) as load:
+        with (
+            operator_process(kc, data_dir / "operator.log"),
+            load_running(app_url, LOAD_RATE) as load,
+        ):
             step("3. The operator runs; apply a DataMigration (phase migrate: the copy Job)")
             manifest = data_dir / "datamigration.yaml"
             manifest.write_text(yaml.safe_dump(data_migration(info), sort_keys=False))
@@ -250,10 +158,10 @@ def run_demo(data_dir: Path) -> None:
             show(["kubectl", "get", "cm", APP_CONFIGMAP, "-n", NAMESPACE, "-o", jsonpath], kc)
             show(["kubectl", "describe", "dm", NAME, "-n", NAMESPACE], kc)
 
-            step("7. Something looks wrong? Roll back: sqlite_only first, in well under a second")
-            started = time.monotonic()
+            step("7. Something looks wrong? Roll back: sqlite_only first, then every pod follows")
+            started = datetime.now(UTC)
             show(["dmctl", "rollback", NAME, "-n", NAMESPACE], kc)
-            console.print(f"rolled back in {time.monotonic() - started:.2f} s (including dmctl)")
+            console.print(rollback_times(kc, started))
             show(["kubectl", "get", "dm", "-n", NAMESPACE], kc)
             show(["kubectl", "logs", f"deployment/{APP_DEPLOYMENT}", "-n", NAMESPACE], kc)
 

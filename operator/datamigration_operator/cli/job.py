@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,22 @@ from datamigration_operator.api.durations import parse_duration
 from datamigration_operator.api.job_contract import CONFIG_ENV, NON_RETRYABLE_EXIT_CODE, JobConfig
 from datamigration_operator.api.names import owner_id
 from datamigration_operator.api.phases import JobKind
-from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    ValidationReport,
+)
 from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
 from datamigration_operator.migration.run import EXIT_OK, RunSettings, copy_run, diff_run
 from datamigration_operator.migration.run_errors import EXIT_RETRYABLE, classify
-from datamigration_operator.migration.sink import SinkSettings, connect
+from datamigration_operator.migration.sink import SinkSettings, WeaviateUnreachableError, connect
 
 job_app = typer.Typer(
     add_completion=False, help="Run a migration Job (reads its configuration from the environment)."
 )
 log = logging.getLogger("dmctl.job")
+CONNECT_RETRY_MAX_DELAY = 5.0
 
 
 class KubeRunReporter:
@@ -49,6 +57,9 @@ class KubeRunReporter:
 
     def publish_validation(self, report: ValidationReport) -> None:
         self.reporter.publish_validation(report)
+
+    def publish_outbox(self, outbox: OutboxStatus) -> None:
+        self.reporter.publish_outbox(outbox)
 
     def write_report(self, lines: list[str], summary: str) -> str | None:
         return self.reporter.write_report(self.job_name, lines, summary)
@@ -88,6 +99,7 @@ def settings_of(config: JobConfig) -> RunSettings:
         job=config.job_name,
         max_mismatches=config.max_mismatches,
         recheck_delay=parse_duration(config.recheck_delay).total_seconds(),
+        drain_timeout=parse_duration(config.drain_timeout).total_seconds(),
     )
 
 
@@ -107,7 +119,7 @@ def run_job(kind: JobKind) -> int:
     emit("started", kind=kind, job=config.job_name, migration=config.datamigration.name)
     try:
         reporter = KubeRunReporter(MigrationReporter(config.datamigration), config.job_name)
-        client = connect(config.target, api_key)
+        client = _connect(kind, config, api_key)
         try:
             return _run(kind, settings, client, reporter)
         finally:
@@ -119,6 +131,32 @@ def run_job(kind: JobKind) -> int:
         code, reason = classify(error)
         emit("failed", reason=reason, message=str(error)[:1000])
         return code
+
+
+def _connect(
+    kind: JobKind,
+    config: JobConfig,
+    api_key: str | None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Any:
+    """The Weaviate client. Sync and validate run after a copy reached this endpoint: one that
+    does not answer now is an outage (a Weaviate restart), waited out up to drainTimeout
+    rather than spent on pod retries. The copy fails at once: there, it is a wrong endpoint."""
+    if kind == "copy":
+        return connect(config.target, api_key)
+    deadline = monotonic() + parse_duration(config.drain_timeout).total_seconds()
+    delay = 0.5
+    while True:
+        try:
+            return connect(config.target, api_key)
+        except WeaviateUnreachableError as error:
+            if monotonic() + delay > deadline:
+                raise
+            emit("waiting", reason="WeaviateUnavailable", message=str(error)[:300])
+            sleep(delay)
+            delay = min(delay * 2, CONNECT_RETRY_MAX_DELAY)
 
 
 def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunReporter) -> int:
@@ -135,6 +173,9 @@ def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunRep
         )
         return NON_RETRYABLE_EXIT_CODE if result.failed_count else EXIT_OK
     diff = diff_run(settings, client, reporter, repair=kind == "sync")
+    if diff.not_concluded is not None:  # the report says why; the operator shows it
+        emit("inconclusive", reason="OutboxNotDraining", message=diff.not_concluded)
+        return EXIT_OK
     emit(
         "finished",
         checked=diff.checked,

@@ -26,11 +26,11 @@ from rich.console import Console
 
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, JobTarget
 from datamigration_operator.api.spec import CollectionMapping, Endpoint
-from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
 from datamigration_operator.migration.checkpoint import CheckpointFile
 from datamigration_operator.migration.report import failure_line
 from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
-from datamigration_operator.migration.run_errors import classify
+from datamigration_operator.migration.run_errors import EXIT_RETRYABLE, classify
 from datamigration_operator.migration.sink import SinkSettings, connect
 
 EXIT_DIFFERENCES = 3
@@ -160,6 +160,10 @@ class LocalReporter:
 
     def publish_validation(self, report: ValidationReport) -> None:
         del report  # printed once at the end
+
+    def publish_outbox(self, outbox: OutboxStatus) -> None:
+        if not self.quiet and outbox.waiting:
+            console.print(outbox.waiting)
 
     def write_report(self, lines: list[str], summary: str) -> str | None:
         base = self.file.path if self.file else Path.cwd() / "dmctl"
@@ -312,6 +316,9 @@ def _diff_command(
         }
         if result.failed:
             return NON_RETRYABLE_EXIT_CODE, summary
+        if result.not_concluded is not None:  # the app's outbox did not drain: try again
+            summary["notConcluded"] = result.not_concluded
+            return EXIT_RETRYABLE, summary
         if not repair and result.differences > max_mismatches:
             return EXIT_DIFFERENCES, summary
         return 0, summary

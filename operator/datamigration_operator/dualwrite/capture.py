@@ -33,7 +33,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from datamigration_operator.dualwrite.outbox import OUTBOX_TABLE, encode_key
+from datamigration_operator.dualwrite.outbox import encode_key
+from datamigration_operator.migration.app_outbox import OUTBOX_TABLE
 from datamigration_operator.migration.mapping import ROWID, CollectionPlan
 from datamigration_operator.migration.values import InvalidText
 

@@ -13,10 +13,10 @@ from typing import Final, Literal
 
 import sqlalchemy as sa
 
+from datamigration_operator.migration.app_outbox import OUTBOX_TABLE
 from datamigration_operator.migration.checkpoint import Key
 from datamigration_operator.migration.values import key_from_json, key_to_json
 
-OUTBOX_TABLE: Final = "datamigration_outbox"
 Op = Literal["upsert", "delete"]
 
 metadata = sa.MetaData()

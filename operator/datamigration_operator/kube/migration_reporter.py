@@ -28,7 +28,12 @@ from datamigration_operator.api.names import (
     PLURAL,
     VERSION,
 )
-from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    ValidationReport,
+)
 
 log = logging.getLogger(__name__)
 MERGE_PATCH = "application/merge-patch+json"
@@ -64,7 +69,7 @@ def report_name(job_name: str, attempt: str, sequence: int = 1) -> str:
     return f"{head}{tail}"
 
 
-def _dump(model: Progress | ValidationReport) -> dict[str, Any]:
+def _dump(model: Progress | ValidationReport | OutboxStatus) -> dict[str, Any]:
     # None becomes null, which a merge patch turns into "remove": no field of an older
     # report lingers next to the new one.
     return model.model_dump(mode="json", by_alias=True)
@@ -129,6 +134,9 @@ class MigrationReporter:
 
     def publish_validation(self, report: ValidationReport) -> None:
         self._patch_status({"status": {"validation": _dump(report)}})
+
+    def publish_outbox(self, outbox: OutboxStatus) -> None:
+        self._patch_status({"status": {"outbox": _dump(outbox)}})
 
     def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
         """The full report as a new ConfigMap `<job>-report-<attempt>[-N]`; returns its name.

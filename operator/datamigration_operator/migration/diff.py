@@ -7,10 +7,10 @@ SQLite file as (uuid, content hash, key) - 16 + 16 bytes + the key - and read ba
 temp files in the scratch directory). That sorted stream is merged with the Weaviate cursor
 stream, comparing hashes. Differences go to a scratch table too, never to a Python list.
 
-After `recheck_delay` every difference is looked at again against the live database and
-Weaviate (a dual write in flight at the first look has landed by then), so only lasting
-differences are counted. Sync is the same diff with repair: missing and mismatched objects are
-upserted from the live row, extra objects deleted.
+Every difference is then looked at again against the live database and Weaviate, so only
+lasting differences are counted: validation does so in rounds that wait for the app's outbox
+(validation_rounds), since a dual write in flight is not a lost one. Sync is the same diff with
+repair: missing and mismatched objects are upserted from the live row, extra objects deleted.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from datamigration_operator.migration.source_index import (
     Entry,
     SourceIndexProcess,
     index_rows,
+    key_cell,
     key_from,
     sorted_entries,
 )
@@ -98,6 +99,8 @@ class DiffResult:
     deleted: int = 0
     samples: list[Difference] = field(default_factory=list)
     failed: list[FailedObject] = field(default_factory=list)
+    not_concluded: str | None = None
+    """Why validation could not give a verdict (the app's outbox did not drain)."""
 
     @property
     def differences(self) -> int:
@@ -121,13 +124,35 @@ class Scratch:
         self.db.execute("PRAGMA temp_store=FILE")
         self.db.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")
         self.db.execute("CREATE TABLE source (uuid BLOB, hash BLOB, key)")
-        self.db.execute("CREATE TABLE diff (tbl TEXT, problem TEXT, uuid BLOB, key)")
+        # round: which look a difference waits for (0: the first after the first pass);
+        # quiet: the previous look found it with no outbox entry pending
+        self.db.execute(
+            "CREATE TABLE diff (tbl TEXT, problem TEXT, uuid BLOB, key,"
+            " round INTEGER NOT NULL DEFAULT 0, quiet INTEGER NOT NULL DEFAULT 0)"
+        )
+        self.db.execute("CREATE INDEX diff_round ON diff (round, tbl, uuid)")
         self.db.execute("CREATE TABLE extra (uuid BLOB PRIMARY KEY) WITHOUT ROWID")
 
     @property
     def target_path(self) -> Path:
         """Where the scan thread writes the Weaviate side (one records file per collection)."""
         return self.path.with_name(self.path.stem + "-target")
+
+    def defer(self, difference: Difference, round_: int, *, quiet: bool) -> None:
+        """Queues a difference for the look of round `round_`."""
+        key = None if difference.key is None else key_cell(difference.key)
+        self.db.execute(
+            "INSERT INTO diff VALUES (?, ?, ?, ?, ?, ?)",
+            (difference.table, difference.problem, difference.uuid.bytes, key, round_, quiet),
+        )
+
+    def was_quiet(self, round_: int, difference: Difference) -> bool:
+        """Whether the look before round `round_` found this difference with nothing pending."""
+        found = self.db.execute(
+            "SELECT quiet FROM diff WHERE round = ? AND tbl = ? AND uuid = ?",
+            (round_, difference.table, difference.uuid.bytes),
+        ).fetchone()
+        return bool(found and found[0])
 
     def close(self) -> None:
         self.db.close()
@@ -294,16 +319,19 @@ class Differ:
     @staticmethod
     def _flush(scratch: Scratch, found: list[tuple[str, str, bytes, str | int | None]]) -> None:
         if found:
-            scratch.db.executemany("INSERT INTO diff VALUES (?, ?, ?, ?)", found)
+            scratch.db.executemany(
+                "INSERT INTO diff (tbl, problem, uuid, key) VALUES (?, ?, ?, ?)", found
+            )
             found.clear()
 
     # ---- second look and repair ---------------------------------------------------------
 
     def _differences(
-        self, scratch: Scratch, plan: CollectionPlan
+        self, scratch: Scratch, plan: CollectionPlan, round_: int
     ) -> Iterator[list[tuple[Problem, UUID, Key | None]]]:
         cursor = scratch.db.execute(
-            "SELECT problem, uuid, key FROM diff WHERE tbl = ? ORDER BY rowid", (plan.table,)
+            "SELECT problem, uuid, key FROM diff WHERE tbl = ? AND round = ? ORDER BY rowid",
+            (plan.table, round_),
         )
         while True:
             chunk = cursor.fetchmany(RECHECK_CHUNK)
@@ -326,19 +354,36 @@ class Differ:
         object without a live row is deleted.
         """
         for plan in self.plans:
-            build = ObjectBuilder(plan, migration_namespace=self.namespace).build
-            scratch.db.execute("DELETE FROM extra")
-            for chunk in self._differences(scratch, plan):
-                keyed = [(uuid, key) for problem, uuid, key in chunk if key is not None]
-                extras = [uuid for problem, uuid, key in chunk if key is None]
-                if keyed:
-                    self._settle_keyed(plan, keyed, build, lookup, result, sink)
-                if extras:  # still in Weaviate? kept on disk, not in memory
-                    still = self.reader.fetch(plan, extras)
-                    scratch.db.executemany(
-                        "INSERT OR IGNORE INTO extra VALUES (?)", [(u.bytes,) for u in still]
-                    )
-            self._settle_extras(scratch, plan, live_source, result, sink)
+            self.look(scratch, plan, 0, result, lookup, live_source=live_source, sink=sink)
+
+    def look(
+        self,
+        scratch: Scratch,
+        plan: CollectionPlan,
+        round_: int,
+        result: DiffResult,
+        lookup: RowLookup,
+        *,
+        live_source: RowSource,
+        sink: WeaviateSink | None = None,
+        found: Callable[[Difference], None] | None = None,
+    ) -> None:
+        """One look at the differences of `plan` queued for `round_`; each one that still
+        differs goes to `found` (by default: counted in `result`)."""
+        report = result.count if found is None else found
+        build = ObjectBuilder(plan, migration_namespace=self.namespace).build
+        scratch.db.execute("DELETE FROM extra")
+        for chunk in self._differences(scratch, plan, round_):
+            keyed = [(uuid, key) for problem, uuid, key in chunk if key is not None]
+            extras = [uuid for problem, uuid, key in chunk if key is None]
+            if keyed:
+                self._settle_keyed(plan, keyed, build, lookup, result, sink, report)
+            if extras:  # still in Weaviate? kept on disk, not in memory
+                still = self.reader.fetch(plan, extras)
+                scratch.db.executemany(
+                    "INSERT OR IGNORE INTO extra VALUES (?)", [(u.bytes,) for u in still]
+                )
+        self._settle_extras(scratch, plan, live_source, result, sink, report)
 
     def _settle_keyed(
         self,
@@ -348,6 +393,7 @@ class Differ:
         lookup: RowLookup,
         result: DiffResult,
         sink: WeaviateSink | None,
+        report: Callable[[Difference], None],
     ) -> None:
         rows = lookup(plan, [key for _, key in keyed])
         current = self.reader.fetch(plan, [uuid for uuid, _ in keyed])
@@ -359,7 +405,7 @@ class Differ:
             target = current.get(uuid)
             if row is None:
                 if target is not None:  # the row was deleted since the snapshot
-                    result.count(Difference(plan.table, key, uuid, "extra"))
+                    report(Difference(plan.table, key, uuid, "extra"))
                     deletes.append(uuid)
                 continue
             try:
@@ -368,15 +414,15 @@ class Differ:
                 # unmappable: the copy reported it and wrote nothing, so it is missing
                 detail = (f"{error.column}: {error.message}",)
                 problem: Problem = "missing" if target is None else "mismatched"
-                result.count(Difference(plan.table, key, uuid, problem, detail))
+                report(Difference(plan.table, key, uuid, problem, detail))
                 if sink is not None:  # a failed repair; validation only counts it
                     result.failed.append(FailedObject(plan.table, key, detail[0]))
                 continue
             if target is None:
-                result.count(Difference(plan.table, key, uuid, "missing"))
+                report(Difference(plan.table, key, uuid, "missing"))
             elif content_hash(target) != content_hash(wanted):
                 fields = tuple(differing_fields(wanted, target))
-                result.count(Difference(plan.table, key, uuid, "mismatched", fields))
+                report(Difference(plan.table, key, uuid, "mismatched", fields))
             else:
                 continue
             upserts.append(wanted)
@@ -434,6 +480,7 @@ class Differ:
         live_source: RowSource,
         result: DiffResult,
         sink: WeaviateSink | None,
+        report: Callable[[Difference], None],
     ) -> None:
         """Extras have no key: is there a live row (inserted after the snapshot) owning one?"""
         db = scratch.db
@@ -447,7 +494,7 @@ class Differ:
         while chunk := cursor.fetchmany(RECHECK_CHUNK):
             deletes = [UUID(bytes=uuid) for (uuid,) in chunk]
             for uuid in deletes:
-                result.count(Difference(plan.table, None, uuid, "extra"))
+                report(Difference(plan.table, None, uuid, "extra"))
             if sink is not None:
                 self._repair(plan, sink, [], [], deletes, result)
 
@@ -468,10 +515,8 @@ class Differ:
             result.deleted += sink.delete(plan, deletes)
 
 
-@dataclass(frozen=True)
-class DiffSettings:
-    recheck_delay: float
-    repair: bool
+SecondLook = Callable[["Scratch", DiffResult], None]
+"""Validation's look at the first pass's differences (validation_rounds.confirm_differences)."""
 
 
 def run_diff(
@@ -479,25 +524,22 @@ def run_diff(
     lookup: RowLookup,
     *,
     live_source: RowSource,
-    settings: DiffSettings,
     sink: WeaviateSink | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    second_look: SecondLook | None = None,
 ) -> DiffResult:
-    """The whole diff: first pass, then (after the delay, if anything differed) the second look."""
+    """The whole diff: the first pass, then, if anything differed, the second look: sync's
+    (`sink`: repair what lasts) or validation's (`second_look`)."""
+    if (sink is None) == (second_look is None):
+        raise ValueError("run_diff needs either a sink (sync) or a second look (validate)")
     result = DiffResult()
     scratch = Scratch(differ.scratch_dir)
     try:
         differ.first_pass(scratch, result)
         if result.first_pass_differences:
-            if settings.recheck_delay > 0:
-                sleep(settings.recheck_delay)
-            differ.settle(
-                scratch,
-                result,
-                lookup,
-                live_source=live_source,
-                sink=sink if settings.repair else None,
-            )
+            if second_look is not None:
+                second_look(scratch, result)
+            else:
+                differ.settle(scratch, result, lookup, live_source=live_source, sink=sink)
     finally:
         scratch.close()
     return result

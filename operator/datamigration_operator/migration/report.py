@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from datamigration_operator.api.status import (
     MAX_FAILED_KEYS,
+    OutboxStatus,
     Progress,
     ValidationReport,
     ValidationSample,
 )
+from datamigration_operator.migration.app_outbox import OutboxState
 from datamigration_operator.migration.diff import DiffResult
 from datamigration_operator.migration.sink import FailedObject
 from datamigration_operator.migration.values import key_to_json
@@ -97,4 +99,16 @@ def diff_summary(result: DiffResult) -> str:
         f"checked {result.checked}, missing {result.missing}, extra {result.extra}, "
         f"mismatched {result.mismatched}, upserted {result.upserted}, deleted {result.deleted}, "
         f"first-pass differences {result.first_pass_differences}"
+    )
+
+
+def outbox_status(state: OutboxState, *, job: str | None, waiting: str | None) -> OutboxStatus:
+    return OutboxStatus(
+        job=job,
+        depth=state.depth,
+        oldest_age_seconds=round(state.oldest_age, 1),
+        high_water_mark=state.mark,
+        lease_holder=None if state.holder is None else state.holder[:253],
+        waiting=None if waiting is None else waiting[:1024],
+        observed_at=datetime.now(UTC).replace(microsecond=0),
     )

@@ -5,6 +5,7 @@ checkpoint file).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -12,14 +13,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    ValidationReport,
+)
+from datamigration_operator.migration.app_outbox import (
+    AppOutbox,
+    OutboxNotDrainingError,
+    OutboxState,
+)
 from datamigration_operator.migration.copy import CopyResult, copy_tables
-from datamigration_operator.migration.diff import Differ, DiffResult, DiffSettings, run_diff
+from datamigration_operator.migration.diff import Differ, DiffResult, Scratch, run_diff
 from datamigration_operator.migration.mapping import CollectionPlan, MappingError, plan_collections
 from datamigration_operator.migration.progress import ProgressTracker
 from datamigration_operator.migration.report import (
     diff_summary,
+    outbox_status,
     report_lines,
     validation_report,
     with_failures,
@@ -29,6 +42,13 @@ from datamigration_operator.migration.run_errors import NotRetryableError
 from datamigration_operator.migration.sink import SinkSettings, WeaviateSink, ensure_collections
 from datamigration_operator.migration.source import SqliteSource
 from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.migration.validation_rounds import (
+    NoOutbox,
+    OutboxWrites,
+    PendingWrites,
+    RoundSettings,
+    confirm_differences,
+)
 
 EXIT_OK = 0
 
@@ -44,6 +64,8 @@ class RunReporter(Protocol):
 
     def write_report(self, lines: list[str], summary: str) -> str | None: ...
 
+    def publish_outbox(self, outbox: OutboxStatus) -> None: ...
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -57,11 +79,17 @@ class RunSettings:
     job: str | None = None
     max_mismatches: int = 0
     recheck_delay: float = 0.0
+    drain_timeout: float = 120.0
+    """How long validation waits for the app's outbox to drain (see validation_rounds)."""
+
+
+def _check_source(settings: RunSettings) -> None:
+    if not settings.sqlite_path.is_file():
+        raise NotRetryableError(f"SQLite file {settings.sqlite_path} does not exist")
 
 
 def open_source(settings: RunSettings, *, snapshot: bool | None = None) -> SqliteSource:
-    if not settings.sqlite_path.is_file():
-        raise NotRetryableError(f"SQLite file {settings.sqlite_path} does not exist")
+    _check_source(settings)
     return SqliteSource(
         settings.sqlite_path,
         snapshot=settings.snapshot if snapshot is None else snapshot,
@@ -139,6 +167,47 @@ def copy_run(
         return result, ref
 
 
+class OutboxWatch:
+    """The app's outbox seen by a sync or validate Job, published to status.outbox (at most
+    every PUBLISH_EVERY seconds while it waits, so the status is not patched in a loop)."""
+
+    PUBLISH_EVERY = 2.0
+
+    def __init__(self, settings: RunSettings, reporter: RunReporter) -> None:
+        self._settings = settings
+        self._reporter = reporter
+        self._published = float("-inf")
+        _check_source(settings)
+        outbox = AppOutbox(settings.sqlite_path)
+        if not outbox.present():
+            outbox.close()
+            self.outbox: AppOutbox | None = None
+            self.writes: PendingWrites = NoOutbox()
+        else:
+            self.outbox = outbox
+            self.writes = OutboxWrites(outbox, settings.namespace, on_wait=self._waiting)
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+
+    def publish(self, state: OutboxState, waiting: str | None = None) -> None:
+        if self.outbox is None:
+            return
+        self._published = time.monotonic()
+        self._reporter.publish_outbox(outbox_status(state, job=self._settings.job, waiting=waiting))
+
+    def _waiting(self, state: OutboxState) -> None:
+        if time.monotonic() - self._published >= self.PUBLISH_EVERY:
+            self.publish(
+                state, f"waits for the app's dual-write outbox to drain: {state.describe()}"
+            )
+
+    def wait_drained(self, mark: int, *, purpose: str) -> OutboxState:
+        deadline = time.monotonic() + self._settings.drain_timeout
+        return self.writes.wait_drained(mark, deadline, purpose=purpose)
+
+
 def diff_run(
     settings: RunSettings,
     client: Any,
@@ -147,10 +216,55 @@ def diff_run(
     repair: bool,
     sleep: Callable[[float], None] | None = None,
 ) -> DiffResult:
+    """Sync (`repair`) or validate. Validation starts once the app's outbox has drained past
+    the entries written before the Job started, records the outbox mark with its snapshot, and
+    gives its verdict only once the drain has passed that mark; when the outbox does not drain
+    within drain_timeout, the report says OutboxNotDraining instead of counting rows."""
     started = datetime.now(UTC).replace(microsecond=0)
+    watch = OutboxWatch(settings, reporter)
+    try:
+        if repair:
+            watch.publish(watch.writes.state())
+            return _diff(settings, client, reporter, watch, repair=True, sleep=sleep)
+        try:
+            return _diff(settings, client, reporter, watch, repair=False, sleep=sleep)
+        except OutboxNotDrainingError as error:
+            watch.publish(error.state)
+            reporter.publish_validation(
+                ValidationReport(
+                    job=settings.job,
+                    started_at=started,
+                    finished_at=datetime.now(UTC).replace(microsecond=0),
+                    passed=False,
+                    reason=reasons.OUTBOX_NOT_DRAINING,
+                    message=str(error)[:1024],
+                )
+            )
+            return DiffResult(not_concluded=str(error))
+    finally:
+        watch.close()
+
+
+def _diff(
+    settings: RunSettings,
+    client: Any,
+    reporter: RunReporter,
+    watch: OutboxWatch,
+    *,
+    repair: bool,
+    sleep: Callable[[float], None] | None,
+) -> DiffResult:
+    started = datetime.now(UTC).replace(microsecond=0)
+    mark: int | None = None
+    if not repair and watch.outbox is not None:
+        before = watch.writes.state()
+        watch.publish(before)
+        watch.wait_drained(before.mark, purpose="validation did not start")
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
+        if not repair and watch.outbox is not None:
+            mark = watch.writes.state().mark  # read after the snapshot: stricter, never laxer
         live = LiveReads(settings)
         lookup = RowLookup(settings.sqlite_path)
         stack.callback(lookup.close)
@@ -186,17 +300,36 @@ def diff_run(
             on_progress=compared if repair else None,
         )
         extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
+
+        def second_look(scratch: Scratch, result: DiffResult) -> None:
+            rounds = RoundSettings(
+                recheck_delay=settings.recheck_delay,
+                deadline=time.monotonic() + settings.drain_timeout,
+            )
+            confirm_differences(
+                differ,
+                scratch,
+                result,
+                lookup,
+                live_source=live,
+                writes=watch.writes,
+                settings=rounds,
+                **extra,
+            )
+
         result = run_diff(
             differ,
             lookup,
             live_source=live,
-            settings=DiffSettings(
-                recheck_delay=0.0 if repair else settings.recheck_delay, repair=repair
-            ),
             sink=WeaviateSink(client, settings.sink) if repair else None,
-            **extra,
+            second_look=None if repair else second_look,
         )
+    drained: OutboxState | None = None
+    if mark is not None:  # every write committed before the snapshot is in Weaviate
+        drained = watch.wait_drained(mark, purpose="validation could not confirm the drain")
+        watch.publish(drained)
     if repair:
+        watch.publish(watch.writes.state())
         tracker.finish()
     summary = diff_summary(result)
     ref = None
@@ -213,6 +346,6 @@ def diff_run(
                 finished_at=datetime.now(UTC).replace(microsecond=0),
                 max_mismatches=settings.max_mismatches,
                 report_ref=ref,
-            )
+            ).model_copy(update={"outbox_mark": mark, "outbox_drained": drained is not None})
         )
     return result

@@ -7,7 +7,12 @@ from weaviate.exceptions import WeaviateBaseError
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
 from datamigration_operator.migration.checkpoint import CheckpointError
 from datamigration_operator.migration.mapping import MappingError
-from datamigration_operator.migration.sink import SchemaConflictError, SinkError, TransientSinkError
+from datamigration_operator.migration.sink import (
+    SchemaConflictError,
+    SinkError,
+    TransientSinkError,
+    WeaviateUnreachableError,
+)
 from datamigration_operator.migration.snapshot import SourceError
 
 EXIT_RETRYABLE = 1
@@ -26,6 +31,7 @@ _NOT_RETRYABLE: tuple[tuple[type[BaseException], str], ...] = (
 )
 _RETRYABLE: tuple[tuple[type[BaseException], str], ...] = (
     (TransientSinkError, "WeaviateUnavailable"),
+    (WeaviateUnreachableError, "WeaviateUnavailable"),
     (SinkError, "WeaviateRefused"),
     (WeaviateBaseError, "WeaviateError"),
     (OSError, "IOError"),

@@ -27,6 +27,8 @@ from weaviate.exceptions import (
     InsufficientPermissionsError,
     UnexpectedStatusCodeError,
     WeaviateBaseError,
+    WeaviateConnectionError,
+    WeaviateStartUpError,
 )
 from weaviate.proto.v1 import batch_pb2
 
@@ -58,6 +60,10 @@ class SchemaConflictError(SinkError):
 
 class TransientSinkError(Exception):
     """Weaviate kept failing whole requests (UNAVAILABLE, timeouts) after every attempt."""
+
+
+class WeaviateUnreachableError(ConnectionError):
+    """No Weaviate answered at the endpoint (refused, timed out, not ready); names it."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,22 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
         os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = target.ca_file
     # The client's init checks would also ask PyPI for a newer release: a Job must not reach
     # out of the cluster, so readiness is checked here instead.
-    client = weaviate.connect_to_custom(
+    endpoint = (
+        f"Weaviate at {'https' if target.tls else 'http'}://{target.http.host}:"
+        f"{target.http.port} (gRPC {target.grpc.host}:{target.grpc.port})"
+    )
+    try:
+        client = _connect_to(target, api_key, timeout)
+    except (WeaviateConnectionError, WeaviateStartUpError) as error:
+        raise WeaviateUnreachableError(f"{endpoint} unreachable: {error}") from None
+    if not client.is_ready():
+        client.close()
+        raise WeaviateUnreachableError(f"{endpoint} is not ready (GET /v1/.well-known/ready)")
+    return client
+
+
+def _connect_to(target: JobTarget, api_key: str | None, timeout: float) -> Any:
+    return weaviate.connect_to_custom(
         http_host=target.http.host,
         http_port=target.http.port,
         http_secure=target.tls,
@@ -111,13 +132,6 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
         ),
         skip_init_checks=True,
     )
-    if not client.is_ready():
-        client.close()
-        raise ConnectionError(
-            f"Weaviate at {target.http.host}:{target.http.port} is not ready "
-            "(GET /v1/.well-known/ready)"
-        )
-    return client
 
 
 def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:

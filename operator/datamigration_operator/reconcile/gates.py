@@ -36,6 +36,13 @@ def validation_verdict(
     went to SQLite alone since."""
     if report is None or report.finished_at is None:
         return Verdict(False, reasons.VALIDATION_REQUIRED, "no finished validation yet")
+    if report.reason is not None:  # it could not conclude: its counts mean nothing
+        return Verdict(
+            False,
+            report.reason,
+            f"{report.message or 'validation could not conclude'}; bump spec.rerun to "
+            "validate again",
+        )
     counts = (
         f"{report.checked} checked, {report.missing} missing, {report.extra} extra, "
         f"{report.mismatched} mismatched"
@@ -46,6 +53,13 @@ def validation_verdict(
             reasons.VALIDATION_MISMATCH,
             f"validation found {report.differences} differences (maxMismatches "
             f"{policy.max_mismatches}): {counts}",
+        )
+    if report.outbox_mark is not None and not report.outbox_drained:
+        return Verdict(
+            False,
+            reasons.OUTBOX_NOT_DRAINED,
+            f"the app's dual-write outbox had not drained past entry {report.outbox_mark}, "
+            "written before the validation's snapshot; bump spec.rerun to validate again",
         )
     if epoch is None or report.finished_at < epoch:
         return Verdict(
@@ -89,8 +103,12 @@ def _switch_gate(
     now: datetime,
 ) -> GateClosed | None:
     verdict = validation_verdict(report, epoch, policy)
-    if verdict.reason == reasons.VALIDATION_STALE:
-        return GateClosed(reasons.VALIDATION_STALE, f"switch refused: {verdict.message}")
+    if verdict.reason in (
+        reasons.VALIDATION_STALE,
+        reasons.OUTBOX_NOT_DRAINING,
+        reasons.OUTBOX_NOT_DRAINED,
+    ):
+        return GateClosed(verdict.reason, f"switch refused: {verdict.message}")
     if not verdict.passed:
         return GateClosed(
             reasons.VALIDATION_REQUIRED,

@@ -273,18 +273,34 @@ class _Planner:
     def _apply_mode(self, mode: Mode) -> bool:
         """Patches ConfigMap and workloads as needed; True when the app runs in `mode`."""
         app, cm = self.obs.spec.app, self.obs.config_map
+        old = self.obs.status.mode
+        changed_at = old.changed_at if old.desired == mode else None
         if cm.value != mode or cm.owner != self.me:
             self.actions.append(ApplyMode(app.config_map_ref.name, app.key, mode, cm.value))
+            changed_at = self.obs.now  # precise: rollback time is measured from it
         since = (self.epoch or self.now) if mode in DUAL_WRITING_MODES else None
         existing = [w for w in self.obs.workloads if w.exists]
         unstamped = tuple(w.ref for w in existing if w.stamped_mode != mode)
         if unstamped:
             self.actions.append(StampWorkloads(mode, unstamped))
         rolled = not unstamped and all(w.rollout_complete for w in existing)
+        applied_at = old.applied_at if old.applied == mode and old.desired == mode else None
+        if rolled and applied_at is None:
+            applied_at = self.obs.now
+            if existing and changed_at is not None:
+                took = (applied_at - changed_at).total_seconds()
+                names = ", ".join(f"{w.ref.kind} {w.ref.name}" for w in existing)
+                self._event(
+                    "Normal",
+                    reasons.MODE_APPLIED,
+                    f"every pod of {names} runs {mode}, {took:.2f} s after the ConfigMap changed",
+                )
         self.mode = ModeStatus(
             desired=mode,
             config_map=mode,
             applied=mode if rolled else self.mode.applied,
+            changed_at=changed_at,
+            applied_at=applied_at if rolled else None,
             dual_write_since=since,
         )
         return rolled
@@ -334,7 +350,10 @@ class _Planner:
             self._progressing("Pending", reasons.JOB_PENDING, f"{kind} Job {name} pending")
             return
         state = self._job_state()
-        if state in _ACTIVE:
+        waits = self._outbox_wait(name)
+        if state == "Running" and waits is not None:
+            self._progressing("Running", reasons.OUTBOX_BEHIND, f"{kind} Job {name} {waits}")
+        elif state in _ACTIVE:
             pending = state == "Pending"
             self._progressing(
                 "Pending" if pending else "Running",
@@ -352,6 +371,13 @@ class _Planner:
             message = f"{kind} Job {name} {ended}{detail}; bump spec.rerun to retry"
             self._condition(done_condition, "False", reasons.JOB_FAILED, message)
             self._set_state("Failed", reasons.JOB_FAILED, message)
+
+    def _outbox_wait(self, job: str) -> str | None:
+        """What the running Job said it waits for in the app's outbox, if anything."""
+        outbox = self.obs.status.outbox
+        if outbox is None or outbox.job != job or not outbox.waiting:
+            return None
+        return outbox.waiting
 
     def _finish_validation(self) -> None:
         validated = find_condition(self.conditions, reasons.VALIDATED)
@@ -500,7 +526,7 @@ class _Planner:
         if old.phase != phase:
             was = f" (was {old.phase})" if old.phase else ""
             self._event("Normal", reasons.EVENT_PHASE_STARTED, f"phase {phase} started{was}")
-        if self.state in ("Blocked", "Failed"):
+        if self.state in ("Blocked", "Failed") or self.ready_reason == reasons.OUTBOX_BEHIND:
             self._event("Warning", self.ready_reason, self.message)
         elif self.state == "Succeeded":
             self._event("Normal", reasons.EVENT_PHASE_SUCCEEDED, f"phase {phase}: {self.message}")

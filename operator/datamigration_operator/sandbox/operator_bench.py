@@ -254,7 +254,7 @@ def _document(value: object) -> dict[str, Any]:
     return value
 
 
-def _summary(samples: list[float]) -> dict[str, Any]:
+def summary(samples: list[float]) -> dict[str, Any]:
     if not samples:
         return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
     return {
@@ -265,8 +265,8 @@ def _summary(samples: list[float]) -> dict[str, Any]:
     }
 
 
-def _target(value: float | None, target: float) -> dict[str, Any]:
-    return {"value": value, "target": target, "met": value is not None and value <= target}
+def target(value: float | None, goal: float) -> dict[str, Any]:
+    return {"value": value, "target": goal, "met": value is not None and value <= goal}
 
 
 @dataclass
@@ -460,8 +460,8 @@ def _report(
         and r.status_at is not None
         and (r.phase != "rollback" or r.rolled_back_at is not None)
     )
-    config_map = _summary(to_config_map)
-    rollback = _summary(to_rolled_back)
+    config_map = summary(to_config_map)
+    rollback = summary(to_rolled_back)
     return {
         "benchmark": "reconcile",
         "settings": {
@@ -472,14 +472,14 @@ def _report(
         },
         "transitions": {"requested": settings.transitions, "completed": completed},
         "patch_to_configmap": config_map,
-        "patch_to_status": _summary(to_status),
+        "patch_to_status": summary(to_status),
         "rollback_to_rolled_back": rollback,
         "operator_rss_mb": {"idle": rss_idle, "loaded": rss_loaded},
         "targets": {
-            "configmap_p99_ms": _target(config_map["p99_ms"], TARGET_CONFIGMAP_P99_MS),
-            "rollback_p99_ms": _target(rollback["p99_ms"], TARGET_ROLLBACK_P99_MS),
+            "configmap_p99_ms": target(config_map["p99_ms"], TARGET_CONFIGMAP_P99_MS),
+            "rollback_p99_ms": target(rollback["p99_ms"], TARGET_ROLLBACK_P99_MS),
             f"rss_mb_with_{TARGET_RSS_DATAMIGRATIONS}_datamigrations": {
-                **_target(rss_loaded, TARGET_RSS_MB),
+                **target(rss_loaded, TARGET_RSS_MB),
                 "measured_with": settings.datamigrations,
             },
         },

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
 from datamigration_operator.migration.copy import CopyResult
 from datamigration_operator.migration.diff import DiffResult
 from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
@@ -22,6 +22,7 @@ class Reporter:
 
     validations: list[ValidationReport] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
+    outboxes: list[OutboxStatus] = field(default_factory=list)
 
     def load_checkpoint(self) -> Checkpoint | None:
         return None
@@ -35,6 +36,9 @@ class Reporter:
     def write_report(self, lines: list[str], summary: str) -> str | None:
         self.reports.append(summary + "\n" + "\n".join(lines))
         return None
+
+    def publish_outbox(self, outbox: OutboxStatus) -> None:
+        self.outboxes.append(outbox)
 
 
 def run_settings(

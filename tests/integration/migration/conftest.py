@@ -14,7 +14,7 @@ import pytest
 
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import CollectionMapping, Endpoint
-from datamigration_operator.api.status import Checkpoint, Progress, ValidationReport
+from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
 from datamigration_operator.migration.copy import CopyResult
 from datamigration_operator.migration.diff import DiffResult
 from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
@@ -75,6 +75,7 @@ class RecordingReporter:
     progress: list[Progress] = field(default_factory=list)
     validations: list[ValidationReport] = field(default_factory=list)
     reports: list[tuple[list[str], str]] = field(default_factory=list)
+    outboxes: list[OutboxStatus] = field(default_factory=list)
 
     def load_checkpoint(self) -> Checkpoint | None:
         return self.checkpoint
@@ -88,6 +89,9 @@ class RecordingReporter:
     def write_report(self, lines: list[str], summary: str) -> str | None:
         self.reports.append((lines, summary))
         return "report"
+
+    def publish_outbox(self, outbox: OutboxStatus) -> None:
+        self.outboxes.append(outbox)
 
 
 def settings(

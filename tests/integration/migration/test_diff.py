@@ -92,7 +92,7 @@ def test_a_difference_that_settles_before_the_second_look_is_not_reported(
     messages.data.update(uuid=_uuid(in_flight), properties={"role": "half-written"})
 
     def dual_write_lands(delay: float) -> None:
-        assert delay == 2.5
+        assert 2.0 < delay <= 2.5  # between the two looks at a difference nothing explains
         messages.data.update(uuid=_uuid(in_flight), properties={"role": original["role"]})
 
     try:

@@ -17,11 +17,11 @@ def test_bench_reconcile_reports_every_figure_and_completes_every_transition(
     tmp_path: Path,
 ) -> None:
     command = [sys.executable, "-m", "datamigration_operator.cli.main", "bench", "reconcile"]
-    command += ["--json", "--transitions", "10", "--datamigrations", "5"]
+    command += ["--json", "--transitions", "10", "--datamigrations", "5", "--app-rollbacks", "2"]
     command += ["--work-dir", str(tmp_path)]
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("https_proxy", "http_proxy")}
     result = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=180, check=False, env=env
+        command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False, env=env
     )
     operator_log = (tmp_path / "operator.log").read_text(errors="replace")[-3000:]
     assert result.returncode == 0, result.stderr[-3000:] + operator_log
@@ -42,11 +42,19 @@ def test_bench_reconcile_reports_every_figure_and_completes_every_transition(
     rss = report["operator_rss_mb"]
     assert rss["idle"] > 0
     assert rss["loaded"] > 0
+    # rollbacks of a running app: the ConfigMap first, then every pod (its rollout)
+    app = report["app_rollback"]
+    flipped, acknowledged = app["rollback_to_configmap"], app["rollback_to_every_pod"]
+    assert flipped["count"] == acknowledged["count"] == 2
+    assert 0 < flipped["max_ms"] < acknowledged["p50_ms"]
+    assert app["app_load"]["failed"] == app["app_load"]["lost"] == 0
     targets = report["targets"]
     assert set(targets) == {
         "configmap_p99_ms",
         "rollback_p99_ms",
         "rss_mb_with_200_datamigrations",
+        "rollback_configmap_p99_ms",
+        "rollback_every_pod_p99_ms",
     }
     for target in targets.values():
         assert target["met"] == (target["value"] <= target["target"])

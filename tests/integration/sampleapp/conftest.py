@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from datamigration_operator.cli.demo import free_port
 from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
+from datamigration_operator.sandbox.walk import free_port
 from tests.integration.dualwrite.conftest import RunningWeaviate, weaviate
 
 __all__ = ["weaviate"]

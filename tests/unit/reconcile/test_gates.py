@@ -71,3 +71,30 @@ def test_verdict_explains_the_counts() -> None:
     verdict = validation_verdict(finished(1, diffs=2), EPOCH, POLICY)
     assert not verdict.passed
     assert "2 differences (maxMismatches 0)" in verdict.message
+
+
+def test_a_validation_that_could_not_conclude_keeps_switch_closed_with_its_reason() -> None:
+    inconclusive = finished(1).model_copy(
+        update={
+            "reason": "OutboxNotDraining",
+            "message": "waited 120 s for the app's dual-write outbox to drain; 50 entries",
+            "passed": False,
+        }
+    )
+    verdict = validation_verdict(inconclusive, EPOCH, POLICY)
+    assert (verdict.passed, verdict.reason) == (False, "OutboxNotDraining")
+    assert "50 entries" in verdict.message
+    assert "spec.rerun" in verdict.message
+    closed = check_gate("switch", [], inconclusive, EPOCH, POLICY, NOW)
+    assert closed is not None
+    assert closed.reason == "OutboxNotDraining"
+
+
+def test_switch_needs_the_outbox_drained_past_the_validations_mark() -> None:
+    undrained = finished(1).model_copy(update={"outbox_mark": 1234, "outbox_drained": False})
+    closed = check_gate("switch", [], undrained, EPOCH, POLICY, NOW)
+    assert closed is not None
+    assert closed.reason == "OutboxNotDrained"
+    assert "1234" in closed.message
+    drained = undrained.model_copy(update={"outbox_drained": True})
+    assert check_gate("switch", [], drained, EPOCH, POLICY, NOW) is None

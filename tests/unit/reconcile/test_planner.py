@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from datamigration_operator.api.spec import DataMigrationSpec, WorkloadRef
-from datamigration_operator.api.status import ValidationReport
+from datamigration_operator.api.status import OutboxStatus, ValidationReport
 from datamigration_operator.reconcile.actions import (
     MUTATING,
     Action,
@@ -297,6 +297,42 @@ def test_dual_write_waits_for_workload_rollouts_before_the_sync_job() -> None:
     assert obs.status.mode.applied == "dual_write"
 
 
+def test_status_times_the_configmap_flip_and_the_rollout_acknowledgement() -> None:
+    web = ObservedWorkload(
+        ref=_web(), exists=True, stamped_mode="sqlite_only", rollout_complete=True
+    )
+    obs = migrated(observation("migrate", workloads=(web,), app=_app_with_web()))
+    obs, _ = step(later(to_phase(obs, "dual-write"), 10))
+    obs, _ = step(
+        later(
+            dataclasses.replace(
+                obs, workloads=(dataclasses.replace(obs.workloads[0], rollout_complete=True),)
+            ),
+            2,
+        )
+    )
+    patched = later(to_phase(obs, "rollback"), 30.25)
+    obs, actions = step(patched)
+    assert of(actions, ApplyMode)
+    assert obs.status.mode.changed_at == patched.now  # sub-second precision, not whole seconds
+    assert obs.status.mode.applied_at is None
+    assert obs.status.mode.applied == "dual_write"
+    acked = later(
+        dataclasses.replace(
+            obs, workloads=(dataclasses.replace(obs.workloads[0], rollout_complete=True),)
+        ),
+        1.5,
+    )
+    obs, actions = step(acked)
+    assert obs.status.mode.applied == "sqlite_only"
+    assert obs.status.mode.applied_at == acked.now
+    (event,) = [e for e in of(actions, EmitEvent) if e.reason == "ModeApplied"]
+    assert "runs sqlite_only, 1.50 s after the ConfigMap changed" in event.message
+    again, actions = step(later(obs, 5))
+    assert again.status.mode.applied_at == acked.now, "the acknowledgement time stays"
+    assert not [e for e in of(actions, EmitEvent) if e.reason == "ModeApplied"]
+
+
 # -- validate ---------------------------------------------------------------------------------
 
 
@@ -330,6 +366,57 @@ def test_validation_with_differences_fails_unless_within_max_mismatches() -> Non
     tolerant = to_phase(bad, "validate", validation={"maxMismatches": 3})
     after, _ = step(tolerant)
     assert condition(after, "Validated") == ("True", "ValidationPassed")
+
+
+def test_validate_says_in_status_and_an_event_that_it_waits_for_the_apps_outbox() -> None:
+    obs, actions = step(later(to_phase(dual_writing(), "validate"), 10))
+    name = of(actions, CreateJob)[0].name
+    running = dataclasses.replace(
+        obs, jobs=tuple(dataclasses.replace(j, state="Running") for j in obs.jobs)
+    )
+    waits = "waits for the app's dual-write outbox to drain: 225 entries, the oldest 12 s old"
+    outbox = OutboxStatus(job=name, depth=225, oldest_age_seconds=12, waiting=waits)
+    behind = dataclasses.replace(
+        running, status=running.status.model_copy(update={"outbox": outbox})
+    )
+    after, actions = step(behind)
+    assert after.status.state == "Running"
+    assert condition(after, "Validated")[1] == "OutboxBehind"
+    assert waits in (after.status.message or "")
+    assert [e.reason for e in warnings(actions)] == ["OutboxBehind"]
+    _, again = step(after)
+    assert not warnings(again), "the Warning is emitted once, not at every reconcile"
+    caught_up = dataclasses.replace(
+        after,
+        status=after.status.model_copy(
+            update={"outbox": outbox.model_copy(update={"depth": 0, "waiting": None})}
+        ),
+    )
+    resumed, _ = step(caught_up)
+    assert condition(resumed, "Validated")[1] == "JobRunning"
+
+
+def test_an_inconclusive_validation_fails_the_phase_with_outbox_not_draining() -> None:
+    obs, actions = step(later(to_phase(dual_writing(), "validate"), 10))
+    name = of(actions, CreateJob)[0].name
+    finished = later(finish_jobs(obs), 60)
+    validation = ValidationReport(
+        job=name,
+        started_at=finished.now - timedelta(seconds=130),
+        finished_at=finished.now - timedelta(seconds=1),
+        passed=False,
+        reason="OutboxNotDraining",
+        message="validation did not start: waited 120 s for the app's dual-write outbox",
+    )
+    inconclusive = dataclasses.replace(
+        finished, status=finished.status.model_copy(update={"validation": validation})
+    )
+    after, actions = step(inconclusive)
+    assert after.status.state == "Failed"
+    assert condition(after, "Validated") == ("False", "OutboxNotDraining")
+    assert "waited 120 s" in (after.status.message or "")
+    assert "missing" not in (after.status.message or "")
+    assert [e.reason for e in warnings(actions)] == ["OutboxNotDraining"]
 
 
 # -- switch -----------------------------------------------------------------------------------
