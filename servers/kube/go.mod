@@ -1,10 +1,14 @@
 // Builds the real kube-apiserver, kube-controller-manager and kube-scheduler
-// from k8s.io/kubernetes at one release. k8s.io/kubernetes replaces its staging
-// modules with ./staging/src/..., which a dependent module cannot use, so the
-// replace block below pins every one of them to the published staging version
-// of the same release (v1.32.N <-> v0.32.N). Change KUBE and STAGING together.
-// The binaries are the upstream main packages, listed as tools; build them with
-// scripts/build-servers.sh.
+// from k8s.io/kubernetes at one release (their upstream main packages, listed as
+// tools below; scripts/build-servers.sh builds them).
+//
+// k8s.io/kubernetes replaces its staging modules with ./staging/src/..., which a
+// dependent module cannot use, so the replace block pins every one of them to
+// the published staging version of the same release (v1.32.N <-> v0.32.N).
+// v1.32.9 is the newest 1.32 patch whose staging modules the module proxy here
+// serves in full (v1.32.13 lacks k8s.io/endpointslice, v1.32.11 k8s.io/kms,
+// v1.32.10 several). To change the release, change both versions and run
+// `go mod tidy`.
 module datamigration-operator/servers/kube
 
 go 1.24.0
@@ -128,31 +132,32 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 	gopkg.in/square/go-jose.v2 v2.6.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-	k8s.io/api v0.32.11 // indirect
+	k8s.io/api v0.32.9 // indirect
 	k8s.io/apiextensions-apiserver v0.0.0 // indirect
-	k8s.io/apimachinery v0.32.11 // indirect
-	k8s.io/apiserver v0.32.11 // indirect
-	k8s.io/client-go v0.32.11 // indirect
-	k8s.io/cloud-provider v0.32.11 // indirect
+	k8s.io/apimachinery v0.32.9 // indirect
+	k8s.io/apiserver v0.32.9 // indirect
+	k8s.io/client-go v0.32.9 // indirect
+	k8s.io/cloud-provider v0.32.9 // indirect
 	k8s.io/cluster-bootstrap v0.0.0 // indirect
-	k8s.io/component-base v0.32.11 // indirect
-	k8s.io/component-helpers v0.32.11 // indirect
-	k8s.io/controller-manager v0.32.11 // indirect
-	k8s.io/cri-api v0.32.11 // indirect
+	k8s.io/component-base v0.32.9 // indirect
+	k8s.io/component-helpers v0.32.9 // indirect
+	k8s.io/controller-manager v0.32.9 // indirect
+	k8s.io/cri-api v0.32.9 // indirect
 	k8s.io/cri-client v0.0.0 // indirect
 	k8s.io/csi-translation-lib v0.0.0 // indirect
 	k8s.io/dynamic-resource-allocation v0.0.0 // indirect
 	k8s.io/endpointslice v0.0.0 // indirect
 	k8s.io/externaljwt v0.0.0 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
+	k8s.io/kms v0.32.9 // indirect
 	k8s.io/kube-aggregator v0.0.0 // indirect
 	k8s.io/kube-controller-manager v0.0.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20241105132330-32ad38e42d3f // indirect
 	k8s.io/kube-scheduler v0.0.0 // indirect
 	k8s.io/kubectl v0.0.0 // indirect
-	k8s.io/kubelet v0.32.11 // indirect
-	k8s.io/kubernetes v1.32.11 // indirect
-	k8s.io/metrics v0.32.11 // indirect
+	k8s.io/kubelet v0.32.9 // indirect
+	k8s.io/kubernetes v1.32.9 // indirect
+	k8s.io/metrics v0.32.9 // indirect
 	k8s.io/mount-utils v0.0.0 // indirect
 	k8s.io/pod-security-admission v0.0.0 // indirect
 	k8s.io/utils v0.0.0-20241104100929-3ea5e8cea738 // indirect
@@ -163,35 +168,35 @@ require (
 )
 
 replace (
-	k8s.io/api => k8s.io/api v0.32.11
-	k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.32.11
-	k8s.io/apimachinery => k8s.io/apimachinery v0.32.11
-	k8s.io/apiserver => k8s.io/apiserver v0.32.11
-	k8s.io/cli-runtime => k8s.io/cli-runtime v0.32.11
-	k8s.io/client-go => k8s.io/client-go v0.32.11
-	k8s.io/cloud-provider => k8s.io/cloud-provider v0.32.11
-	k8s.io/cluster-bootstrap => k8s.io/cluster-bootstrap v0.32.11
-	k8s.io/code-generator => k8s.io/code-generator v0.32.11
-	k8s.io/component-base => k8s.io/component-base v0.32.11
-	k8s.io/component-helpers => k8s.io/component-helpers v0.32.11
-	k8s.io/controller-manager => k8s.io/controller-manager v0.32.11
-	k8s.io/cri-api => k8s.io/cri-api v0.32.11
-	k8s.io/cri-client => k8s.io/cri-client v0.32.11
-	k8s.io/csi-translation-lib => k8s.io/csi-translation-lib v0.32.11
-	k8s.io/dynamic-resource-allocation => k8s.io/dynamic-resource-allocation v0.32.11
-	k8s.io/endpointslice => k8s.io/endpointslice v0.32.11
-	k8s.io/externaljwt => k8s.io/externaljwt v0.32.11
-	k8s.io/kms => k8s.io/kms v0.32.11
-	k8s.io/kube-aggregator => k8s.io/kube-aggregator v0.32.11
-	k8s.io/kube-controller-manager => k8s.io/kube-controller-manager v0.32.11
-	k8s.io/kube-proxy => k8s.io/kube-proxy v0.32.11
-	k8s.io/kube-scheduler => k8s.io/kube-scheduler v0.32.11
-	k8s.io/kubectl => k8s.io/kubectl v0.32.11
-	k8s.io/kubelet => k8s.io/kubelet v0.32.11
-	k8s.io/metrics => k8s.io/metrics v0.32.11
-	k8s.io/mount-utils => k8s.io/mount-utils v0.32.11
-	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.32.11
-	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.32.11
-	k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.32.11
-	k8s.io/sample-controller => k8s.io/sample-controller v0.32.11
+	k8s.io/api => k8s.io/api v0.32.9
+	k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.32.9
+	k8s.io/apimachinery => k8s.io/apimachinery v0.32.9
+	k8s.io/apiserver => k8s.io/apiserver v0.32.9
+	k8s.io/cli-runtime => k8s.io/cli-runtime v0.32.9
+	k8s.io/client-go => k8s.io/client-go v0.32.9
+	k8s.io/cloud-provider => k8s.io/cloud-provider v0.32.9
+	k8s.io/cluster-bootstrap => k8s.io/cluster-bootstrap v0.32.9
+	k8s.io/code-generator => k8s.io/code-generator v0.32.9
+	k8s.io/component-base => k8s.io/component-base v0.32.9
+	k8s.io/component-helpers => k8s.io/component-helpers v0.32.9
+	k8s.io/controller-manager => k8s.io/controller-manager v0.32.9
+	k8s.io/cri-api => k8s.io/cri-api v0.32.9
+	k8s.io/cri-client => k8s.io/cri-client v0.32.9
+	k8s.io/csi-translation-lib => k8s.io/csi-translation-lib v0.32.9
+	k8s.io/dynamic-resource-allocation => k8s.io/dynamic-resource-allocation v0.32.9
+	k8s.io/endpointslice => k8s.io/endpointslice v0.32.9
+	k8s.io/externaljwt => k8s.io/externaljwt v0.32.9
+	k8s.io/kms => k8s.io/kms v0.32.9
+	k8s.io/kube-aggregator => k8s.io/kube-aggregator v0.32.9
+	k8s.io/kube-controller-manager => k8s.io/kube-controller-manager v0.32.9
+	k8s.io/kube-proxy => k8s.io/kube-proxy v0.32.9
+	k8s.io/kube-scheduler => k8s.io/kube-scheduler v0.32.9
+	k8s.io/kubectl => k8s.io/kubectl v0.32.9
+	k8s.io/kubelet => k8s.io/kubelet v0.32.9
+	k8s.io/metrics => k8s.io/metrics v0.32.9
+	k8s.io/mount-utils => k8s.io/mount-utils v0.32.9
+	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.32.9
+	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.32.9
+	k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.32.9
+	k8s.io/sample-controller => k8s.io/sample-controller v0.32.9
 )
