@@ -177,6 +177,7 @@ class OutboxWatch:
         self._settings = settings
         self._reporter = reporter
         self._published = float("-inf")
+        self._said_waiting = False
         _check_source(settings)
         outbox = AppOutbox(settings.sqlite_path)
         if not outbox.present():
@@ -195,6 +196,7 @@ class OutboxWatch:
         if self.outbox is None:
             return
         self._published = time.monotonic()
+        self._said_waiting = waiting is not None
         self._reporter.publish_outbox(outbox_status(state, job=self._settings.job, waiting=waiting))
 
     def _waiting(self, state: OutboxState) -> None:
@@ -205,7 +207,10 @@ class OutboxWatch:
 
     def wait_drained(self, mark: int, *, purpose: str) -> OutboxState:
         deadline = time.monotonic() + self._settings.drain_timeout
-        return self.writes.wait_drained(mark, deadline, purpose=purpose)
+        state = self.writes.wait_drained(mark, deadline, purpose=purpose)
+        if self._said_waiting:  # the Job no longer waits: status must not say it does
+            self.publish(state)
+        return state
 
 
 def diff_run(
@@ -225,9 +230,9 @@ def diff_run(
     try:
         if repair:
             watch.publish(watch.writes.state())
-            return _diff(settings, client, reporter, watch, repair=True, sleep=sleep)
+            return _diff(settings, client, reporter, watch, started, repair=True, sleep=sleep)
         try:
-            return _diff(settings, client, reporter, watch, repair=False, sleep=sleep)
+            return _diff(settings, client, reporter, watch, started, repair=False, sleep=sleep)
         except OutboxNotDrainingError as error:
             watch.publish(error.state)
             reporter.publish_validation(
@@ -250,11 +255,11 @@ def _diff(
     client: Any,
     reporter: RunReporter,
     watch: OutboxWatch,
+    started: datetime,
     *,
     repair: bool,
     sleep: Callable[[float], None] | None,
 ) -> DiffResult:
-    started = datetime.now(UTC).replace(microsecond=0)
     mark: int | None = None
     if not repair and watch.outbox is not None:
         before = watch.writes.state()
@@ -346,6 +351,11 @@ def _diff(
                 finished_at=datetime.now(UTC).replace(microsecond=0),
                 max_mismatches=settings.max_mismatches,
                 report_ref=ref,
-            ).model_copy(update={"outbox_mark": mark, "outbox_drained": drained is not None})
+            ).model_copy(
+                update={
+                    "outbox_mark": mark,
+                    "outbox_drained": None if mark is None else drained is not None,
+                }
+            )
         )
     return result

@@ -115,6 +115,8 @@ def test_validation_waits_for_a_late_drain_instead_of_counting_writes_in_flight(
         waiting = [o for o in reporter.outboxes if o.waiting]
         assert waiting, "status.outbox never said the Job waits"
         assert "40 entries" in (waiting[0].waiting or "")
+        assert reporter.outboxes[-1].waiting is None, "status must stop saying it waits"
+        assert reporter.outboxes[-1].depth == 0
     finally:
         resumes.cancel()
         app.stop()
