@@ -76,3 +76,42 @@ def mapping_rules() -> list[dict[str, Any]]:
             "fieldPath": ".collections",
         },
     ]
+
+
+# Children's label values (migrations.gremlins.ai/datamigration: <name>) hold the name whole.
+MAX_NAME: Final = 63
+# Phases in which the app has not written to the target yet: the target may still change.
+_TARGET_MAY_CHANGE: Final = (
+    "oldSelf.phase == 'migrate' || (oldSelf.phase == 'rollback' && self.phase == 'migrate')"
+)
+
+
+def name_rule() -> dict[str, Any]:
+    """On the root: a name the operator cannot use is refused at once, not accepted and then
+    never reconciled (label values are at most 63 characters)."""
+    return {
+        "rule": f"self.metadata.name.size() <= {MAX_NAME}",
+        "message": f"metadata.name must be at most {MAX_NAME} characters: the operator puts it "
+        "in a label on every Job and ConfigMap it creates",
+    }
+
+
+def identity_rule() -> dict[str, Any]:
+    """On spec: what the migration reads and writes is fixed once the app may have written to
+    the target (dual-write and after): a changed source or target would make validation compare
+    two different things. It may change during migrate (the copy is re-run with spec.rerun) or
+    together with the move from rollback back to migrate (a new copy)."""
+    same = (
+        "self.source == oldSelf.source && self.target == oldSelf.target && "
+        "self.collections == oldSelf.collections"
+    )
+    why = (
+        "spec.source, spec.target and spec.collections cannot change in phase {phase}: the app "
+        "may have written to the target. Roll back, then change them together with phase: "
+        "migrate (a new copy), or create a new DataMigration"
+    )
+    return {
+        "rule": f"{_TARGET_MAY_CHANGE} || ({same})",
+        "message": why.format(phase="dual-write, validate, switch or rollback"),
+        "messageExpression": "'" + why.format(phase="' + oldSelf.phase + '") + "'",
+    }

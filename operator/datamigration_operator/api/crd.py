@@ -40,6 +40,7 @@ def _spec_schema() -> dict[str, Any]:
     spec = to_structural(DataMigrationSpec.model_json_schema(by_alias=True))
     spec["x-kubernetes-validations"] = [
         admission_rules.create_rule(),
+        admission_rules.identity_rule(),
         *admission_rules.mapping_rules(),
     ]
     spec["properties"]["phase"]["x-kubernetes-validations"] = (
@@ -58,6 +59,7 @@ def build_crd() -> dict[str, Any]:
         "type": "object",
         "description": "A SQLite to Weaviate migration, advanced phase by phase via spec.phase.",
         "required": ["spec"],
+        "x-kubernetes-validations": [admission_rules.name_rule()],
         "properties": {
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},

@@ -11,6 +11,7 @@ import kubernetes
 import pytest
 
 from tests.integration.operator.conftest import (
+    CLAIM,
     OperatorProcess,
     Sandbox,
     advance,
@@ -117,3 +118,32 @@ def test_illegal_jump_is_refused_with_the_rule_message(
     assert after["spec"]["phase"] == "migrate"
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
     assert config_map_mode(sandbox, namespace) == "sqlite_only"
+
+
+def test_a_name_too_long_for_a_label_is_refused_at_admission(
+    sandbox: Sandbox, namespace: str
+) -> None:
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        new_datamigration(sandbox, namespace, "n" * 64)
+    assert refused.value.status == 422
+    assert "at most 63 characters" in json.loads(refused.value.body)["message"]
+    new_datamigration(sandbox, namespace, "n" * 63)  # the longest name that works
+
+
+def test_the_source_cannot_change_once_the_app_dual_writes(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    new_datamigration(sandbox, namespace, "app")
+    wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate")
+    # during migrate the source may still be fixed (the copy is re-run with spec.rerun)
+    patch_spec(sandbox, namespace, "app", source={"claimName": CLAIM, "path": "typo.db"})
+    patch_spec(sandbox, namespace, "app", source={"claimName": CLAIM, "path": "app.db"})
+    advance(sandbox, namespace, "app", "dual-write")
+    before = get_dm(sandbox, namespace, "app")
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        patch_spec(sandbox, namespace, "app", source={"claimName": CLAIM, "path": "other.db"})
+    assert refused.value.status == 422
+    message = json.loads(refused.value.body)["message"]
+    assert "cannot change in phase dual-write" in message
+    assert "Roll back" in message
+    assert get_dm(sandbox, namespace, "app")["spec"] == before["spec"]

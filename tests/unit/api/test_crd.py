@@ -300,3 +300,57 @@ def test_mapping_problems_name_the_culprit() -> None:
     assert mapping_problems(bad) == [
         "reference orders.customer_id points to table ghosts, which is not in spec.collections"
     ]
+
+
+# -- what cannot change, and names that cannot work --------------------------------------------
+
+IDENTITY_CHANGES = {
+    "source path": {"source": {"claimName": "shop-data", "path": "db/other.sqlite"}},
+    "target host": {
+        "target": {
+            "http": {"host": "weaviate.elsewhere.svc", "port": 8080},
+            "grpc": {"host": "weaviate.elsewhere.svc", "port": 50051},
+        }
+    },
+    "collections": {"collections": [{"table": "customers", "collection": "Client"}]},
+}
+
+
+@pytest.mark.parametrize("change", sorted(IDENTITY_CHANGES))
+@pytest.mark.parametrize(
+    ("old_phase", "new_phase", "allowed"),
+    [
+        ("migrate", "migrate", True),  # the copy has not reached the app yet: fix and rerun
+        ("rollback", "migrate", True),  # start over with a new copy
+        ("dual-write", "dual-write", False),
+        ("validate", "validate", False),
+        ("switch", "rollback", False),
+        ("rollback", "rollback", False),
+        ("rollback", "dual-write", False),
+    ],
+)
+def test_source_target_and_collections_are_fixed_once_the_app_writes_to_the_target(
+    change: str, old_phase: str, new_phase: str, allowed: bool
+) -> None:
+    old = spec_dict(phase=old_phase)
+    new = {**spec_dict(phase=new_phase), **IDENTITY_CHANGES[change]}
+    messages = failures(SPEC["x-kubernetes-validations"], new, old)
+    if allowed:
+        assert messages == []
+    else:
+        assert messages == [
+            f"spec.source, spec.target and spec.collections cannot change in phase {old_phase}: "
+            "the app may have written to the target. Roll back, then change them together "
+            "with phase: migrate (a new copy), or create a new DataMigration"
+        ]
+    # an unchanged spec passes in every phase
+    assert failures(SPEC["x-kubernetes-validations"], {**old, "rerun": 1}, old) == []
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(1, True), (63, True), (64, False), (253, False)])
+def test_names_longer_than_a_label_value_are_refused(length: int, accepted: bool) -> None:
+    obj = {"metadata": {"name": "a" * length}, "spec": spec_dict()}
+    messages = failures(SCHEMA["x-kubernetes-validations"], obj)
+    assert (messages == []) == accepted
+    if not accepted:
+        assert "at most 63 characters" in messages[0]
