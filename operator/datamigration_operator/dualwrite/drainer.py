@@ -19,11 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from weaviate.exceptions import WeaviateBaseError
 
 from datamigration_operator.dualwrite.drain_lease import DrainLease
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
@@ -43,13 +42,10 @@ from datamigration_operator.migration.mapping import (
     object_uuid,
 )
 from datamigration_operator.migration.row_lookup import RowLookup
-from datamigration_operator.migration.sink import (
-    SinkError,
-    SinkSettings,
-    TransientSinkError,
-    WeaviateSink,
-    ensure_collections,
-)
+from datamigration_operator.migration.sink_settings import SinkSettings
+
+if TYPE_CHECKING:
+    from datamigration_operator.migration.sink import WeaviateSink
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +299,10 @@ class Drainer:
         }
 
     def _connected_sink(self) -> WeaviateSink:
+        # the Weaviate client is imported here, on the drainer's thread: the app's start-up
+        # (and so a rollout, a rollback's included) does not wait for it
+        from datamigration_operator.migration.sink import WeaviateSink, ensure_collections
+
         if self._sink is None:
             client = self._client_factory()
             try:
@@ -353,6 +353,8 @@ class Drainer:
 
     @staticmethod
     def _send(sink: WeaviateSink, batch: Sequence[_Writes]) -> None:
+        from weaviate.exceptions import WeaviateBaseError
+
         for writes in batch:
             plan = writes.plan
             outcome = sink.write(plan, writes.objects, writes.keys)
@@ -390,4 +392,4 @@ class Drainer:
             self._local.lookup = None
 
 
-__all__ = ["DrainError", "DrainSettings", "Drainer", "SinkError", "TransientSinkError"]
+__all__ = ["DrainError", "DrainSettings", "Drainer"]

@@ -28,8 +28,8 @@ from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
 from datamigration_operator.dualwrite.outbox import create_outbox
 from datamigration_operator.dualwrite.plan_alignment import text_takes_numbers
 from datamigration_operator.migration.mapping import CollectionPlan
-from datamigration_operator.migration.run import plan
 from datamigration_operator.migration.source import SqliteSource
+from datamigration_operator.migration.source_plans import source_plans
 
 
 def sqlite_path(engine: sa.Engine) -> Path:
@@ -42,11 +42,11 @@ def sqlite_path(engine: sa.Engine) -> Path:
 def collection_plans(
     engine: sa.Engine, mappings: Sequence[CollectionMapping]
 ) -> dict[str, CollectionPlan]:
-    """The Jobs' plans (migration.run.plan) over the app's database file, with text properties
+    """The Jobs' plans (migration.source_plans) over the app's database file, with text properties
     taking numbers; the drainer aligns them with the collections' recorded types when it
     connects (plan_alignment)."""
     with SqliteSource(sqlite_path(engine), snapshot=False) as source:
-        return {p.table: text_takes_numbers(p) for p in plan(source, mappings)}
+        return {p.table: text_takes_numbers(p) for p in source_plans(source, mappings)}
 
 
 class DualWrite:

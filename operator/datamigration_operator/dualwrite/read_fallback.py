@@ -14,17 +14,27 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar, cast
 
-from weaviate.exceptions import WeaviateBaseError
-
 T = TypeVar("T")
 
 
-class WeaviateReadTimeoutError(WeaviateBaseError):
+class WeaviateReadError(Exception):
+    """A read the guard did not let through (its own errors, beside the client's)."""
+
+
+class WeaviateReadTimeoutError(WeaviateReadError):
     """Weaviate did not answer a read within the deadline."""
 
 
-class WeaviateReadSkippedError(WeaviateBaseError):
+class WeaviateReadSkippedError(WeaviateReadError):
     """The breaker is open after a recent Weaviate failure: the read was not attempted."""
+
+
+def read_errors() -> tuple[type[Exception], ...]:
+    """What a failed Weaviate read raises: the client's errors and the guard's. The client is
+    imported on first use, not at the app's start-up (it costs ~0.6 s of a rollout)."""
+    from weaviate.exceptions import WeaviateBaseError
+
+    return (WeaviateBaseError, WeaviateReadError)
 
 
 class _Outcome(Generic[T]):
@@ -76,7 +86,7 @@ class ReadGuard:
             self._trip()
             raise WeaviateReadTimeoutError(f"Weaviate did not answer within {self.timeout:g} s")
         if outcome.error is not None:
-            if isinstance(outcome.error, WeaviateBaseError):
+            if isinstance(outcome.error, read_errors()):
                 self._trip()
             raise outcome.error
         return cast(T, outcome.value)  # None is a legitimate answer (no such object)

@@ -19,11 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
-from weaviate.classes.query import Filter, MetadataQuery, Sort
-from weaviate.exceptions import WeaviateBaseError
 
 from datamigration_operator.api.names import owner_id
-from datamigration_operator.dualwrite.read_fallback import ReadGuard
+from datamigration_operator.dualwrite.read_fallback import ReadGuard, read_errors
 from datamigration_operator.dualwrite.read_results import row_from_object
 from datamigration_operator.migration.mapping import CollectionPlan, ReferencePlan, object_uuid
 
@@ -151,14 +149,19 @@ class ReadRouter:
                 f"{table}.{column}: a foreign-key value is an int or text, got {value!r}"
             )
         reference = _reference(plan, column)
-        sort = None if order_by is None else Sort.by_property(_property_name(plan, order_by))
-        if reference is not None:
-            target = object_uuid(self.migration_namespace, reference.target_table, (value,))
-            where = Filter.by_ref(reference.name).by_id().equal(target)
-        else:
-            where = Filter.by_property(_property_name(plan, column)).equal(value)
+        order = None if order_by is None else _property_name(plan, order_by)
+        by = None if reference is not None else _property_name(plan, column)
 
         def weaviate() -> list[Row]:
+            from weaviate.classes.query import Filter, Sort
+
+            sort = None if order is None else Sort.by_property(order)
+            if reference is not None:
+                target = object_uuid(self.migration_namespace, reference.target_table, (value,))
+                where = Filter.by_ref(reference.name).by_id().equal(target)
+            else:
+                assert by is not None
+                where = Filter.by_property(by).equal(value)
             result = self._collection(plan).query.fetch_objects(
                 filters=where, sort=sort, limit=limit
             )
@@ -185,6 +188,8 @@ class ReadRouter:
         _checked_limit(limit)
 
         def weaviate() -> list[Row]:
+            from weaviate.classes.query import MetadataQuery
+
             result = self._collection(plan).query.bm25(
                 query=query,
                 query_properties=properties,
@@ -246,6 +251,8 @@ class ReadRouter:
         limit: int,
         max_distance: float | None,
     ) -> list[Row]:
+        from weaviate.classes.query import MetadataQuery
+
         result = self._collection(plan).query.near_vector(
             near_vector=list(vector),
             limit=limit,
@@ -274,7 +281,7 @@ class ReadRouter:
             return sqlite()
         try:
             result = self.guard.call(weaviate)
-        except WeaviateBaseError:
+        except read_errors():
             if not self.fallback:
                 raise
             self.metrics.fallbacks.labels(kind, plan.table).inc()

@@ -28,7 +28,8 @@ from datamigration_operator.migration.app_outbox import (
 )
 from datamigration_operator.migration.copy import CopyResult, copy_tables
 from datamigration_operator.migration.diff import Differ, DiffResult, Scratch, run_diff
-from datamigration_operator.migration.mapping import CollectionPlan, MappingError, plan_collections
+from datamigration_operator.migration.mapping import CollectionPlan
+from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.progress import ProgressTracker
 from datamigration_operator.migration.report import (
     diff_summary,
@@ -38,9 +39,9 @@ from datamigration_operator.migration.report import (
     with_failures,
 )
 from datamigration_operator.migration.row_lookup import RowLookup
-from datamigration_operator.migration.run_errors import NotRetryableError
 from datamigration_operator.migration.sink import SinkSettings, WeaviateSink, ensure_collections
 from datamigration_operator.migration.source import SqliteSource
+from datamigration_operator.migration.source_plans import source_plans
 from datamigration_operator.migration.target_reader import TargetReader
 from datamigration_operator.migration.validation_rounds import (
     NoOutbox,
@@ -115,19 +116,6 @@ class LiveReads:
             yield from source.rows(plan, after=after, batch_size=batch_size)
 
 
-def plan(
-    source: SqliteSource, collections: Sequence[CollectionMapping]
-) -> tuple[CollectionPlan, ...]:
-    """The collection plans; a mapping that does not fit the database is not retryable."""
-    tables = source.tables()
-    wanted = {m.table.casefold() for m in collections}
-    stats = {name: source.column_stats(name) for name in tables if name.casefold() in wanted}
-    try:
-        return plan_collections(collections, tables, column_stats=stats)
-    except MappingError as error:
-        raise NotRetryableError(str(error)) from None
-
-
 def copy_run(
     settings: RunSettings, client: Any, reporter: RunReporter
 ) -> tuple[CopyResult, str | None]:
@@ -135,7 +123,7 @@ def copy_run(
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
-        plans = plan(source, settings.collections)
+        plans = source_plans(source, settings.collections)
         ensure_collections(client, plans)
         checkpoint = reporter.load_checkpoint()
         if checkpoint is not None:
@@ -273,7 +261,7 @@ def _diff(
         live = LiveReads(settings)
         lookup = RowLookup(settings.sqlite_path)
         stack.callback(lookup.close)
-        plans = plan(source, settings.collections)
+        plans = source_plans(source, settings.collections)
         if repair:
             ensure_collections(client, plans)
         if not repair:  # "running": a report without finishedAt

@@ -7,6 +7,7 @@ from weaviate.exceptions import WeaviateBaseError
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
 from datamigration_operator.migration.checkpoint import CheckpointError
 from datamigration_operator.migration.mapping import MappingError
+from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.sink import (
     SchemaConflictError,
     SinkError,
@@ -16,10 +17,6 @@ from datamigration_operator.migration.sink import (
 from datamigration_operator.migration.snapshot import SourceError
 
 EXIT_RETRYABLE = 1
-
-
-class NotRetryableError(Exception):
-    """The run failed for a reason a retry cannot fix; the message says which."""
 
 
 _NOT_RETRYABLE: tuple[tuple[type[BaseException], str], ...] = (

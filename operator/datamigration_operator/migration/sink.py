@@ -40,6 +40,7 @@ from datamigration_operator.migration.mapping import (
     MigrationObject,
     collection_schema,
 )
+from datamigration_operator.migration.sink_settings import SinkSettings as SinkSettings
 from datamigration_operator.migration.values import to_weaviate_payload, vector_to_floats
 
 # insert_many logs every failed object with its properties at ERROR; we report failures by key.
@@ -64,21 +65,6 @@ class TransientSinkError(Exception):
 
 class WeaviateUnreachableError(ConnectionError):
     """No Weaviate answered at the endpoint (refused, timed out, not ready); names it."""
-
-
-@dataclass(frozen=True)
-class SinkSettings:
-    batch_size: int = 500
-    concurrency: int = 2
-    objects_per_second: int = 0
-    """0 means unlimited."""
-    max_attempts: int = 6
-    """Tries per object; with 5% of objects failing at random, 6 misses in a row is 1.6e-8."""
-    base_delay: float = 0.05
-    max_delay: float = 2.0
-    client_retries: bool = True
-    """False: one gRPC call per try, without weaviate-client's retry loop (it sleeps 1+2+4+8 s
-    on UNAVAILABLE before raising), for a caller that backs off and counts failures itself."""
 
 
 @dataclass(frozen=True)

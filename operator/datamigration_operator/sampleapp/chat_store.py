@@ -22,7 +22,6 @@ from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.dualwrite.reads import ReadRouter
 from datamigration_operator.migration.sample_data import sample_collections
-from datamigration_operator.migration.sink import connect
 from datamigration_operator.sampleapp.models import (
     Base,
     Conversation,
@@ -91,6 +90,9 @@ class ChatStore:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
 
         def client() -> Any:
+            # imported on first use (the drainer's thread): the app starts without the client
+            from datamigration_operator.migration.sink import connect
+
             return connect(settings.weaviate, api_key, timeout=10)
 
         self.dual_write = DualWrite(
