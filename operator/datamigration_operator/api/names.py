@@ -26,6 +26,8 @@ LABEL_JOB_KIND: Final = f"{GROUP}/job-kind"
 ANNOTATION_PREFIX: Final = GROUP
 ANNOTATION_CONFIGMAP_OWNER: Final = f"{GROUP}/owner"
 ANNOTATION_CONFIGMAP_PREVIOUS: Final = f"{GROUP}/previous-mode"
+# The key's value before this migration claimed it ("" when absent): deletion restores it.
+ANNOTATION_CONFIGMAP_ORIGINAL: Final = f"{GROUP}/original-mode"
 ANNOTATION_WORKLOAD_MODE: Final = f"{GROUP}/migration-mode"
 ANNOTATION_JOB_GENERATION: Final = f"{GROUP}/generation"
 ANNOTATION_JOB_RERUN: Final = f"{GROUP}/rerun"

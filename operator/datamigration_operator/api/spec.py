@@ -166,6 +166,10 @@ class AppSpec(SpecModel):
     )
     """Workloads restarted with the mode in their pod template; the mode counts as applied
     only after their rollouts complete."""
+    on_delete: Literal["restore", "keep"] = "restore"
+    """When this DataMigration is deleted: restore the key to the value it held before the
+    migration claimed it (and roll the workloads to it), or keep the current mode (a finished
+    migration that stays on weaviate_primary). Either way the claim is released."""
 
 
 class ResourceAmounts(SpecModel):

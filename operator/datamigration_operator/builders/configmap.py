@@ -8,6 +8,7 @@ from typing import Any
 
 from datamigration_operator.api import reasons
 from datamigration_operator.api.names import (
+    ANNOTATION_CONFIGMAP_ORIGINAL,
     ANNOTATION_CONFIGMAP_OWNER,
     ANNOTATION_CONFIGMAP_PREVIOUS,
 )
@@ -49,15 +50,31 @@ def check_config_map(
     return None
 
 
-def mode_patch(key: str, mode: Mode, previous: str | None, me: str) -> dict[str, Any]:
+def mode_patch(
+    key: str, mode: Mode, previous: str | None, me: str, *, claim: bool = False
+) -> dict[str, Any]:
     """JSON merge patch that sets only `key` and our annotations. The previous-value annotation
-    holds the value before this patch ("" when the key was absent)."""
-    return {
+    holds the value before this patch ("" when the key was absent); on the claim, the same
+    value is also kept as the original, which deletion restores."""
+    before = previous if previous is not None else ""
+    annotations = {ANNOTATION_CONFIGMAP_OWNER: me, ANNOTATION_CONFIGMAP_PREVIOUS: before}
+    if claim:
+        annotations[ANNOTATION_CONFIGMAP_ORIGINAL] = before
+    return {"metadata": {"annotations": annotations}, "data": {key: mode}}
+
+
+def release_patch(key: str, *, restore: bool, value: str | None) -> dict[str, Any]:
+    """JSON merge patch that removes our annotations and, with `restore`, sets `key` back to
+    `value` (None removes the key)."""
+    patch: dict[str, Any] = {
         "metadata": {
             "annotations": {
-                ANNOTATION_CONFIGMAP_OWNER: me,
-                ANNOTATION_CONFIGMAP_PREVIOUS: previous if previous is not None else "",
+                ANNOTATION_CONFIGMAP_OWNER: None,
+                ANNOTATION_CONFIGMAP_PREVIOUS: None,
+                ANNOTATION_CONFIGMAP_ORIGINAL: None,
             }
-        },
-        "data": {key: mode},
+        }
     }
+    if restore:
+        patch["data"] = {key: value}
+    return patch

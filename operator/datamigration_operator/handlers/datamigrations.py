@@ -8,8 +8,9 @@ import kopf
 
 from datamigration_operator.api.names import GROUP, PLURAL, VERSION
 from datamigration_operator.handlers.config import RESYNC_SECONDS
-from datamigration_operator.handlers.reconciler import reconcile_or_retry
+from datamigration_operator.handlers.reconciler import reconcile_or_retry, release
 from datamigration_operator.handlers.runtime import runtime_of
+from datamigration_operator.kube.errors import KubeError, handler_error
 
 Dependency = tuple[str, str, str]  # (namespace, kind, name)
 # kopf passes an index to every handler as a keyword argument named after its id.
@@ -30,6 +31,16 @@ async def created(name: str, namespace: str | None, memo: Any, **_: Any) -> None
 async def spec_changed(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
     # Rollback lands here: its first action (sqlite_only) runs within this handler.
     await reconcile_or_retry(runtime_of(memo), namespace or "", name)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def deleted(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    """The finalizer's work (kopf removes it once this returns): the app's ConfigMap goes back
+    to its value before the migration, or keeps its mode (spec.app.onDelete), and is released."""
+    try:
+        await release(runtime_of(memo), namespace or "", name)
+    except KubeError as exc:
+        raise handler_error(exc) from exc
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)

@@ -17,6 +17,7 @@ from datamigration_operator.kube.resources import DATAMIGRATIONS
 from datamigration_operator.reconcile.actions import Action, EmitEvent, SetStatus
 from datamigration_operator.reconcile.invalid_spec import describe_problem, plan_invalid_spec
 from datamigration_operator.reconcile.planner import plan
+from datamigration_operator.reconcile.release import plan_release
 
 
 async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]:
@@ -33,6 +34,28 @@ async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]
             return await _refuse_invalid_spec(runtime, raw, describe_problem(exc), now)
         world = await observe(runtime.client, dm, now)
         actions = plan(world.observation)
+        await execute(
+            runtime.client,
+            runtime.recorder,
+            world,
+            actions,
+            default_image=runtime.config.job_image,
+        )
+        return actions
+
+
+async def release(runtime: Runtime, namespace: str, name: str) -> list[Action]:
+    """On deletion: give the app's ConfigMap back and stop the Jobs (reconcile.release)."""
+    async with runtime.lock((namespace, name)):
+        raw = await read_datamigration(runtime.client, namespace, name)
+        if raw is None:
+            return []
+        try:
+            dm = DataMigration.from_object(raw)
+        except ValidationError:
+            return []  # a spec the operator refused never claimed anything
+        world = await observe(runtime.client, dm, datetime.now(UTC))
+        actions = plan_release(world.observation)
         await execute(
             runtime.client,
             runtime.recorder,

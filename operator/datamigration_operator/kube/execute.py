@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from datamigration_operator.api.names import API_VERSION, KIND, owner_id
-from datamigration_operator.builders.configmap import mode_patch
+from datamigration_operator.builders.configmap import mode_patch, release_patch
 from datamigration_operator.builders.job import build_job
 from datamigration_operator.builders.workloads import stamp_patch
 from datamigration_operator.kube.client import KubeClient
@@ -22,6 +22,7 @@ from datamigration_operator.reconcile.actions import (
     CreateJob,
     DeleteJobs,
     EmitEvent,
+    ReleaseConfigMap,
     SetStatus,
     StampWorkloads,
 )
@@ -56,7 +57,7 @@ async def execute_one(
     ns, name = dm.metadata.namespace, dm.metadata.name
     if isinstance(action, ApplyMode):
         patch: dict[str, Any] = mode_patch(
-            action.key, action.mode, action.previous, owner_id(ns, name)
+            action.key, action.mode, action.previous, owner_id(ns, name), claim=action.claim
         )
         if world.config_map_version:
             # Optimistic concurrency: if the ConfigMap changed since we looked (another
@@ -90,5 +91,10 @@ async def execute_one(
         )
     elif isinstance(action, EmitEvent):
         await recorder.record(involved(world), action.type, action.reason, action.message)
+    elif isinstance(action, ReleaseConfigMap):
+        release = release_patch(action.key, restore=action.restore, value=action.value)
+        if world.config_map_version:  # someone else may have claimed it since we looked
+            release["metadata"]["resourceVersion"] = world.config_map_version
+        await client.merge_patch(CONFIGMAPS, ns, action.config_map, release)
     elif isinstance(action, Block):
         pass  # nothing to change: a timer or an event re-plans

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, cast, get_args
 
 from datamigration_operator.api.names import (
+    ANNOTATION_CONFIGMAP_ORIGINAL,
     ANNOTATION_JOB_GENERATION,
     LABEL_DATAMIGRATION,
     LABEL_MANAGED_BY,
@@ -96,7 +97,14 @@ def _config_map(obj: Object | None, key: str) -> ObservedConfigMap:
     if obj is None:
         return ObservedConfigMap(exists=False)
     value, owner = read_mode(obj, key)
-    return ObservedConfigMap(exists=True, value=value, owner=owner)
+    annotations = obj["metadata"].get("annotations") or {}
+    original = annotations.get(ANNOTATION_CONFIGMAP_ORIGINAL)
+    return ObservedConfigMap(
+        exists=True,
+        value=value,
+        owner=owner,
+        original=original if isinstance(original, str) else None,
+    )
 
 
 def _owned_by(obj: Object, uid: str) -> bool:

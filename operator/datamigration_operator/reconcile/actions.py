@@ -19,6 +19,8 @@ class ApplyMode:
     key: str
     mode: Mode
     previous: str | None
+    claim: bool = False
+    """The key was not ours yet: record `previous` as the value deletion restores."""
 
 
 @dataclass(frozen=True)
@@ -69,5 +71,33 @@ class Block:
     message: str
 
 
-Action = ApplyMode | StampWorkloads | CreateJob | DeleteJobs | SetStatus | EmitEvent | Block
-MUTATING = (ApplyMode, StampWorkloads, CreateJob, DeleteJobs, SetStatus, EmitEvent)
+@dataclass(frozen=True)
+class ReleaseConfigMap:
+    """Drop our annotations from the app's ConfigMap; with `restore`, set the key back to it
+    (None: remove the key, which was absent before the migration)."""
+
+    config_map: str
+    key: str
+    restore: bool
+    value: str | None
+
+
+Action = (
+    ApplyMode
+    | StampWorkloads
+    | CreateJob
+    | DeleteJobs
+    | SetStatus
+    | EmitEvent
+    | Block
+    | ReleaseConfigMap
+)
+MUTATING = (
+    ApplyMode,
+    StampWorkloads,
+    CreateJob,
+    DeleteJobs,
+    SetStatus,
+    EmitEvent,
+    ReleaseConfigMap,
+)

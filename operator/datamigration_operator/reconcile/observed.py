@@ -37,6 +37,8 @@ class ObservedConfigMap:
     exists: bool
     value: str | None = None
     owner: str | None = None
+    original: str | None = None
+    """The key's value before the owner claimed it ("" when it was absent; None: unknown)."""
 
 
 @dataclass(frozen=True)

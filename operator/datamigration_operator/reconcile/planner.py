@@ -276,7 +276,10 @@ class _Planner:
         old = self.obs.status.mode
         changed_at = old.changed_at if old.desired == mode else None
         if cm.value != mode or cm.owner != self.me:
-            self.actions.append(ApplyMode(app.config_map_ref.name, app.key, mode, cm.value))
+            claim = cm.owner != self.me
+            self.actions.append(
+                ApplyMode(app.config_map_ref.name, app.key, mode, cm.value, claim=claim)
+            )
             changed_at = self.obs.now  # precise: rollback time is measured from it
         since = (self.epoch or self.now) if mode in DUAL_WRITING_MODES else None
         existing = [w for w in self.obs.workloads if w.exists]

@@ -152,7 +152,7 @@ def test_a_missing_secret_blocks_until_it_is_created(
     wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate after the Secret")
 
 
-def test_deleting_a_datamigration_removes_its_jobs_and_keeps_the_config_map(
+def test_deleting_a_datamigration_removes_its_jobs_and_restores_the_config_map(
     sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
 ) -> None:
     sandbox.behave(namespace, "app", "copy", sleep=60)
@@ -169,4 +169,50 @@ def test_deleting_a_datamigration_removes_its_jobs_and_keeps_the_config_map(
 
     wait_for(gone, "the DataMigration to be deleted (our finalizer released)")
     wait_for(lambda: not sandbox.batch.list_namespaced_job(namespace).items, "Jobs collected")
-    assert config_map_mode(sandbox, namespace) == "sqlite_only"
+    # the ConfigMap stays; its key goes back to what it was: absent in these namespaces
+    assert sandbox.core.read_namespaced_config_map("app-config", namespace) is not None
+    assert config_map_mode(sandbox, namespace) is None
+
+
+def _deleted(sandbox: Sandbox, namespace: str, name: str) -> None:
+    sandbox.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    def gone() -> bool:
+        try:
+            get_dm(sandbox, namespace, name)
+        except kubernetes.client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, f"{name} to be deleted (our finalizer released)")
+
+
+def test_deleted_in_dual_write_gives_the_config_map_back_for_the_next_migration(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    new_datamigration(sandbox, namespace, "first")
+    wait_for(lambda: settled(sandbox, namespace, "first", "migrate"), "first migrate")
+    advance(sandbox, namespace, "first", "dual-write")
+    assert config_map_mode(sandbox, namespace) == "dual_write"
+    _deleted(sandbox, namespace, "first")
+    cm = sandbox.core.read_namespaced_config_map("app-config", namespace)
+    assert "migration_mode" not in (cm.data or {})  # absent, as before "first" claimed it
+    assert not any(k.startswith("migrations.gremlins.ai/") for k in cm.metadata.annotations or {})
+    reasons = [e.reason for e in sandbox.core.list_namespaced_event(namespace).items]
+    assert "ConfigMapReleased" in reasons
+    new_datamigration(sandbox, namespace, "second")  # not Blocked by a stale owner
+    wait_for(lambda: settled(sandbox, namespace, "second", "migrate"), "second migrate")
+    assert get_dm(sandbox, namespace, "second")["status"]["state"] == "Succeeded"
+
+
+def test_on_delete_keep_leaves_the_mode_and_releases_the_claim(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    app = {"configMapRef": {"name": "app-config"}, "onDelete": "keep"}
+    new_datamigration(sandbox, namespace, "done", app=app)
+    wait_for(lambda: settled(sandbox, namespace, "done", "migrate"), "migrate")
+    advance(sandbox, namespace, "done", "dual-write")
+    _deleted(sandbox, namespace, "done")
+    cm = sandbox.core.read_namespaced_config_map("app-config", namespace)
+    assert cm.data["migration_mode"] == "dual_write"
+    assert "migrations.gremlins.ai/owner" not in (cm.metadata.annotations or {})

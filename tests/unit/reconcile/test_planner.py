@@ -114,7 +114,8 @@ def validated() -> Observation:
 def test_migrate_claims_the_configmap_then_creates_one_copy_job() -> None:
     obs = observation("migrate")
     actions = plan(obs)
-    assert actions[0] == ApplyMode("shop-config", "migration_mode", "sqlite_only", None)
+    # the claim: the value before (absent) is recorded for deletion to restore
+    assert actions[0] == ApplyMode("shop-config", "migration_mode", "sqlite_only", None, claim=True)
     (create,) = of(actions, CreateJob)
     assert create.kind == "copy"
     assert create.name == job_name(NAME, "migrate", 1, 0)

@@ -208,7 +208,10 @@ def test_rollback_applies_sqlite_only_first_and_never_starts_a_job(obs: Observat
         cm.exists and cm.owner in (None, ME) and (cm.value in (None, *MODES) or cm.owner == ME)
     )
     if can_touch and (cm.value != "sqlite_only" or cm.owner != ME):
-        assert actions[0] == ApplyMode("shop-config", "migration_mode", "sqlite_only", cm.value)
+        claim = cm.owner != ME
+        assert actions[0] == ApplyMode(
+            "shop-config", "migration_mode", "sqlite_only", cm.value, claim=claim
+        )
     elif changes:
         assert not any(isinstance(a, ApplyMode) for a in actions)
     active = {j.name for j in obs.jobs if j.active}
