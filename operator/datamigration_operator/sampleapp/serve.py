@@ -14,6 +14,8 @@ from datamigration_operator.sampleapp.http_api import DRAINING, build_app
 from datamigration_operator.sampleapp.settings import AppSettings
 
 log = logging.getLogger("chat-app")
+# A request follows its connection within microseconds on a pod's network; this is ample.
+ACCEPTED_GRACE_SECONDS = 0.5
 
 
 async def serve(settings: AppSettings) -> None:
@@ -48,6 +50,11 @@ async def serve(settings: AppSettings) -> None:
         app[DRAINING].set()
         log.info("SIGTERM: serving %.1f s more while traffic moves away", settings.shutdown_delay)
         await asyncio.sleep(settings.shutdown_delay)
+        # Stop listening first, then let the connections accepted just before send their
+        # request: closing them at once (aiohttp's cleanup closes every connection without a
+        # request in progress) would fail requests already on their way.
+        await site.stop()
+        await asyncio.sleep(ACCEPTED_GRACE_SECONDS)
         log.info(
             "stopping; %d outbox entries wait for the next start", store.outbox()["outboxDepth"]
         )

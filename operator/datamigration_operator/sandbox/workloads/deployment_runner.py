@@ -21,6 +21,7 @@ from datamigration_operator.sandbox.kube.resources import ResourceType
 from datamigration_operator.sandbox.kube.rollout_controller import DEPLOYMENTS, runs_pods
 from datamigration_operator.sandbox.kube.store import Store
 from datamigration_operator.sandbox.workloads.deployment_controller import DeploymentController
+from datamigration_operator.sandbox.workloads.shared_port import hand_over_queued_connections
 
 
 class DeploymentRunner:
@@ -42,6 +43,7 @@ class DeploymentRunner:
     def start(self) -> None:
         """Subscribe to the store; call it on the running event loop."""
         asyncio.get_running_loop()
+        hand_over_queued_connections()
         self._unsubscribe = self._store.subscribe(self._on_change)
         deployments = self._store.lookup("apps", "v1", "deployments")
         for deployment in self._store.list(deployments, None)[0]:
