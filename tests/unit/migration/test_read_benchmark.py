@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datamigration_operator.migration.read_benchmark import measure_read_pipeline
-from datamigration_operator.migration.sample_data import generate_database
+from datamigration_sandbox.read_benchmark import measure_read_pipeline
+from datamigration_sandbox.sample_data import generate_database
 
 
 def test_all_contenders_read_the_whole_table(tmp_path: Path) -> None:

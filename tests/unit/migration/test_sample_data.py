@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from datamigration_operator.migration.mapping import RowError, plan_collections, row_to_object
-from datamigration_operator.migration.sample_data import generate_database, sample_collections
 from datamigration_operator.migration.source import SqliteSource
+from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 
 def test_sizes_references_and_determinism(tmp_path: Path) -> None:
@@ -48,3 +48,9 @@ def test_bad_data_rows_migrate_or_are_exactly_the_reported_ones(tmp_path: Path) 
         big = next(p for p in plans if p.table == "edge_values").properties
         assert {p.column: p.data_type for p in big}["big"] == "text"
     assert reported == database.unrepresentable
+
+
+def test_the_generated_database_is_the_example_chat_apps() -> None:
+    from chat_app.chat_store import COLLECTIONS
+
+    assert sample_collections() == list(COLLECTIONS)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from datamigration_operator.sampleapp.settings import AppSettings
+from chat_app.settings import AppSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 FOLDER = ROOT / "manifests" / "sample-app"

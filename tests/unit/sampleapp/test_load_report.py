@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_operator.sampleapp.loadgen import LoadGenerator, LoadReport, LoadSettings
+from chat_app.loadgen import LoadGenerator, LoadReport, LoadSettings
 
 
 def test_summary_separates_writes_from_reads_and_counts_every_failure() -> None:

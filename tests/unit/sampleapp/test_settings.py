@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_operator.sampleapp.settings import AppSettings, SettingsError
+from chat_app.settings import AppSettings, SettingsError
 
 BASE = {
     "CHAT_DATABASE": "/data/app.db",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datamigration_operator.sandbox.jobs.atomic_writer import (
+from datamigration_sandbox.jobs.atomic_writer import (
     DATA_LINK,
     FileProjection,
     PayloadError,

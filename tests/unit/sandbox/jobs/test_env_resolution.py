@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.jobs.env_resolution import (
+from datamigration_sandbox.jobs.env_resolution import (
     ContainerConfigError,
     expand,
     expand_command,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from datamigration_operator.sandbox.jobs.job_status import (
+from datamigration_sandbox.jobs.job_status import (
     PodCounts,
     decide,
     match_pod_failure_policy,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from datamigration_operator.sandbox.jobs.mount_paths import Mount, MountTable
+from datamigration_sandbox.jobs.mount_paths import Mount, MountTable
 
 TABLE = MountTable(
     [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.jobs.node_affinity import (
+from datamigration_sandbox.jobs.node_affinity import (
     fits,
     node_manifest,
     unschedulable_message,

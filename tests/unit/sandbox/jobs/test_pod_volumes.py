@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datamigration_operator.sandbox.jobs.pod_volumes import (
+from datamigration_sandbox.jobs.pod_volumes import (
     VolumeMountError,
     container_mounts,
     materialize_volumes,

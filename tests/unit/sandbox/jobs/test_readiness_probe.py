@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_operator.sandbox.jobs.readiness_probe import (
+from datamigration_sandbox.jobs.readiness_probe import (
     ProbeConfigError,
     ReadinessTracker,
     parse_probe,

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from datamigration_operator.sandbox.jobs.pod_volumes import (
+from datamigration_sandbox.jobs.pod_volumes import (
     container_mounts,
     materialize_volumes,
     refresh_projected_volumes,

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.kube.auth import (
+from datamigration_sandbox.kube.auth import (
     Authenticator,
     RbacObjects,
     RequestAttributes,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datamigration_operator.sandbox.kube.errors import ApiError
-from datamigration_operator.sandbox.kube.patches import (
+from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.patches import (
     apply_patch,
     json_equal,
     json_patch,

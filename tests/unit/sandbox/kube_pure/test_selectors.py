@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.kube.errors import ApiError
-from datamigration_operator.sandbox.kube.selectors import (
+from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.selectors import (
     label_selector_from_spec,
     parse_field_selector,
     parse_label_selector,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.kube.errors import ApiError
-from datamigration_operator.sandbox.kube.resources import ResourceType
-from datamigration_operator.sandbox.kube.store import Store
+from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.store import Store
 
 MERGE = "application/merge-patch+json"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from datamigration_operator.sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
-from datamigration_operator.sandbox.kube.store import Store
+from datamigration_sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
+from datamigration_sandbox.kube.store import Store
 
 DELAY = 0.01
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from datamigration_operator.sandbox.kube.errors import ApiError
-from datamigration_operator.sandbox.kube.resources import ResourceType
-from datamigration_operator.sandbox.kube.store import Store, Watch
+from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.store import Store, Watch
 
 MERGE = "application/merge-patch+json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_operator.sandbox.weaviate.faults import Faults, FaultsError
+from datamigration_sandbox.weaviate.faults import Faults, FaultsError
 
 IDS = [f"00000000-0000-0000-0000-{n:012d}" for n in range(100)]
 

@@ -10,7 +10,7 @@ from weaviate.collections.batch.grpc_batch import _BatchGRPC
 from weaviate.collections.classes.batch import _BatchObject
 from weaviate.util import _ServerVersion
 
-from datamigration_operator.sandbox.weaviate.grpc_codec import (
+from datamigration_sandbox.weaviate.grpc_codec import (
     decode_properties,
     decode_vectors,
     encode_value,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.weaviate.errors import WeaviateError
-from datamigration_operator.sandbox.weaviate.schema import build_class
+from datamigration_sandbox.weaviate.errors import WeaviateError
+from datamigration_sandbox.weaviate.schema import build_class
 
 
 def build(body: dict[str, Any], known: tuple[str, ...] = ()) -> dict[str, Any]:

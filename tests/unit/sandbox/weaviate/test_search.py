@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.weaviate.errors import WeaviateError
-from datamigration_operator.sandbox.weaviate.search import bm25, distance, near_vector, tokenize
+from datamigration_sandbox.weaviate.errors import WeaviateError
+from datamigration_sandbox.weaviate.search import bm25, distance, near_vector, tokenize
 
 SCHEMA: dict[str, Any] = {
     "class": "Doc",

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from weaviate.proto.v1 import search_get_pb2
 
-from datamigration_operator.sandbox.weaviate.database import Database, beacon
-from datamigration_operator.sandbox.weaviate.faults import Faults
-from datamigration_operator.sandbox.weaviate.grpc_service import (
+from datamigration_sandbox.weaviate.database import Database, beacon
+from datamigration_sandbox.weaviate.faults import Faults
+from datamigration_sandbox.weaviate.grpc_service import (
     WeaviateService,
     _framed_result,
     _metadata_bytes,

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from weaviate.proto.v1 import properties_pb2, search_get_pb2
 
-from datamigration_operator.sandbox.weaviate import wire
-from datamigration_operator.sandbox.weaviate.grpc_codec import encode_value
+from datamigration_sandbox.weaviate import wire
+from datamigration_sandbox.weaviate.grpc_codec import encode_value
 
 TEXT = st.text(max_size=200)  # lengths past 127 need a two-byte varint
 VALUES = {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.workloads.deployment_pods import (
+from datamigration_sandbox.workloads.deployment_pods import (
     TEMPLATE_HASH_LABEL,
     TemplateError,
     pod_from_deployment,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from datamigration_operator.sandbox.workloads.deployment_status import PodTally, deployment_status
+from datamigration_sandbox.workloads.deployment_status import PodTally, deployment_status
 
 DEPLOYMENT: dict[str, Any] = {"metadata": {"name": "chat", "generation": 4}}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_operator.sandbox.workloads.rolling_update import (
+from datamigration_sandbox.workloads.rolling_update import (
     Plan,
     PodView,
     Strategy,
