@@ -1,4 +1,5 @@
-"""Marks each test by its tier (the folder it lives in)."""
+"""Marks each test by its tier (the folder it lives in), under tests/, sandbox/tests/ and
+examples/chat-app/tests/ alike."""
 
 from __future__ import annotations
 

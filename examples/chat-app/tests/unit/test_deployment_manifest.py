@@ -10,7 +10,7 @@ import yaml
 
 from chat_app.settings import AppSettings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 FOLDER = ROOT / "manifests" / "sample-app"
 
 
