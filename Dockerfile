@@ -5,7 +5,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY operator ./operator
 COPY crds ./crds
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
+ && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt ".[operator]"
 
 FROM python:3.11-slim
 COPY --from=build /opt/venv /opt/venv

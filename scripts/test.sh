@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff"; ruff check operator tests; ruff format --check operator tests
+echo "== ruff"; ruff check conftest.py operator sandbox examples tests
+ruff format --check conftest.py operator sandbox examples tests
 echo "== mypy"; mypy
 if grep -q '^\[tool.importlinter\]' pyproject.toml; then echo "== import-linter"; lint-imports; fi
 echo "== pytest"; pytest "$@"

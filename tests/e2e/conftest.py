@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "datamigration-operator:e2e"
+# The example app (examples/chat-app/Dockerfile) with the sandbox's `dmctl sample-db` for seeding.
+APP_IMAGE = "datamigration-chat-app:e2e"
 
 
 def run(*argv: str, timeout: float = 600, kubeconfig: Path | None = None) -> str:
@@ -34,12 +36,15 @@ def _docker_works() -> bool:
 
 @pytest.fixture(scope="session")
 def kind_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh kind cluster with the operator image loaded; yields its kubeconfig."""
+    """A fresh kind cluster with the operator and app images loaded; yields its kubeconfig."""
     if shutil.which("kind") is None or shutil.which("kubectl") is None or not _docker_works():
         pytest.skip("the e2e tier needs Docker, kind and kubectl")
     name = f"dmig-e2e-{uuid.uuid4().hex[:6]}"
     kubeconfig = tmp_path_factory.mktemp("kind") / "kubeconfig"
     run("docker", "build", "-t", IMAGE, str(ROOT))
+    app_dockerfile = str(ROOT / "examples/chat-app/Dockerfile")
+    run("docker", "build", "-f", app_dockerfile, "--build-arg", "WITH_SANDBOX=1", "-t", APP_IMAGE,
+        str(ROOT))  # fmt: skip
     run(
         "kind",
         "create",
@@ -52,7 +57,7 @@ def kind_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "180s",
     )
     try:
-        run("kind", "load", "docker-image", IMAGE, "--name", name)
+        run("kind", "load", "docker-image", IMAGE, APP_IMAGE, "--name", name)
         yield kubeconfig
     finally:
         run("kind", "delete", "cluster", "--name", name)

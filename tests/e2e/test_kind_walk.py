@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes
 import yaml
 
-from tests.e2e.conftest import IMAGE, ROOT, run
+from tests.e2e.conftest import APP_IMAGE, IMAGE, ROOT, run
 
 NS, NAME, ROWS = "chat", "chat-history", 2_000
 OPERATOR_NS = "datamigration-system"
@@ -25,7 +25,7 @@ def _load_job() -> dict[str, Any]:
     acknowledged write reads back."""
     container = {
         "name": "load",
-        "image": IMAGE,
+        "image": APP_IMAGE,
         "imagePullPolicy": "Never",
         "command": ["dmctl", "sample-app", "load", "--url", "http://chat-app:8080"],
         "args": ["--rate", "20", "--duration", "90"],
@@ -106,7 +106,7 @@ def _app() -> list[dict[str, Any]]:
             subject["namespace"] = NS
     seed = {
         "name": "seed",
-        "image": IMAGE,
+        "image": APP_IMAGE,
         "imagePullPolicy": "Never",
         "command": [
             "sh",
@@ -231,7 +231,8 @@ def test_walk_on_kind(kind_cluster: Path) -> None:
     run("kubectl", "-n", NS, "wait", "--for=condition=complete", "job/seed", "--timeout=300s",
         kubeconfig=kc)  # fmt: skip
     run("kubectl", "apply", "-n", NS, "-k", str(ROOT / "manifests/sample-app"), kubeconfig=kc)
-    run("kubectl", "-n", NS, "set", "image", "deployment/chat-app", f"app={IMAGE}", kubeconfig=kc)
+    run("kubectl", "-n", NS, "set", "image", "deployment/chat-app", f"app={APP_IMAGE}",
+        kubeconfig=kc)  # fmt: skip
     run("kubectl", "-n", NS, "patch", "deployment/chat-app", "--type", "json", "-p",
         '[{"op":"add","path":"/spec/template/spec/containers/0/imagePullPolicy","value":"Never"}]',
         kubeconfig=kc)  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.walk import World
+from datamigration_sandbox.walk import World
 
 # requests/s; the load generator's mix makes 82 % of them writes: about 100 writes/s
 RATE = 122.0

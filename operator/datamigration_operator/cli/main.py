@@ -2,11 +2,17 @@
 
 Each command's module is imported only when that command runs: `dmctl operator run` must not pay
 for weaviate-client, the sandbox servers or SQLAlchemy (start-up time and RSS of the operator).
+
+Other distributions add commands through the `dmctl.plugins` entry-point group (name = the
+command, value = `module:attribute` of a typer app or a function): the sandbox adds `sandbox`,
+`bench` and `sample-db`, the example chat app `sample-app`. The product names none of them; an
+install without them (the operator image) simply has no such commands.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 
 import typer
 import typer.core
@@ -19,7 +25,6 @@ from datamigration_operator.quiet_authlib import quiet_authlib
 
 # What each top-level command is: (module, attribute), a typer app (group) or a function.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "sandbox": ("datamigration_operator.cli.sandbox", "sandbox_app"),
     "operator": ("datamigration_operator.cli.operator", "operator_app"),
     "status": ("datamigration_operator.cli.migrations", "status"),
     "advance": ("datamigration_operator.cli.migrations", "advance"),
@@ -28,22 +33,42 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("datamigration_operator.cli.migrate", "validate_command"),
     "sync": ("datamigration_operator.cli.migrate", "sync_command"),
     "job": ("datamigration_operator.cli.job", "job_app"),
-    "sample-db": ("datamigration_operator.cli.sample_db", "sample_db"),
-    "sample-app": ("datamigration_operator.cli.sample_app", "sample_app"),
-    "bench": ("datamigration_operator.cli.bench", "bench_app"),
 }
+
+PLUGIN_GROUP = "dmctl.plugins"
+
+
+def plugin_commands() -> dict[str, tuple[str, str]]:
+    """The commands installed distributions add: name -> (module, attribute).
+
+    Reads only the distributions' metadata (entry_points.txt); nothing is imported. A plugin
+    never replaces a built-in command.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for entry in entry_points(group=PLUGIN_GROUP):
+        if entry.name in COMMANDS or entry.name in found:
+            continue
+        module_name, _, attribute = entry.value.partition(":")
+        found[entry.name] = (module_name.strip(), attribute.strip())
+    return found
+
+
+def all_commands() -> dict[str, tuple[str, str]]:
+    return {**COMMANDS, **plugin_commands()}
 
 
 class LazyCommands(typer.core.TyperGroup):
     """A click group that imports a command's module when the command is looked up."""
 
     def list_commands(self, ctx: Context) -> list[str]:
-        return list(COMMANDS)
+        return list(all_commands())
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
-        if cmd_name not in COMMANDS:
+        # The built-ins first: `dmctl operator run` and `dmctl job ...` never scan for plugins.
+        found = COMMANDS.get(cmd_name) or plugin_commands().get(cmd_name)
+        if found is None:
             return None
-        module_name, attribute = COMMANDS[cmd_name]
+        module_name, attribute = found
         target = getattr(importlib.import_module(module_name), attribute)
         # Built exactly as add_typer/command would have built it inside a parent app (a typer
         # app with a single command would otherwise collapse into that command).

@@ -1,64 +1,12 @@
-"""`dmctl operator run`: the operator process."""
+"""`dmctl operator run`: the operator process (its entry point lives with the handlers)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from datamigration_operator.handlers.config import DEFAULT_JOB_IMAGE, JOB_IMAGE_ENV, OperatorConfig
+from datamigration_operator.handlers.command import run
 
 operator_app = typer.Typer(
     add_completion=False, help="Run the DataMigration operator.", no_args_is_help=True
 )
-
-
-@operator_app.command("run")
-def run(
-    namespace: Annotated[
-        list[str] | None,
-        typer.Option("--namespace", "-n", help="Serve this namespace (repeatable)."),
-    ] = None,
-    all_namespaces: Annotated[
-        bool, typer.Option("--all-namespaces", "-A", help="Serve every namespace (default).")
-    ] = False,
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option(
-            help="Kubeconfig to use; default $KUBECONFIG, the in-cluster ServiceAccount, "
-            "then ~/.kube/config."
-        ),
-    ] = None,
-    liveness: Annotated[
-        str | None, typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
-    ] = None,
-    peering: Annotated[
-        str | None,
-        typer.Option(help="kopf peering name for HA replicas; default standalone (1 replica)."),
-    ] = None,
-    job_image: Annotated[
-        str | None,
-        typer.Option(help=f"Default Job image (env {JOB_IMAGE_ENV}; default {DEFAULT_JOB_IMAGE})."),
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Reconcile DataMigrations until interrupted."""
-    from datamigration_operator.handlers.process import OperatorOptions, run_operator
-
-    if namespace and all_namespaces:
-        raise typer.BadParameter("use either --namespace or --all-namespaces")
-    if kubeconfig is not None and not kubeconfig.is_file():
-        raise typer.BadParameter(f"kubeconfig {kubeconfig} does not exist")
-    image = job_image or os.environ.get(JOB_IMAGE_ENV) or DEFAULT_JOB_IMAGE
-    config = OperatorConfig(job_image=image, kubeconfig=kubeconfig)
-    run_operator(
-        OperatorOptions(
-            config=config,
-            namespaces=tuple(namespace or ()),
-            liveness=liveness,
-            peering=peering,
-            verbose=verbose,
-        )
-    )
+operator_app.command("run")(run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from datamigration_operator.cli.operator import run
+from datamigration_operator.handlers.command import run
 
 if __name__ == "__main__":
     typer.run(run)

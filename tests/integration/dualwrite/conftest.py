@@ -20,7 +20,7 @@ from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import ObjectBuilder
 from datamigration_operator.migration.sink import connect
 from datamigration_operator.migration.target_reader import TargetReader
-from datamigration_operator.sandbox.weaviate.server import WeaviateServer
+from datamigration_sandbox.weaviate.server import WeaviateServer
 from tests.integration.dualwrite.notes_app import NAMESPACE, Note, target
 from tests.integration.migration.conftest import RunningWeaviate, weaviate
 

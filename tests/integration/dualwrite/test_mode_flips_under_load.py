@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.dualwrite.outbox import outbox
-from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
+from datamigration_sandbox.jobs.atomic_writer import FileProjection, write_payload
 from tests.integration.dualwrite.conftest import RunningWeaviate, fast_dual_write, wait_for
 from tests.integration.dualwrite.engine_runs import engine_copy, engine_diff, run_settings
 

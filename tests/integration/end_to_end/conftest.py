@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from datamigration_operator.migration.sample_data import generate_database
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.sample_data import generate_database
 from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CLAIM,

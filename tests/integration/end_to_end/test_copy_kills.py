@@ -12,8 +12,8 @@ from typing import Any
 import kubernetes
 import pytest
 
-from datamigration_operator.migration.sample_data import sample_collections
 from datamigration_operator.reconcile.job_names import job_name
+from datamigration_sandbox.sample_data import sample_collections
 from tests.integration.end_to_end.conftest import migration_world
 from tests.integration.operator.conftest import (
     CLAIM,

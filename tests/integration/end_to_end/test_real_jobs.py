@@ -11,7 +11,7 @@ import pytest
 import weaviate
 from weaviate.classes.init import Auth
 
-from datamigration_operator.migration.sample_data import sample_collections
+from datamigration_sandbox.sample_data import sample_collections
 from tests.integration.end_to_end.conftest import migration_world
 from tests.integration.operator.conftest import (
     CLAIM,

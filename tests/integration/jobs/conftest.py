@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.sandbox.jobs.runner import JobRunner
-from datamigration_operator.sandbox.kube.errors import ApiError
-from datamigration_operator.sandbox.kube.resources import ResourceType
-from datamigration_operator.sandbox.kube.store import Store
+from datamigration_sandbox.jobs.runner import JobRunner
+from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.store import Store
 
 NAMESPACE = "default"
 

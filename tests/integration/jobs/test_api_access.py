@@ -11,10 +11,10 @@ from typing import Any
 import kubernetes
 import pytest
 
-from datamigration_operator.sandbox.jobs.runner import JobRunner
-from datamigration_operator.sandbox.kube.auth import Authenticator, UserInfo
-from datamigration_operator.sandbox.kube.server import KubeApiServer
-from datamigration_operator.sandbox.kube.store import Store
+from datamigration_sandbox.jobs.runner import JobRunner
+from datamigration_sandbox.kube.auth import Authenticator, UserInfo
+from datamigration_sandbox.kube.server import KubeApiServer
+from datamigration_sandbox.kube.store import Store
 from tests.integration.jobs.conftest import Cluster, conditions
 
 ADMIN_TOKEN = "admin-token-for-tests"

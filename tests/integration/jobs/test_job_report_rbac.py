@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from datamigration_operator.api.job_contract import MigrationRef
 from datamigration_operator.kube.migration_reporter import MigrationReporter
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CONFIG_MAP,

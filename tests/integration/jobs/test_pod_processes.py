@@ -255,8 +255,8 @@ async def test_container_without_command_fails_its_pod(cluster: Cluster) -> None
 
 
 async def test_process_gets_a_kubeconfig_for_its_service_account(tmp_path: Path) -> None:
-    from datamigration_operator.sandbox.jobs.runner import JobRunner
-    from datamigration_operator.sandbox.kube.store import Store
+    from datamigration_sandbox.jobs.runner import JobRunner
+    from datamigration_sandbox.kube.store import Store
 
     class Tokens:
         def mint_service_account_token(self, namespace: str, name: str) -> str:

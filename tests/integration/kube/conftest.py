@@ -19,14 +19,14 @@ from typing import Any, TypeVar
 import kubernetes
 import pytest
 
-from datamigration_operator.sandbox.kube.auth import Authenticator, UserInfo
-from datamigration_operator.sandbox.kube.kubeconfig import write_kubeconfig
-from datamigration_operator.sandbox.kube.server import KubeApiServer
-from datamigration_operator.sandbox.kube.serving_certificate import (
+from datamigration_sandbox.kube.auth import Authenticator, UserInfo
+from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
+from datamigration_sandbox.kube.server import KubeApiServer
+from datamigration_sandbox.kube.serving_certificate import (
     ServingCertificate,
     generate_serving_certificate,
 )
-from datamigration_operator.sandbox.kube.store import Store
+from datamigration_sandbox.kube.store import Store
 
 T = TypeVar("T")
 

@@ -29,10 +29,10 @@ from datamigration_operator.migration.mapping import (
     plan_collections,
     row_to_object,
 )
-from datamigration_operator.migration.sample_data import generate_database, sample_collections
 from datamigration_operator.migration.source import SqliteSource
 from datamigration_operator.migration.values import to_weaviate_payload, vector_to_floats
-from datamigration_operator.sandbox.weaviate.server import WeaviateServer
+from datamigration_sandbox.sample_data import generate_database, sample_collections
+from datamigration_sandbox.weaviate.server import WeaviateServer
 
 NAMESPACE = "it/mapping"
 

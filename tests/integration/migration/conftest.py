@@ -18,14 +18,14 @@ from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress
 from datamigration_operator.migration.copy import CopyResult
 from datamigration_operator.migration.diff import DiffResult
 from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
-from datamigration_operator.migration.sample_data import (
+from datamigration_operator.migration.sink import SinkSettings, connect
+from datamigration_sandbox.sample_data import (
     SampleDatabase,
     generate_database,
     sample_collections,
 )
-from datamigration_operator.migration.sink import SinkSettings, connect
-from datamigration_operator.sandbox.weaviate.background import serving_in_background
-from datamigration_operator.sandbox.weaviate.server import WeaviateServer
+from datamigration_sandbox.weaviate.background import serving_in_background
+from datamigration_sandbox.weaviate.server import WeaviateServer
 
 ROWS = 3_000
 NAMESPACE = "it"

@@ -29,9 +29,9 @@ from datamigration_operator.migration.diff import MAX_SAMPLES
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_operator.migration.report import key_text
 from datamigration_operator.migration.run import RunSettings
-from datamigration_operator.migration.sample_data import SampleDatabase
 from datamigration_operator.migration.sink import FailedObject, SinkSettings
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.sample_data import SampleDatabase
 from tests.integration.conftest import kube_api
 from tests.integration.migration.conftest import (
     NAMESPACE,

@@ -13,7 +13,7 @@ from pathlib import Path
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.migration.mapping import object_uuid
-from datamigration_operator.migration.sample_data import SampleDatabase
+from datamigration_sandbox.sample_data import SampleDatabase
 from tests.integration.migration.conftest import (
     DMCTL,
     NAMESPACE,

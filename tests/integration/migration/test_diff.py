@@ -15,7 +15,7 @@ from datamigration_operator.migration import run as run_module
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_operator.migration.row_lookup import RowLookup
 from datamigration_operator.migration.run import RunSettings
-from datamigration_operator.migration.sample_data import SampleDatabase
+from datamigration_sandbox.sample_data import SampleDatabase
 from tests.integration.migration.conftest import (
     NAMESPACE,
     RunningWeaviate,

@@ -25,12 +25,12 @@ from datamigration_operator.api.names import GROUP, PLURAL, VERSION, owner_id
 from datamigration_operator.api.phases import JobKind
 from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.mapping import object_uuid
-from datamigration_operator.migration.sample_data import (
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.sample_data import (
     SampleDatabase,
     generate_database,
     sample_collections,
 )
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
 from tests.integration.conftest import kube_api
 from tests.integration.migration.conftest import DMCTL, cli_env, parse_json_line
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from datamigration_operator.migration.mapping import plan_collections
-from datamigration_operator.migration.sample_data import generate_database, sample_collections
 from datamigration_operator.migration.snapshot import SourceError
 from datamigration_operator.migration.source import SqliteSource
 from datamigration_operator.migration.source_index import (
@@ -18,6 +17,7 @@ from datamigration_operator.migration.source_index import (
     open_scratch,
     sorted_entries,
 )
+from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 
 def test_the_child_indexes_every_table_like_the_parent_would(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ import kubernetes
 import pytest
 import yaml
 
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from tests.integration.conftest import kube_api
 
 T = TypeVar("T")

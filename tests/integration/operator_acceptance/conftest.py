@@ -24,9 +24,9 @@ from datamigration_operator.api.names import (
     PLURAL,
     VERSION,
 )
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
-from datamigration_operator.sandbox.kube.store import Listener
-from datamigration_operator.sandbox.operator_bench import OperatorProcess, datamigration_manifest
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.kube.store import Listener
+from datamigration_sandbox.operator_bench import OperatorProcess, datamigration_manifest
 
 REPO = Path(__file__).resolve().parents[3]
 STAND_IN = Path(__file__).with_name("job_stand_in.py")

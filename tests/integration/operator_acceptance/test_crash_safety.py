@@ -14,8 +14,8 @@ from datamigration_operator.api.names import (
     ANNOTATION_CONFIGMAP_OWNER,
     ANNOTATION_CONFIGMAP_PREVIOUS,
 )
-from datamigration_operator.sandbox.kube.resources import ResourceType
-from datamigration_operator.sandbox.operator_bench import OperatorProcess
+from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.operator_bench import OperatorProcess
 from tests.integration.operator_acceptance.conftest import (
     CONFIG_MAP,
     Operators,

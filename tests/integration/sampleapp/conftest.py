@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection, write_payload
-from datamigration_operator.sandbox.walk import free_port
+from datamigration_sandbox.jobs.atomic_writer import FileProjection, write_payload
+from datamigration_sandbox.walk import free_port
 from tests.integration.dualwrite.conftest import RunningWeaviate, weaviate
 
 __all__ = ["weaviate"]
@@ -91,7 +91,7 @@ class RunningApp:
 def chat_app(tmp_path: Path, weaviate: RunningWeaviate) -> Iterator[RunningApp]:
     import yaml
 
-    from datamigration_operator.migration.sample_data import generate_database, sample_collections
+    from datamigration_sandbox.sample_data import generate_database, sample_collections
 
     (tmp_path / "data").mkdir()
     database = generate_database(tmp_path / "data" / "app.db", rows=2_000).path

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from datamigration_operator.sampleapp.loadgen import LoadGenerator, LoadSettings, verify
+from chat_app.loadgen import LoadGenerator, LoadSettings, verify
 from tests.integration.sampleapp.conftest import RunningApp
 
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import kubernetes
 import pytest
 
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
-from datamigration_operator.sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
 from tests.integration.conftest import kube_api
 
 APP = Path(__file__).with_name("mode_app.py")

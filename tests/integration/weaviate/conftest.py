@@ -12,7 +12,7 @@ import pytest
 import weaviate
 from weaviate.auth import Auth
 
-from datamigration_operator.sandbox.weaviate.server import WeaviateServer
+from datamigration_sandbox.weaviate.server import WeaviateServer
 
 T = TypeVar("T")
 API_KEY = "sandbox-test-key"

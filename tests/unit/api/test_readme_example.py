@@ -10,7 +10,7 @@ import yaml
 
 from datamigration_operator.api.crd import build_crd
 from datamigration_operator.api.resource import DataMigration
-from datamigration_operator.sandbox.kube.crd_schema import SchemaValidator
+from datamigration_sandbox.kube.crd_schema import SchemaValidator
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

@@ -1,4 +1,5 @@
-"""dmctl loads each command's module only when that command runs, and every command resolves."""
+"""dmctl loads each command's module only when that command runs, and every command resolves,
+its own and those of installed plugins (the sandbox, the example chat app)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from datamigration_operator.cli.main import COMMANDS, app
+from datamigration_operator.cli import main
+from datamigration_operator.cli.main import COMMANDS, all_commands, app
+
+PLUGINS = {"sandbox", "bench", "sample-db", "sample-app"}
 
 
-@pytest.mark.parametrize("name", list(COMMANDS))
+@pytest.mark.parametrize("name", list(all_commands()))
 def test_every_command_resolves_with_its_help(name: str) -> None:
     result = CliRunner().invoke(app, [name, "--help"])
     assert result.exit_code == 0, result.output
@@ -44,3 +48,24 @@ def test_sample_db_creates_a_database_and_never_overwrites(tmp_path: Path) -> No
     again = CliRunner().invoke(app, ["sample-db", str(target), "--rows", "100"])
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def test_the_sandbox_and_the_example_app_add_their_commands_as_plugins() -> None:
+    assert set(all_commands()) >= PLUGINS
+    assert not PLUGINS & set(COMMANDS)
+    assert all(
+        not module.startswith(("datamigration_sandbox", "chat_app"))
+        for module, _ in COMMANDS.values()
+    )
+
+
+def test_without_plugins_dmctl_has_only_its_own_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A product-only install (the operator image): no sandbox, bench or sample commands."""
+    monkeypatch.setattr(main, "entry_points", lambda group: [])
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "operator" in result.output
+    assert not [name for name in PLUGINS if f" {name} " in result.output]
+    missing = CliRunner().invoke(app, ["sandbox", "up"])
+    assert missing.exit_code == 2
+    assert "No such command 'sandbox'" in missing.output

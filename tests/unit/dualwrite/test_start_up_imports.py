@@ -11,7 +11,7 @@ APP_SIDE = (
     "datamigration_operator.dualwrite.integration",
     "datamigration_operator.dualwrite.reads",
     "datamigration_operator.dualwrite.drainer",
-    "datamigration_operator.sampleapp.serve",
+    "chat_app.serve",
 )
 
 

@@ -14,10 +14,10 @@ from datamigration_operator.migration import snapshot as snapshot_module
 from datamigration_operator.migration.keyset import page_statement
 from datamigration_operator.migration.mapping import CollectionPlan, plan_collections
 from datamigration_operator.migration.plan import ColumnStats
-from datamigration_operator.migration.sample_data import generate_database
 from datamigration_operator.migration.snapshot import SourceError
 from datamigration_operator.migration.source import SqliteSource
 from datamigration_operator.migration.values import InvalidText
+from datamigration_sandbox.sample_data import generate_database
 
 SCHEMA = """
 CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, big INTEGER, data BLOB);

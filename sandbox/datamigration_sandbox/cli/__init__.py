@@ -1,0 +1,1 @@
+"""dmctl plugins of the sandbox: `sandbox up|down|demo`, `bench ...`, `sample-db`."""

@@ -1,0 +1,342 @@
+"""`dmctl bench copy|validate --rows N`: the migration engine against its baselines, in one run.
+
+Everything runs on the same generated GremlinsAI-shaped database and one sandbox Weaviate in a
+subprocess (client and server do not share a GIL):
+- raw SQLite read rate (sqlite3, every table in key order);
+- bare weaviate-client ingest: insert_many of the same objects, built beforehand, only the calls
+  timed (the client-side ceiling);
+- our copy: `dmctl copy` as a subprocess, end to end (snapshot, planning, reading, mapping,
+  writing), with its peak RSS sampled by psutil;
+- naive copy in the style of the scripts we replace: ORM objects, one insert per object, on a
+  sample, rate extrapolated;
+- validate: `dmctl validate` as a subprocess over what our copy wrote, with its peak RSS
+  (the process and its children: the SQLite side runs in a child process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import psutil
+import typer
+import yaml
+from sqlalchemy import Integer, String, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
+from datamigration_operator.migration.mapping import ObjectBuilder, plan_collections
+from datamigration_operator.migration.sink import connect, ensure_collections, to_data_object
+from datamigration_operator.migration.source import SqliteSource
+from datamigration_sandbox.sample_data import generate_database, sample_collections
+
+# ~4 s of one-by-one inserts: a 1,000-row sample swung by +-20% between runs
+NAIVE_SAMPLE = 5_000
+BATCH = 500
+_SERVER = """
+import asyncio, json
+from datamigration_operator.quiet_authlib import quiet_authlib
+quiet_authlib()
+from datamigration_sandbox.weaviate.server import WeaviateServer
+async def main():
+    server = WeaviateServer()
+    http_port, grpc_port = await server.start()
+    print(json.dumps({"http": http_port, "grpc": grpc_port}), flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+class NaiveBase(DeclarativeBase):
+    pass
+
+
+class NaiveMessage(NaiveBase):
+    """The ORM model a hand-written migration script would declare."""
+
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String)
+    content: Mapped[str] = mapped_column(String)
+    tokens: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String)
+
+
+RowsOption = Annotated[int, typer.Option("--rows", min=1_000, max=2_000_000)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@dataclass
+class Weaviate:
+    http: int
+    grpc: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http}"
+
+    def client(self) -> Any:
+        target = JobTarget(
+            http=Endpoint(host="127.0.0.1", port=self.http),
+            grpc=Endpoint(host="127.0.0.1", port=self.grpc),
+            tls=False,
+        )
+        return connect(target, None)
+
+
+def _quiet_env() -> dict[str, str]:
+    # weaviate-client asks PyPI for its latest version at connect; keep everything on loopback
+    return {
+        **os.environ,
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+@contextmanager
+def weaviate_server() -> Iterator[Weaviate]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, env=_quiet_env()
+    )
+    try:
+        assert process.stdout is not None
+        ports = json.loads(process.stdout.readline())
+        yield Weaviate(ports["http"], ports["grpc"])
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def sqlite_read_rate(path: Path) -> float:
+    connection = sqlite3.connect(path)
+    try:
+        started = time.perf_counter()
+        rows = 0
+        for table in ("conversations", "messages", "documents"):
+            for _ in connection.execute(f"SELECT * FROM {table} ORDER BY id"):
+                rows += 1
+        return rows / (time.perf_counter() - started)
+    finally:
+        connection.close()
+
+
+def bare_ingest_rate(path: Path, weaviate: Weaviate, namespace: str) -> float:
+    """insert_many of prebuilt objects, one call at a time; only the calls are timed."""
+    client = weaviate.client()
+    source = SqliteSource(path, snapshot=False)
+    try:
+        plans = plan_collections(sample_collections(), source.tables())
+        ensure_collections(client, plans)
+        elapsed = 0.0
+        count = 0
+        for plan in plans:
+            build = ObjectBuilder(plan, migration_namespace=namespace).build
+            collection = client.collections.get(plan.collection)
+            for rows in source.rows(plan, batch_size=BATCH):
+                data = [to_data_object(build(row)) for row in rows]
+                started = time.perf_counter()
+                result = collection.data.insert_many(data)
+                elapsed += time.perf_counter() - started
+                if result.errors:
+                    raise RuntimeError(f"bare ingest: {len(result.errors)} objects failed")
+                count += len(data)
+        client.collections.delete_all()
+        return count / elapsed
+    finally:
+        source.close()
+        client.close()
+
+
+def naive_copy_rate(path: Path, weaviate: Weaviate) -> float:
+    """ORM objects, one insert per object, as the scripts we replace do; on NAIVE_SAMPLE rows."""
+    client = weaviate.client()
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        collection = client.collections.get("NaiveMessage")
+        if not client.collections.exists("NaiveMessage"):
+            client.collections.create_from_dict({"class": "NaiveMessage", "vectorizer": "none"})
+        started = time.perf_counter()
+        with Session(engine) as session:
+            statement = select(NaiveMessage).limit(NAIVE_SAMPLE)
+            count = 0
+            for message in session.scalars(statement):
+                collection.data.insert(
+                    {
+                        "message_id": message.id,
+                        "conversation_id": message.conversation_id,
+                        "role": message.role,
+                        "content": message.content,
+                        "tokens": message.tokens,
+                        "created_at": message.created_at,
+                    }
+                )
+                count += 1
+        rate = count / (time.perf_counter() - started)
+        client.collections.delete("NaiveMessage")
+        return rate
+    finally:
+        engine.dispose()
+        client.close()
+
+
+def _tree_rss(handle: psutil.Process) -> int:
+    """RSS of the process and its children (validation indexes SQLite in a child process)."""
+    total = handle.memory_info().rss
+    for child in handle.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def run_measured(argv: list[str]) -> tuple[dict[str, Any], int]:
+    """Runs a dmctl command as a subprocess; its JSON output and the peak RSS in bytes of it
+    and its children together."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=_quiet_env())
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        handle = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                peak = max(peak, _tree_rss(handle))
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:2])} exited {process.returncode}: {out[-2000:]!r}")
+    return json.loads(out), peak
+
+
+def _dmctl() -> list[str]:
+    return [sys.executable, "-m", "datamigration_operator.cli.main"]
+
+
+def _common(db: Path, weaviate: Weaviate, mapping: Path) -> list[str]:
+    return [
+        "--sqlite",
+        str(db),
+        "--weaviate",
+        weaviate.url,
+        "--grpc-port",
+        str(weaviate.grpc),
+        "--mapping",
+        str(mapping),
+        "--namespace",
+        "bench",
+        "--json",
+    ]
+
+
+def mapping_file(directory: Path) -> Path:
+    path = directory / "mapping.yaml"
+    collections = [
+        m.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        for m in sample_collections()
+    ]
+    path.write_text(yaml.safe_dump({"collections": collections}))
+    return path
+
+
+def our_copy(db: Path, weaviate: Weaviate, mapping: Path) -> dict[str, Any]:
+    summary, peak = run_measured([*_dmctl(), "copy", *_common(db, weaviate, mapping)])
+    return {
+        "rows": summary["rows"],
+        "seconds": summary["seconds"],
+        "rows_per_second": round(summary["rows"] / summary["seconds"]),
+        "failed": summary["failed"],
+        "peak_rss_mb": round(peak / 2**20, 1),
+    }
+
+
+def our_validate(db: Path, weaviate: Weaviate, mapping: Path) -> dict[str, Any]:
+    argv = [*_dmctl(), "validate", *_common(db, weaviate, mapping), "--recheck-delay", "0"]
+    summary, peak = run_measured(argv)
+    return {
+        "checked": summary["checked"],
+        "differences": summary["missing"] + summary["extra"] + summary["mismatched"],
+        "seconds": summary["seconds"],
+        "rows_per_second": round(summary["checked"] / summary["seconds"]),
+        "peak_rss_mb": round(peak / 2**20, 1),
+    }
+
+
+def bench_copy(rows: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
+        directory = Path(tmp)
+        db = generate_database(directory / "app.db", rows=rows).path
+        mapping = mapping_file(directory)
+        read = sqlite_read_rate(db)
+        bare = bare_ingest_rate(db, server, "bench")
+        naive = naive_copy_rate(db, server)
+        copy = our_copy(db, server, mapping)
+    return {
+        "benchmark": "copy",
+        "rows": rows,
+        "sqlite_read_rows_per_second": round(read),
+        "bare_insert_many_objects_per_second": round(bare),
+        "naive_orm_one_by_one_objects_per_second": round(naive, 1),
+        "copy": copy,
+        "copy_vs_bare": round(copy["rows_per_second"] / bare, 3),
+        "copy_vs_naive": round(copy["rows_per_second"] / naive, 1),
+        "targets": {"copy_vs_bare": 0.9, "copy_vs_naive": 20},
+    }
+
+
+def bench_validate(rows: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
+        directory = Path(tmp)
+        db = generate_database(directory / "app.db", rows=rows).path
+        mapping = mapping_file(directory)
+        copy = our_copy(db, server, mapping)
+        validate = our_validate(db, server, mapping)
+    return {
+        "benchmark": "validate",
+        "rows": rows,
+        "copy": copy,
+        "validate": validate,
+        "validate_vs_copy": round(validate["rows_per_second"] / copy["rows_per_second"], 2),
+        "targets": {"validate_rows_per_second": 50_000, "validate_vs_copy": 2.0},
+    }
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(yaml.safe_dump(result, sort_keys=False))
+
+
+def copy_benchmark(rows: RowsOption = 100_000, as_json: JsonOption = False) -> None:
+    """Copy rate vs raw SQLite reads, bare insert_many and a naive one-by-one ORM copy."""
+    print_result(bench_copy(rows), as_json)
+
+
+def validate_benchmark(rows: RowsOption = 100_000, as_json: JsonOption = False) -> None:
+    """Validation rate and peak RSS vs the copy rate, on what the copy wrote."""
+    print_result(bench_validate(rows), as_json)
