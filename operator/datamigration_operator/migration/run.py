@@ -188,7 +188,8 @@ class OutboxWatch:
         self._reporter.publish_outbox(outbox_status(state, job=self._settings.job, waiting=waiting))
 
     def _waiting(self, state: OutboxState) -> None:
-        if time.monotonic() - self._published >= self.PUBLISH_EVERY:
+        # at once when the wait begins, then at most every PUBLISH_EVERY seconds
+        if not self._said_waiting or time.monotonic() - self._published >= self.PUBLISH_EVERY:
             self.publish(
                 state, f"waits for the app's dual-write outbox to drain: {state.describe()}"
             )
