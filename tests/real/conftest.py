@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client, config
 
-from datamigration_operator.sandbox.real.control_plane import RealControlPlane
-from datamigration_operator.sandbox.real.server_binaries import locate_binaries
+from datamigration_sandbox.real.control_plane import RealControlPlane
+from datamigration_sandbox.real.server_binaries import locate_binaries
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = "/usr/bin/kubectl"

@@ -14,10 +14,10 @@ from kubernetes import client, config
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.run import copy_run, diff_run
-from datamigration_operator.migration.sample_data import generate_database
 from datamigration_operator.migration.sink import connect
-from datamigration_operator.sandbox.control_plane import ControlPlane, ControlPlaneThread
-from datamigration_operator.sandbox.operator_bench import datamigration_manifest
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.operator_bench import datamigration_manifest
+from datamigration_sandbox.sample_data import generate_database
 from tests.integration.migration.conftest import RecordingReporter, settings
 from tests.real.conftest import REPO, RealCluster
 

@@ -50,7 +50,7 @@ while True:
 
 
 def _free_port() -> int:
-    from datamigration_operator.sandbox.real.loopback_ports import free_ports
+    from datamigration_sandbox.real.loopback_ports import free_ports
 
     return free_ports(1)[0]
 

@@ -196,7 +196,7 @@ def serve(
 def _serve_real(data_dir: Path, kubeconfig: Path | None) -> None:
     import threading
 
-    from datamigration_operator.sandbox.real.control_plane import RealControlPlane
+    from datamigration_sandbox.real.control_plane import RealControlPlane
 
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,8 +22,8 @@ class ServersNotBuiltError(RuntimeError):
 
 
 def checkout_root() -> Path:
-    """The source checkout this package runs from (operator/datamigration_operator/... -> /)."""
-    return Path(__file__).resolve().parents[4]
+    """The source checkout this package runs from (sandbox/datamigration_sandbox/real/... -> /)."""
+    return Path(__file__).resolve().parents[3]
 
 
 def locate_binaries(*, build: bool = True) -> Path:

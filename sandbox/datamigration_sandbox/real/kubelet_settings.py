@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datamigration_operator.sandbox.real.api_client import ApiClient
+from datamigration_sandbox.real.api_client import ApiClient
 
 # A real kubelet re-syncs each pod every syncFrequency (1 min) with up to 50% jitter: a mounted
 # ConfigMap's change reaches the pod 60-90 s later, unless the pod object changes meanwhile.

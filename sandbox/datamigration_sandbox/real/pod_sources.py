@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datamigration_operator.sandbox.jobs.atomic_writer import FileProjection
-from datamigration_operator.sandbox.jobs.env_resolution import (
+from datamigration_sandbox.jobs.atomic_writer import FileProjection
+from datamigration_sandbox.jobs.env_resolution import (
     ContainerConfigError,
     SourceLookup,
     configmap_values,
     field_value,
     secret_values,
 )
-from datamigration_operator.sandbox.jobs.pod_volumes import VolumeMountError
-from datamigration_operator.sandbox.real.api_client import ApiClient, ApiStatusError
+from datamigration_sandbox.jobs.pod_volumes import VolumeMountError
+from datamigration_sandbox.real.api_client import ApiClient, ApiStatusError
 
 _KINDS = {"ConfigMap": "configmaps", "Secret": "secrets"}
 _TOKEN_REFRESH_FRACTION = 0.8  # the kubelet refreshes a projected token at 80% of its life

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from datamigration_operator.sandbox.real.api_client import ApiClient, ApiStatusError
-from datamigration_operator.sandbox.real.node_registration import now_rfc3339
+from datamigration_sandbox.real.api_client import ApiClient, ApiStatusError
+from datamigration_sandbox.real.node_registration import now_rfc3339
 
 _log = logging.getLogger(__name__)
 

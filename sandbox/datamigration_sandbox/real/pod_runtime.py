@@ -24,46 +24,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datamigration_operator.sandbox.jobs.atomic_writer import write_payload
-from datamigration_operator.sandbox.jobs.env_resolution import (
+from datamigration_sandbox.jobs.atomic_writer import write_payload
+from datamigration_sandbox.jobs.env_resolution import (
     ContainerConfigError,
     SourceLookup,
     expand_command,
     resolve_env,
 )
-from datamigration_operator.sandbox.jobs.job_status import retry_delay
-from datamigration_operator.sandbox.jobs.pod_manifest import qos_class
-from datamigration_operator.sandbox.jobs.pod_process import (
+from datamigration_sandbox.jobs.job_status import retry_delay
+from datamigration_sandbox.jobs.pod_manifest import qos_class
+from datamigration_sandbox.jobs.pod_process import (
     ContainerProcess,
     ContainerStartError,
     container_path,
 )
-from datamigration_operator.sandbox.jobs.pod_status import (
+from datamigration_sandbox.jobs.pod_status import (
     container_status,
     node_status,
     running_state,
     terminated_state,
     waiting_state,
 )
-from datamigration_operator.sandbox.jobs.pod_volumes import (
+from datamigration_sandbox.jobs.pod_volumes import (
     VolumeMountError,
     container_mounts,
     materialize_volumes,
     refresh_projected_volumes,
 )
-from datamigration_operator.sandbox.jobs.readiness_probe import (
+from datamigration_sandbox.jobs.readiness_probe import (
     ProbeConfigError,
     ProbeSpec,
     ReadinessTracker,
     parse_probe,
     probe_once,
 )
-from datamigration_operator.sandbox.kube.kubeconfig import write_kubeconfig
-from datamigration_operator.sandbox.real.api_client import ApiStatusError
-from datamigration_operator.sandbox.real.kubelet_settings import SYNC_JITTER, KubeletSettings
-from datamigration_operator.sandbox.real.node_registration import now_rfc3339
-from datamigration_operator.sandbox.real.pod_events import record_pod_event
-from datamigration_operator.sandbox.real.pod_sources import (
+from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
+from datamigration_sandbox.real.api_client import ApiStatusError
+from datamigration_sandbox.real.kubelet_settings import SYNC_JITTER, KubeletSettings
+from datamigration_sandbox.real.node_registration import now_rfc3339
+from datamigration_sandbox.real.pod_events import record_pod_event
+from datamigration_sandbox.real.pod_sources import (
     ServiceAccountTokens,
     claim_folder,
     fetch_sources,

@@ -15,7 +15,7 @@ import platform
 from datetime import UTC, datetime
 from typing import Any
 
-from datamigration_operator.sandbox.real.api_client import ApiClient, ApiStatusError
+from datamigration_sandbox.real.api_client import ApiClient, ApiStatusError
 
 _log = logging.getLogger(__name__)
 

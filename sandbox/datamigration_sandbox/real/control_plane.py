@@ -22,14 +22,14 @@ from typing import Any
 
 import yaml
 
-from datamigration_operator.sandbox.info import SandboxInfo
-from datamigration_operator.sandbox.kube.kubeconfig import write_kubeconfig
-from datamigration_operator.sandbox.real.cluster_credentials import ClusterCredentials
-from datamigration_operator.sandbox.real.kubelet import NODE_NAME
-from datamigration_operator.sandbox.real.kubelet_settings import DEFAULT_SYNC_PERIOD
-from datamigration_operator.sandbox.real.loopback_ports import free_port_pair, free_ports
-from datamigration_operator.sandbox.real.server_binaries import locate_binaries, server_versions
-from datamigration_operator.sandbox.real.server_process import (
+from datamigration_sandbox.info import SandboxInfo
+from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
+from datamigration_sandbox.real.cluster_credentials import ClusterCredentials
+from datamigration_sandbox.real.kubelet import NODE_NAME
+from datamigration_sandbox.real.kubelet_settings import DEFAULT_SYNC_PERIOD
+from datamigration_sandbox.real.loopback_ports import free_port_pair, free_ports
+from datamigration_sandbox.real.server_binaries import locate_binaries, server_versions
+from datamigration_sandbox.real.server_process import (
     ServerProcess,
     ServerStartError,
     http_ok,
@@ -308,7 +308,7 @@ class RealControlPlane:
         argv = [
             sys.executable,
             "-m",
-            "datamigration_operator.sandbox.real.kubelet",
+            "datamigration_sandbox.real.kubelet",
             f"--kubeconfig={self._kubeconfig_path('kubelet')}",
             f"--data-dir={self.data_dir / 'kubelet'}",
             f"--node-name={NODE_NAME}",

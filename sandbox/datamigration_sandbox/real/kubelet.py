@@ -5,7 +5,7 @@ kube-node-lease, watches the pods the real scheduler binds to it (`spec.nodeName
 a PodRuntime, serves `kubectl logs` (GET /containerLogs/{ns}/{pod}/{container} over HTTPS on the
 node's port, which the API server proxies to) and runs the hostPath volume provisioner.
 
-Run it as `python -m datamigration_operator.sandbox.real.kubelet --kubeconfig K --data-dir D`.
+Run it as `python -m datamigration_sandbox.real.kubelet --kubeconfig K --data-dir D`.
 SIGTERM stops its pods (SIGTERM, 2 s, SIGKILL) and ends it.
 """
 
@@ -22,18 +22,18 @@ from typing import Any
 
 from aiohttp import web
 
-from datamigration_operator.sandbox.real.api_client import ApiClient, ApiStatusError
-from datamigration_operator.sandbox.real.kubelet_settings import (
+from datamigration_sandbox.real.api_client import ApiClient, ApiStatusError
+from datamigration_sandbox.real.kubelet_settings import (
     DEFAULT_SYNC_PERIOD,
     KubeletSettings,
 )
-from datamigration_operator.sandbox.real.node_registration import (
+from datamigration_sandbox.real.node_registration import (
     keep_lease,
     keep_status,
     register_node,
 )
-from datamigration_operator.sandbox.real.pod_runtime import PodRuntime
-from datamigration_operator.sandbox.real.volume_provisioner import run_provisioner
+from datamigration_sandbox.real.pod_runtime import PodRuntime
+from datamigration_sandbox.real.volume_provisioner import run_provisioner
 
 _log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from datamigration_operator.sandbox.real.api_client import ApiClient, ApiStatusError
+from datamigration_sandbox.real.api_client import ApiClient, ApiStatusError
 
 _log = logging.getLogger(__name__)
 
