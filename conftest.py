@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-_TIERS = ("unit", "integration", "scenarios", "e2e")
+_TIERS = ("unit", "integration", "real", "scenarios", "e2e")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

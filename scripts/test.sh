@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command: static checks, then the unit and integration tiers.
+# The project's test command: static checks, the real servers' build (cached), then the tiers.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -k patch`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +9,7 @@ echo "== ruff"; ruff check conftest.py operator sandbox examples tests
 ruff format --check conftest.py operator sandbox examples tests
 echo "== mypy"; mypy
 if grep -q '^\[tool.importlinter\]' pyproject.toml; then echo "== import-linter"; lint-imports; fi
+echo "== real servers"
+if [ "${CI:-}" = "true" ]; then export SERVERS_BUILD_JOBS=2; fi
+bash scripts/build-servers.sh >/dev/null
 echo "== pytest"; pytest "$@"

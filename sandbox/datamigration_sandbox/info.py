@@ -20,6 +20,7 @@ class SandboxInfo:
     data_dir: str
     rbac: bool
     pid: int = 0
+    real: bool = False  # the real servers (sandbox/real), not the emulator
 
     @property
     def weaviate_url(self) -> str:

@@ -31,6 +31,14 @@ KubeconfigOption = Annotated[
     Path | None, typer.Option("--kubeconfig", help="Where to write the kubeconfig.")
 ]
 RbacOption = Annotated[bool, typer.Option("--rbac", help="Enforce RBAC for non-admin users.")]
+RealOption = Annotated[
+    bool,
+    typer.Option(
+        "--real",
+        help="Run the real servers (etcd, kube-apiserver, controller manager, scheduler, "
+        "weaviate-server; built by scripts/build-servers.sh) with the process kubelet.",
+    ),
+]
 DEFAULT_DATA_DIR = Path(".sandbox")
 STATE_FILE = "sandbox.json"
 
@@ -63,7 +71,8 @@ def _alive(pid: int) -> bool:
 
 
 def print_usage(info: SandboxInfo) -> None:
-    console.print(f"[bold green]sandbox running[/] (pid {info.pid})")
+    kind = "real servers" if info.real else "emulator"
+    console.print(f"[bold green]sandbox running[/] ({kind}, pid {info.pid})")
     console.print(f"  Kubernetes API  {info.kube_url}  (RBAC {'on' if info.rbac else 'off'})")
     console.print(
         f"  Weaviate        {info.weaviate_url}  gRPC 127.0.0.1:{info.weaviate_grpc_port}"
@@ -71,6 +80,9 @@ def print_usage(info: SandboxInfo) -> None:
     console.print(f"  data            {info.data_dir}")
     console.print("\nUse it with kubectl:")
     console.print(f"  export KUBECONFIG={info.kubeconfig}")
+    if info.real:
+        console.print("  kubectl get nodes,pods -A")
+        console.print(f"  logs of the servers in {info.data_dir}/logs")
     console.print("  kubectl get crds")
     console.print("  kubectl get datamigrations -A")
     console.print("\nStop it with: dmctl sandbox down" + _data_dir_flag(Path(info.data_dir)))
@@ -81,7 +93,12 @@ def _data_dir_flag(data_dir: Path) -> str:
 
 
 def start_background(
-    data_dir: Path, *, kubeconfig: Path | None = None, rbac: bool = False, timeout: float = 30.0
+    data_dir: Path,
+    *,
+    kubeconfig: Path | None = None,
+    rbac: bool = False,
+    real: bool = False,
+    timeout: float = 30.0,
 ) -> SandboxInfo:
     """Start `dmctl sandbox serve` detached (own session, output to sandbox.log) and wait until
     it reports where it listens."""
@@ -92,6 +109,8 @@ def start_background(
         command += ["--kubeconfig", str(kubeconfig.resolve())]
     if rbac:
         command.append("--rbac")
+    if real:
+        command.append("--real")
     log = str(data_dir / "sandbox.log")
     pid = os.posix_spawn(
         sys.executable,
@@ -115,10 +134,10 @@ def start_background(
 
 
 def stop_process(pid: int, data_dir: Path) -> None:
-    """SIGTERM, then SIGKILL after 10 s; reaps it when it is our child; removes the state file."""
+    """SIGTERM, then SIGKILL after 30 s; reaps it when it is our child; removes the state file."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # the real servers stop in turn
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if _alive(pid):
@@ -134,7 +153,10 @@ def up(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     kubeconfig: KubeconfigOption = None,
     rbac: RbacOption = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 30.0,
+    real: RealOption = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for readiness (--real: at least 180).")
+    ] = 30.0,
 ) -> None:
     """Start the sandbox in the background and print how to use it."""
     data_dir = data_dir.resolve()
@@ -144,7 +166,13 @@ def up(
         print_usage(running)
         return
     try:
-        info = start_background(data_dir, kubeconfig=kubeconfig, rbac=rbac, timeout=timeout)
+        info = start_background(
+            data_dir,
+            kubeconfig=kubeconfig,
+            rbac=rbac,
+            real=real,
+            timeout=max(timeout, 180.0) if real else timeout,
+        )
     except RuntimeError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error
@@ -156,9 +184,39 @@ def serve(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     kubeconfig: KubeconfigOption = None,
     rbac: RbacOption = False,
+    real: RealOption = False,
 ) -> None:
     """Run the sandbox in the foreground until SIGTERM or SIGINT."""
+    if real:
+        _serve_real(data_dir.resolve(), kubeconfig)
+        return
     asyncio.run(_serve(data_dir.resolve(), kubeconfig, rbac))
+
+
+def _serve_real(data_dir: Path, kubeconfig: Path | None) -> None:
+    import threading
+
+    from datamigration_sandbox.real.control_plane import RealControlPlane
+
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    plane = RealControlPlane(data_dir, kubeconfig=kubeconfig, crd_dir=default_crd_dir())
+    try:
+        info = plane.start()
+        _write_state(data_dir, dataclasses.replace(info, pid=os.getpid(), real=True))
+        console.print(f"real control plane ready in {plane.times.marks['total']:.1f} s")
+        stopping.wait()
+    finally:
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        plane.stop()
+
+
+def _write_state(data_dir: Path, info: SandboxInfo) -> None:
+    state = data_dir / STATE_FILE
+    tmp = state.with_suffix(".tmp")
+    tmp.write_text(info.to_json())
+    tmp.replace(state)  # atomic: `up` never reads a half-written file
 
 
 async def _serve(data_dir: Path, kubeconfig: Path | None, rbac: bool) -> None:
@@ -171,9 +229,7 @@ async def _serve(data_dir: Path, kubeconfig: Path | None, rbac: bool) -> None:
         loop.add_signal_handler(sig, stopping.set)
     info = await plane.start()
     state = data_dir / STATE_FILE
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(dataclasses.replace(info, pid=os.getpid()).to_json())
-    tmp.replace(state)  # atomic: `up` never reads a half-written file
+    _write_state(data_dir, dataclasses.replace(info, pid=os.getpid()))
     try:
         await stopping.wait()
     finally:

@@ -1,0 +1,118 @@
+"""The real tier: one real control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, the process kubelet, weaviate-server) for the whole session.
+
+The binaries come from scripts/build-servers.sh (scripts/test.sh builds them before pytest;
+a cold build takes ~16 min, a warm call 0.1 s). The kubelet syncs pods every second here (a
+real one every 60-90 s) so ConfigMap volume changes arrive fast.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from kubernetes import client, config
+
+from datamigration_sandbox.real.control_plane import RealControlPlane
+from datamigration_sandbox.real.server_binaries import locate_binaries
+
+REPO = Path(__file__).resolve().parents[2]
+KUBECTL = "/usr/bin/kubectl"
+T = TypeVar("T")
+
+
+@dataclass
+class RealCluster:
+    plane: RealControlPlane
+    api: client.ApiClient
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.plane.kubeconfig
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        result = subprocess.run(
+            [KUBECTL, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
+        return result
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api)
+
+
+def eventually(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    binaries = locate_binaries()  # never skips: builds them when absent
+    plane = RealControlPlane(
+        tmp_path_factory.mktemp("real-cluster"),
+        binaries=binaries,
+        kubelet_sync_period=1.0,
+        crd_dir=REPO / "crds",
+    )
+    plane.start()
+    api = config.new_client_from_config(str(plane.kubeconfig))
+    try:
+        yield RealCluster(plane, api)
+    finally:
+        api.close()
+        plane.stop()
+
+
+@pytest.fixture
+def namespace(real_cluster: RealCluster) -> Iterator[str]:
+    """A fresh namespace whose `default` ServiceAccount exists (pods can be admitted)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = real_cluster.core
+    core.create_namespace({"metadata": {"name": name}})
+
+    def account() -> bool:
+        try:
+            core.read_namespaced_service_account("default", name)
+        except client.ApiException:
+            return False
+        return True
+
+    eventually(account, "the default ServiceAccount", 30)
+    yield name
+    core.delete_namespace(name, grace_period_seconds=0)
+
+
+def python_pod_spec(code: str, *args: str, **extra: Any) -> dict[str, Any]:
+    """A pod spec whose one container runs `python -c code args` (this machine's Python)."""
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": "python:3.11-slim",
+        "command": ["python", "-c", code, *args],
+    }
+    container.update(extra.pop("container", {}))
+    return {"containers": [container], **extra}

@@ -1,0 +1,99 @@
+"""The project's CRD on the real API server (schema, CEL transition rules) compared with the
+emulator, and the project's Weaviate client and copy/validate runs against the real Weaviate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
+from datamigration_operator.migration.run import copy_run, diff_run
+from datamigration_operator.migration.sink import connect
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.operator_bench import datamigration_manifest
+from datamigration_sandbox.sample_data import generate_database
+from tests.integration.migration.conftest import RecordingReporter, settings
+from tests.real.conftest import REPO, RealCluster
+
+GROUP, VERSION, PLURAL = "migrations.gremlins.ai", "v1alpha1", "datamigrations"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[client.ApiClient]:
+    """Our emulator with the same CRDs, for the same requests."""
+    plane = ControlPlane(tmp_path_factory.mktemp("emulator"), crd_dir=REPO / "crds")
+    thread = ControlPlaneThread(plane)
+    info = thread.start()
+    api = config.new_client_from_config(info.kubeconfig)
+    try:
+        yield api
+    finally:
+        api.close()
+        thread.stop()
+
+
+def _jump_refusal(api: client.ApiClient, namespace: str) -> tuple[int, dict[str, Any]]:
+    """Create a DataMigration in migrate, then try migrate -> switch: the status code and body."""
+    custom = client.CustomObjectsApi(api)
+    body = datamigration_manifest("dm", "app")
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    with pytest.raises(client.ApiException) as refused:
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, "dm", {"spec": {"phase": "switch"}}
+        )
+    stored = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "dm")
+    assert stored["spec"]["phase"] == "migrate"
+    return refused.value.status, json.loads(refused.value.body)
+
+
+def test_cel_transition_rule_refuses_migrate_to_switch_as_the_emulator_does(
+    real_cluster: RealCluster, namespace: str, emulator: client.ApiClient
+) -> None:
+    real_code, real = _jump_refusal(real_cluster.api, namespace)
+    client.CoreV1Api(emulator).create_namespace({"metadata": {"name": namespace}})
+    emulated_code, emulated = _jump_refusal(emulator, namespace)
+
+    message = "spec.phase cannot change from migrate to switch"
+    for code, body in ((real_code, real), (emulated_code, emulated)):
+        assert code == 422
+        assert (body["kind"], body["status"], body["reason"]) == ("Status", "Failure", "Invalid")
+        assert message in body["message"]
+        assert body["details"]["group"] == GROUP
+        assert body["details"]["kind"] == "DataMigration"
+        assert body["details"]["name"] == "dm"
+    causes = [(c["reason"], c["field"]) for c in real["details"]["causes"]]
+    assert causes == [("FieldValueInvalid", "spec.phase")]
+    # No difference for this request: the emulator's Status body equals the real one field for
+    # field (message with the CEL messageExpression, details, causes); only key order differs.
+    assert real == emulated
+
+
+def test_the_project_client_copies_and_validates_against_the_real_weaviate(
+    real_cluster: RealCluster, tmp_path: Path
+) -> None:
+    ports = real_cluster.plane.ports
+    target = JobTarget(
+        http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
+        grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
+        tls=False,
+    )
+    database = generate_database(tmp_path / "app.db", rows=300)
+    run = settings(database, tmp_path / "scratch")
+    weaviate = connect(target, None)
+    try:
+        assert weaviate.is_ready()
+        assert weaviate.get_meta()["version"] == "1.35.2"
+        copied, _ = copy_run(run, weaviate, RecordingReporter())
+        diffed = diff_run(run, weaviate, RecordingReporter(), repair=False)
+    finally:
+        weaviate.close()
+    assert copied.failed_count == 0, copied
+    assert copied.written == copied.rows_read > 0
+    assert diffed.differences == 0, diffed
+    assert diffed.checked == copied.written
