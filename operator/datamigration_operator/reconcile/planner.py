@@ -303,7 +303,9 @@ class _Planner:
             config_map=mode,
             applied=mode if rolled else self.mode.applied,
             changed_at=changed_at,
-            applied_at=applied_at if rolled else None,
+            # once every pod ran the mode it stays acknowledged: a pod that turns unready
+            # later (a slow probe under load) does not make it unapplied, nor announced twice
+            applied_at=applied_at if rolled or old.applied == mode else None,
             dual_write_since=since,
         )
         return rolled

@@ -332,6 +332,18 @@ def test_status_times_the_configmap_flip_and_the_rollout_acknowledgement() -> No
     again, actions = step(later(obs, 5))
     assert again.status.mode.applied_at == acked.now, "the acknowledgement time stays"
     assert not [e for e in of(actions, EmitEvent) if e.reason == "ModeApplied"]
+    unready = dataclasses.replace(
+        again, workloads=(dataclasses.replace(again.workloads[0], rollout_complete=False),)
+    )
+    flapped, _ = step(later(unready, 1))  # a pod's probe fails for a moment
+    back = dataclasses.replace(
+        flapped, workloads=(dataclasses.replace(flapped.workloads[0], rollout_complete=True),)
+    )
+    settled, actions = step(later(back, 1))
+    assert settled.status.mode.applied_at == acked.now
+    assert not [e for e in of(actions, EmitEvent) if e.reason == "ModeApplied"], (
+        "announced once per mode change"
+    )
 
 
 # -- validate ---------------------------------------------------------------------------------
