@@ -12,7 +12,7 @@ from datamigration_operator.builders.job import build_job
 from datamigration_operator.builders.job_access import build_job_access
 from datamigration_operator.builders.workloads import stamp_patch
 from datamigration_operator.kube.client import KubeClient
-from datamigration_operator.kube.errors import KubeApiError
+from datamigration_operator.kube.errors import RETRY_DELAY, KubeApiError
 from datamigration_operator.kube.events import EventRecorder, InvolvedObject
 from datamigration_operator.kube.observe import World
 from datamigration_operator.kube.resources import (
@@ -51,12 +51,38 @@ async def execute(
         await execute_one(client, recorder, world, action)
 
 
-async def _create(client: KubeClient, namespace: str, kind: str, body: dict[str, Any]) -> None:
+async def _create_job(client: KubeClient, namespace: str, body: dict[str, Any]) -> None:
     try:
-        await client.create(JOB_ACCESS.get(kind, JOBS), namespace, body)
+        await client.create(JOBS, namespace, body)
     except KubeApiError as exc:
         if not exc.already_exists:
             raise
+
+
+async def _ensure_owned(client: KubeClient, namespace: str, uid: str, body: dict[str, Any]) -> None:
+    """Create `body`; one that exists must be ours (controlled by this DataMigration). One of
+    a deleted DataMigration of the same name (old uid) is waited out until garbage collection
+    removes it; one someone else made is never adopted: its rules would not be ours."""
+    kind, name = body["kind"], body["metadata"]["name"]
+    resource = JOB_ACCESS[kind]
+    try:
+        await client.create(resource, namespace, body)
+        return
+    except KubeApiError as exc:
+        if not exc.already_exists:
+            raise
+    existing = await client.get(resource, namespace, name)
+    refs = [] if existing is None else existing["metadata"].get("ownerReferences") or []
+    if any(ref.get("uid") == uid and ref.get("controller") for ref in refs):
+        return
+    raise KubeApiError(
+        409,
+        "NotOwned",
+        f"{kind} {namespace}/{name} exists but is not controlled by this DataMigration "
+        "(garbage collection of an earlier one with the same name, or someone else's); "
+        "its Jobs wait",
+        retry_after=RETRY_DELAY,
+    )
 
 
 async def execute_one(
@@ -81,7 +107,7 @@ async def execute_one(
             await client.merge_patch(WORKLOADS[ref.kind], ns, ref.name, stamp_patch(action.mode))
     elif isinstance(action, EnsureJobAccess):
         for obj in build_job_access(dm, action.name):
-            await _create(client, ns, obj["kind"], obj)
+            await _ensure_owned(client, ns, dm.metadata.uid, obj)
     elif isinstance(action, CreateJob):
         job = build_job(
             dm,
@@ -93,7 +119,7 @@ async def execute_one(
             service_account=action.service_account,
             node_name=action.node_name,
         )
-        await _create(client, ns, "Job", job)
+        await _create_job(client, ns, job)
     elif isinstance(action, DeleteJobs):
         for job_name in action.names:
             await client.delete(JOBS, ns, job_name, propagation="Background")

@@ -113,6 +113,18 @@ async def test_ensure_job_access_creates_account_role_and_binding_idempotently()
     assert len(posts) == 2
 
 
+async def test_ensure_job_access_never_adopts_an_account_it_does_not_control() -> None:
+    api = FakeApi()
+    populate(api)
+    squatter = {"metadata": {"name": "shop-job-1", "ownerReferences": [{"uid": "old-shop"}]}}
+    api.put(SERVICEACCOUNTS.path(NS, "shop-job-1"), squatter)
+    with pytest.raises(KubeApiError) as refused:
+        await _run(api, [EnsureJobAccess("shop-job-1")])
+    assert (refused.value.code, refused.value.reason) == (409, "NotOwned")
+    assert "not controlled by this DataMigration" in refused.value.message
+    assert ROLES.path(NS, "shop-job-1") not in api.objects  # nothing granted to it
+
+
 async def test_delete_jobs_propagates_in_background_and_ignores_gone_jobs() -> None:
     api = FakeApi()
     populate(api)
