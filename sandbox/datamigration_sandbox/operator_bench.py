@@ -34,7 +34,6 @@ from kubernetes.client import (
     V1ObjectMeta,
     V1PersistentVolumeClaim,
     V1PersistentVolumeClaimSpec,
-    V1ServiceAccount,
     V1VolumeResourceRequirements,
 )
 
@@ -45,7 +44,6 @@ from datamigration_sandbox.kube.resources import ResourceType
 
 NAMESPACE: Final = "bench"
 CLAIM: Final = "bench-data"
-JOB_SERVICE_ACCOUNT: Final = "datamigration-job"
 # How the operator starts: as users run it (`dmctl operator run`, which imports the whole CLI),
 # or through the handlers' own entry point (only what the operator needs).
 OPERATOR_COMMANDS: Final[dict[str, tuple[str, ...]]] = {
@@ -284,9 +282,6 @@ class _Bench:
     def prepare_namespace(self) -> None:
         core = CoreV1Api(self.client)
         core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=NAMESPACE)))
-        core.create_namespaced_service_account(
-            NAMESPACE, V1ServiceAccount(metadata=V1ObjectMeta(name=JOB_SERVICE_ACCOUNT))
-        )
         claim = V1PersistentVolumeClaim(
             metadata=V1ObjectMeta(name=CLAIM),
             spec=V1PersistentVolumeClaimSpec(

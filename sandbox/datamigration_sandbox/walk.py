@@ -114,13 +114,8 @@ def create_application(api: Any, plane: ControlPlane, api_key: str, rows: int = 
     create(
         "v1", "Secret", {"metadata": {**meta, "name": SECRET}, "stringData": {"api-key": api_key}}
     )
-    for doc in yaml.safe_load_all(repository_file("manifests/job-rbac.yaml").read_text()):
-        if not doc:
-            continue
-        doc["metadata"]["namespace"] = NAMESPACE
-        for subject in doc.get("subjects") or []:
-            subject["namespace"] = NAMESPACE
-        create(doc["apiVersion"], doc["kind"], doc)
+    # No Job RBAC to apply: the operator creates each DataMigration's ServiceAccount, Role and
+    # RoleBinding for its Jobs.
     database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=rows)
     return sum(database.counts.values())
 

@@ -99,11 +99,6 @@ def _weaviate() -> list[dict[str, Any]]:
 
 def _app() -> list[dict[str, Any]]:
     """The app's namespace, ConfigMap, Weaviate key, PVC, and a Job that seeds the database."""
-    job_rbac = [d for d in yaml.safe_load_all((ROOT / "manifests/job-rbac.yaml").read_text()) if d]
-    for doc in job_rbac:
-        doc["metadata"]["namespace"] = NS
-        for subject in doc.get("subjects") or []:
-            subject["namespace"] = NS
     seed = {
         "name": "seed",
         "image": APP_IMAGE,
@@ -120,7 +115,6 @@ def _app() -> list[dict[str, Any]]:
     }
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
-        *job_rbac,
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",

@@ -15,6 +15,10 @@ API_KEY_ENV: Final = "WEAVIATE_API_KEY"
 # Exit code for failures a retry cannot fix (bad mapping, unknown table, objects that keep
 # failing); podFailurePolicy turns it into an immediate Job failure.
 NON_RETRYABLE_EXIT_CODE: Final = 42
+# The Job's own uid, from the downward API (the label the API server sets on a Job's pods):
+# the validate Job signs status.validation with it, and switch accepts no other report.
+JOB_UID_ENV: Final = "DATAMIGRATION_JOB_UID"
+JOB_UID_LABEL: Final = "batch.kubernetes.io/controller-uid"
 CONTAINER_NAME: Final = "job"
 SOURCE_MOUNT_PATH: Final = "/var/lib/datamigration/source"
 SCRATCH_MOUNT_PATH: Final = "/var/lib/datamigration/scratch"

@@ -40,6 +40,9 @@ ROLLED_BACK_REASON: Final = "RolledBack"
 VALIDATION_RUNNING: Final = "ValidationRunning"
 VALIDATION_PASSED: Final = "ValidationPassed"
 VALIDATION_MISMATCH: Final = "ValidationMismatch"
+# status.validation does not carry the uid of the validate Job the operator created for it:
+# someone else wrote it (or the Job is gone), so it proves nothing.
+VALIDATION_NOT_FROM_ITS_JOB: Final = "ValidationNotFromItsJob"
 # The validate Job could not conclude: the app's dual-write outbox did not drain in time.
 OUTBOX_NOT_DRAINING: Final = "OutboxNotDraining"
 # The validate Job waits for the app's outbox to drain (status.outbox says how far behind).
@@ -57,6 +60,9 @@ CONFIGMAP_UNKNOWN_MODE: Final = "ConfigMapUnknownMode"
 WORKLOAD_NOT_FOUND: Final = "WorkloadNotFound"
 SECRET_NOT_FOUND: Final = "SecretNotFound"
 CLAIM_NOT_FOUND: Final = "ClaimNotFound"
+# spec.jobTemplate asks for an image or ServiceAccount the operator was not started to allow.
+JOB_IMAGE_NOT_ALLOWED: Final = "JobImageNotAllowed"
+JOB_SERVICE_ACCOUNT_NOT_ALLOWED: Final = "JobServiceAccountNotAllowed"
 
 # Event reasons beyond the condition reasons above (Warning events reuse the Blocked reasons).
 EVENT_PHASE_STARTED: Final = "PhaseStarted"

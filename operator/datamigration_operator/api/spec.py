@@ -200,11 +200,15 @@ class JobTemplateSpec(SpecModel):
     """How the copy, sync and validate Jobs run."""
 
     image: str | None = Field(default=None, min_length=1, max_length=512)
-    """Container image; defaults to the operator's own image."""
+    """Container image; defaults to the operator's own image. Another image only if the
+    operator was started with it in --allowed-job-images (else the phase is Blocked)."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     """Image pull policy; Kubernetes' default when omitted."""
-    service_account_name: DnsSubdomain = "datamigration-job"
-    """ServiceAccount allowed to patch this DataMigration's status and nothing more."""
+    service_account_name: DnsSubdomain | None = None
+    """ServiceAccount of the Jobs; defaults to the one the operator creates for this
+    DataMigration (it may patch this DataMigration's status and create ConfigMaps, nothing
+    more). Another one only if the operator was started with it in
+    --allowed-job-service-accounts (else the phase is Blocked)."""
     resources: JobResources = Field(default_factory=JobResources, json_schema_extra={"default": {}})
     """Container resources."""
     batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -117,6 +117,9 @@ class ValidationReport(StatusModel):
 
     job: str | None = Field(default=None, max_length=63)
     """Validate Job that wrote this report."""
+    job_uid: str | None = Field(default=None, max_length=128)
+    """uid of that Job (from its pod's downward API): switch accepts a report only from the
+    validate Job the operator created, whose uid this must be."""
     started_at: Timestamp | None = None
     """When the validation started."""
     finished_at: Timestamp | None = None

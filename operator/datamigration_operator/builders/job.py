@@ -31,22 +31,25 @@ def build_job(
     name: str,
     phase: Phase,
     generation: int,
-    default_image: str,
+    image: str,
+    service_account: str,
     node_name: str | None = None,
 ) -> dict[str, Any]:
-    """A batch/v1 Job; `node_name` pins it next to the pod holding a ReadWriteOnce claim."""
+    """A batch/v1 Job running `image` as `service_account` (the planner chose both: the
+    builder reads no policy); `node_name` pins it next to the pod holding a ReadWriteOnce
+    claim."""
     template = dm.spec.job_template
     labels = {**managed_labels(dm.metadata.name), LABEL_PHASE: phase, LABEL_JOB_KIND: kind}
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",  # podFailurePolicy requires it
-        "serviceAccountName": template.service_account_name,
+        "serviceAccountName": service_account,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS_USER,
             "runAsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(dm, kind, name, default_image)],
+        "containers": [_container(dm, kind, name, image)],
         "volumes": _volumes(dm),
     }
     if node_name is not None:
@@ -137,10 +140,18 @@ def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfi
     )
 
 
-def _container(dm: DataMigration, kind: JobKind, name: str, default_image: str) -> dict[str, Any]:
+def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[str, Any]:
     template = dm.spec.job_template
     config = job_config(dm, kind, name).model_dump_json(by_alias=True, exclude_none=True)
-    env: list[dict[str, Any]] = [{"name": contract.CONFIG_ENV, "value": config}]
+    env: list[dict[str, Any]] = [
+        {"name": contract.CONFIG_ENV, "value": config},
+        {
+            "name": contract.JOB_UID_ENV,
+            "valueFrom": {
+                "fieldRef": {"fieldPath": f"metadata.labels['{contract.JOB_UID_LABEL}']"}
+            },
+        },
+    ]
     secret = dm.spec.target.api_key_secret_ref
     if secret is not None:
         env.append(
@@ -157,7 +168,7 @@ def _container(dm: DataMigration, kind: JobKind, name: str, default_image: str) 
         mounts.append({"name": _CA_VOLUME, "mountPath": contract.CA_MOUNT_PATH, "readOnly": True})
     container: dict[str, Any] = {
         "name": contract.CONTAINER_NAME,
-        "image": template.image or default_image,
+        "image": image,
         "command": ["dmctl", "job", kind],
         "env": env,
         "resources": {

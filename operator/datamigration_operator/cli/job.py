@@ -21,7 +21,12 @@ import typer
 from pydantic import ValidationError
 
 from datamigration_operator.api.durations import parse_duration
-from datamigration_operator.api.job_contract import CONFIG_ENV, NON_RETRYABLE_EXIT_CODE, JobConfig
+from datamigration_operator.api.job_contract import (
+    CONFIG_ENV,
+    JOB_UID_ENV,
+    NON_RETRYABLE_EXIT_CODE,
+    JobConfig,
+)
 from datamigration_operator.api.names import owner_id
 from datamigration_operator.api.phases import JobKind
 from datamigration_operator.api.status import (
@@ -43,11 +48,16 @@ CONNECT_RETRY_MAX_DELAY = 5.0
 
 
 class KubeRunReporter:
-    """Reports to the DataMigration's status; the checkpoint is read back from there."""
+    """Reports to the DataMigration's status; the checkpoint is read back from there. The
+    validation report carries this Job's uid ($DATAMIGRATION_JOB_UID, downward API): the
+    operator accepts no report without it."""
 
-    def __init__(self, reporter: MigrationReporter, job_name: str) -> None:
+    def __init__(
+        self, reporter: MigrationReporter, job_name: str, job_uid: str | None = None
+    ) -> None:
         self.reporter = reporter
         self.job_name = job_name
+        self.job_uid = job_uid if job_uid is not None else os.environ.get(JOB_UID_ENV) or None
 
     def load_checkpoint(self) -> Checkpoint | None:
         return self.reporter.read_checkpoint(self.job_name)
@@ -56,7 +66,7 @@ class KubeRunReporter:
         self.reporter.publish_progress(progress)
 
     def publish_validation(self, report: ValidationReport) -> None:
-        self.reporter.publish_validation(report)
+        self.reporter.publish_validation(report.model_copy(update={"job_uid": self.job_uid}))
 
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self.reporter.publish_outbox(outbox)

@@ -12,7 +12,14 @@ from typing import Annotated
 
 import typer
 
-from datamigration_operator.handlers.config import DEFAULT_JOB_IMAGE, JOB_IMAGE_ENV, OperatorConfig
+from datamigration_operator.handlers.config import (
+    ALLOWED_JOB_IMAGES_ENV,
+    ALLOWED_JOB_SERVICE_ACCOUNTS_ENV,
+    DEFAULT_JOB_IMAGE,
+    JOB_IMAGE_ENV,
+    OperatorConfig,
+    split_list,
+)
 
 
 def run(
@@ -41,6 +48,23 @@ def run(
         str | None,
         typer.Option(help=f"Default Job image (env {JOB_IMAGE_ENV}; default {DEFAULT_JOB_IMAGE})."),
     ] = None,
+    allowed_job_images: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-job-images",
+            help="Images spec.jobTemplate.image may name besides the default Job image "
+            f"(comma-separated or repeated; env {ALLOWED_JOB_IMAGES_ENV}). Default: none.",
+        ),
+    ] = None,
+    allowed_job_service_accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-job-service-accounts",
+            help="ServiceAccounts spec.jobTemplate.serviceAccountName may name besides the one "
+            "the operator creates per DataMigration (comma-separated or repeated; env "
+            f"{ALLOWED_JOB_SERVICE_ACCOUNTS_ENV}). Default: none.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Reconcile DataMigrations until interrupted."""
@@ -51,7 +75,14 @@ def run(
     if kubeconfig is not None and not kubeconfig.is_file():
         raise typer.BadParameter(f"kubeconfig {kubeconfig} does not exist")
     image = job_image or os.environ.get(JOB_IMAGE_ENV) or DEFAULT_JOB_IMAGE
-    config = OperatorConfig(job_image=image, kubeconfig=kubeconfig)
+    config = OperatorConfig(
+        job_image=image,
+        kubeconfig=kubeconfig,
+        allowed_job_images=split_list(allowed_job_images or os.environ.get(ALLOWED_JOB_IMAGES_ENV)),
+        allowed_job_service_accounts=split_list(
+            allowed_job_service_accounts or os.environ.get(ALLOWED_JOB_SERVICE_ACCOUNTS_ENV)
+        ),
+    )
     run_operator(
         OperatorOptions(
             config=config,

@@ -8,11 +8,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from datamigration_operator.reconcile.observed import JobPolicy
+
 JOB_IMAGE_ENV: Final = "DATAMIGRATION_JOB_IMAGE"
 # The operator's own image runs the Jobs (`dmctl job ...`) unless spec.jobTemplate.image says
 # otherwise; the Deployment sets DATAMIGRATION_JOB_IMAGE to the image it runs.
 DEFAULT_JOB_IMAGE: Final = "ghcr.io/gremlins-ai/datamigration-operator:0.1.0"
 RESYNC_ENV: Final = "DATAMIGRATION_RESYNC_SECONDS"
+# What spec.jobTemplate may ask for beyond the defaults (the operator's own image, the
+# ServiceAccount it creates per DataMigration): comma-separated lists, empty by default.
+ALLOWED_JOB_IMAGES_ENV: Final = "DATAMIGRATION_ALLOWED_JOB_IMAGES"
+ALLOWED_JOB_SERVICE_ACCOUNTS_ENV: Final = "DATAMIGRATION_ALLOWED_JOB_SERVICE_ACCOUNTS"
+
+
+def split_list(values: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+    """`a,b` and repeated options alike: the non-empty items, in order, once each."""
+    if values is None:
+        return ()
+    items = [values] if isinstance(values, str) else list(values)
+    words = (word.strip() for item in items for word in item.split(","))
+    return tuple(dict.fromkeys(word for word in words if word))
 
 
 def resync_seconds(environ: Mapping[str, str] = os.environ) -> float:
@@ -36,7 +51,26 @@ class OperatorConfig:
     job_image: str = DEFAULT_JOB_IMAGE
     kubeconfig: Path | None = None
     """None: $KUBECONFIG, the in-cluster ServiceAccount, or ~/.kube/config."""
+    allowed_job_images: tuple[str, ...] = ()
+    """Images spec.jobTemplate.image may name besides job_image."""
+    allowed_job_service_accounts: tuple[str, ...] = ()
+    """ServiceAccounts spec.jobTemplate.serviceAccountName may name besides the one the
+    operator creates per DataMigration."""
+
+    @property
+    def job_policy(self) -> JobPolicy:
+        return JobPolicy(
+            default_image=self.job_image,
+            allowed_images=frozenset(self.allowed_job_images),
+            allowed_service_accounts=frozenset(self.allowed_job_service_accounts),
+        )
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
-        return cls(job_image=os.environ.get(JOB_IMAGE_ENV) or DEFAULT_JOB_IMAGE)
+        return cls(
+            job_image=os.environ.get(JOB_IMAGE_ENV) or DEFAULT_JOB_IMAGE,
+            allowed_job_images=split_list(os.environ.get(ALLOWED_JOB_IMAGES_ENV)),
+            allowed_job_service_accounts=split_list(
+                os.environ.get(ALLOWED_JOB_SERVICE_ACCOUNTS_ENV)
+            ),
+        )

@@ -32,15 +32,9 @@ async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]
             dm = DataMigration.from_object(raw)
         except ValidationError as exc:
             return await _refuse_invalid_spec(runtime, raw, describe_problem(exc), now)
-        world = await observe(runtime.client, dm, now)
+        world = await observe(runtime.client, dm, now, runtime.config.job_policy)
         actions = plan(world.observation)
-        await execute(
-            runtime.client,
-            runtime.recorder,
-            world,
-            actions,
-            default_image=runtime.config.job_image,
-        )
+        await execute(runtime.client, runtime.recorder, world, actions)
         return actions
 
 
@@ -54,15 +48,9 @@ async def release(runtime: Runtime, namespace: str, name: str) -> list[Action]:
             dm = DataMigration.from_object(raw)
         except ValidationError:
             return []  # a spec the operator refused never claimed anything
-        world = await observe(runtime.client, dm, datetime.now(UTC))
+        world = await observe(runtime.client, dm, datetime.now(UTC), runtime.config.job_policy)
         actions = plan_release(world.observation)
-        await execute(
-            runtime.client,
-            runtime.recorder,
-            world,
-            actions,
-            default_image=runtime.config.job_image,
-        )
+        await execute(runtime.client, runtime.recorder, world, actions)
         return actions
 
 

@@ -52,7 +52,7 @@ def handler_error(error: KubeError) -> kopf.TemporaryError | kopf.PermanentError
         if code in (400, 422):
             return kopf.PermanentError(f"the API server refused the request: {error.message}")
         if code == 409:
-            return kopf.TemporaryError(str(error), delay=CONFLICT_RETRY_DELAY)
+            return kopf.TemporaryError(str(error), delay=error.retry_after or CONFLICT_RETRY_DELAY)
         if code == 429:
             return kopf.TemporaryError(str(error), delay=error.retry_after or RETRY_DELAY)
         if code == 403:

@@ -31,6 +31,7 @@ from datamigration_operator.kube.resources import (
     WORKLOADS,
 )
 from datamigration_operator.reconcile.observed import (
+    JobPolicy,
     Observation,
     ObservedClaim,
     ObservedConfigMap,
@@ -59,8 +60,11 @@ async def read_datamigration(client: KubeClient, namespace: str, name: str) -> O
     return await client.get(DATAMIGRATIONS, namespace, name)
 
 
-async def observe(client: KubeClient, dm: DataMigration, now: datetime) -> World:
-    """Everything the planner needs about `dm`; the reads run concurrently."""
+async def observe(
+    client: KubeClient, dm: DataMigration, now: datetime, policy: JobPolicy | None = None
+) -> World:
+    """Everything the planner needs about `dm`; the reads run concurrently. `policy`: the
+    operator's Job image and ServiceAccount settings."""
     ns, spec = dm.metadata.namespace, dm.spec
     secret_refs = [
         ref for ref in (spec.target.api_key_secret_ref, spec.target.tls.ca_secret_ref) if ref
@@ -88,6 +92,7 @@ async def observe(client: KubeClient, dm: DataMigration, now: datetime) -> World
         workloads=tuple(workloads),
         claim=claim,
         secrets=secrets,
+        job_policy=policy or JobPolicy(),
     )
     version = None if config_map is None else config_map["metadata"].get("resourceVersion")
     return World(dm, observation, version)
@@ -150,6 +155,7 @@ def observed_job(obj: Object) -> ObservedJob | None:
         message=message,
         started_at=_timestamp(status.get("startTime")),
         finished_at=_timestamp(finished),
+        uid=str(meta.get("uid") or ""),
     )
 
 

@@ -35,6 +35,14 @@ SECRETS: Final = Resource("", "v1", "secrets")
 PVCS: Final = Resource("", "v1", "persistentvolumeclaims")
 PODS: Final = Resource("", "v1", "pods")
 EVENTS: Final = Resource("", "v1", "events")
+SERVICEACCOUNTS: Final = Resource("", "v1", "serviceaccounts")
+ROLES: Final = Resource("rbac.authorization.k8s.io", "v1", "roles")
+ROLEBINDINGS: Final = Resource("rbac.authorization.k8s.io", "v1", "rolebindings")
+JOB_ACCESS: Final = {
+    "ServiceAccount": SERVICEACCOUNTS,
+    "Role": ROLES,
+    "RoleBinding": ROLEBINDINGS,
+}
 DEPLOYMENTS: Final = Resource("apps", "v1", "deployments")
 STATEFULSETS: Final = Resource("apps", "v1", "statefulsets")
 WORKLOADS: Final = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS}

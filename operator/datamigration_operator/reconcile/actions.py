@@ -32,6 +32,15 @@ class StampWorkloads:
 
 
 @dataclass(frozen=True)
+class EnsureJobAccess:
+    """Create the ServiceAccount, Role and RoleBinding named `name` that let this
+    DataMigration's Jobs report to it and nothing more (builders.job_access); AlreadyExists
+    counts as success."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class CreateJob:
     """Create the phase's Job (builders.job.build_job); AlreadyExists counts as success."""
 
@@ -40,6 +49,8 @@ class CreateJob:
     phase: Phase
     generation: int
     node_name: str | None
+    image: str
+    service_account: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class ReleaseConfigMap:
 Action = (
     ApplyMode
     | StampWorkloads
+    | EnsureJobAccess
     | CreateJob
     | DeleteJobs
     | SetStatus
@@ -95,6 +107,7 @@ Action = (
 MUTATING = (
     ApplyMode,
     StampWorkloads,
+    EnsureJobAccess,
     CreateJob,
     DeleteJobs,
     SetStatus,

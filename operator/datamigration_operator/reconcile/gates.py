@@ -29,13 +29,31 @@ class GateClosed:
 
 
 def validation_verdict(
-    report: ValidationReport | None, epoch: datetime | None, policy: ValidationSpec
+    report: ValidationReport | None,
+    epoch: datetime | None,
+    policy: ValidationSpec,
+    issuer_uid: str | None,
 ) -> Verdict:
     """Passed only for a finished report within maxMismatches that finished inside the current
     dual-write epoch: a validation from before dual-write began says nothing about writes that
-    went to SQLite alone since."""
+    went to SQLite alone since. `issuer_uid` is the uid of the validate Job the operator
+    created that the report names (None: no such Job): a report that does not carry it was
+    written by someone else and counts for nothing."""
     if report is None or report.finished_at is None:
         return Verdict(False, reasons.VALIDATION_REQUIRED, "no finished validation yet")
+    if issuer_uid is None or report.job_uid != issuer_uid:
+        job = report.job or "(none)"
+        why = (
+            f"no validate Job {job} of this DataMigration exists"
+            if issuer_uid is None
+            else f"it does not carry the uid of validate Job {job}"
+        )
+        return Verdict(
+            False,
+            reasons.VALIDATION_NOT_FROM_ITS_JOB,
+            f"status.validation was not written by the validate Job the operator created: "
+            f"{why}; run phase validate (or bump spec.rerun) to validate again",
+        )
     if report.reason is not None:  # it could not conclude: its counts mean nothing
         return Verdict(
             False,
@@ -78,6 +96,8 @@ def check_gate(
     epoch: datetime | None,
     policy: ValidationSpec,
     now: datetime,
+    *,
+    issuer_uid: str | None,
 ) -> GateClosed | None:
     """None when `phase` may proceed. rollback and migrate never wait."""
     if phase == "dual-write" and not is_true(conditions, reasons.MIGRATED):
@@ -92,7 +112,7 @@ def check_gate(
             "must have succeeded",
         )
     if phase == "switch":
-        return _switch_gate(report, epoch, policy, now)
+        return _switch_gate(report, epoch, policy, now, issuer_uid)
     return None
 
 
@@ -101,9 +121,11 @@ def _switch_gate(
     epoch: datetime | None,
     policy: ValidationSpec,
     now: datetime,
+    issuer_uid: str | None,
 ) -> GateClosed | None:
-    verdict = validation_verdict(report, epoch, policy)
+    verdict = validation_verdict(report, epoch, policy, issuer_uid)
     if verdict.reason in (
+        reasons.VALIDATION_NOT_FROM_ITS_JOB,
         reasons.VALIDATION_STALE,
         reasons.OUTBOX_NOT_DRAINING,
         reasons.OUTBOX_NOT_DRAINED,

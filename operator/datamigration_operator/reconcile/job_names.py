@@ -18,3 +18,13 @@ def job_name(datamigration: str, phase: Phase, generation: int, rerun: int) -> s
     suffix = f"-{phase}-{digest.hexdigest()[:8]}"
     prefix = datamigration.replace(".", "-")[: MAX_JOB_NAME - len(suffix)].rstrip("-")
     return prefix + suffix
+
+
+def job_account_name(datamigration: str) -> str:
+    """`<dm>-job-<hash>`: the ServiceAccount, Role and RoleBinding the operator creates for
+    one DataMigration's Jobs (<= 63 chars; the hash over the full name keeps cut names
+    distinct, and no two DataMigrations of a namespace share them)."""
+    digest = hashlib.sha256(f"{datamigration}\0job-access".encode())
+    suffix = f"-job-{digest.hexdigest()[:8]}"
+    prefix = datamigration.replace(".", "-")[: MAX_JOB_NAME - len(suffix)].rstrip("-")
+    return prefix + suffix

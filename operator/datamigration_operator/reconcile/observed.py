@@ -23,6 +23,8 @@ class ObservedJob:
     message: str = ""
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    uid: str = ""
+    """metadata.uid: a validation report counts only when it carries its validate Job's."""
 
     @property
     def active(self) -> bool:
@@ -61,6 +63,16 @@ class ObservedClaim:
 
 
 @dataclass(frozen=True)
+class JobPolicy:
+    """What the operator was started to allow in spec.jobTemplate: its own image (the
+    default) and the per-migration ServiceAccount always; anything else only when listed."""
+
+    default_image: str = ""
+    allowed_images: frozenset[str] = frozenset()
+    allowed_service_accounts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Observation:
     """Everything the planner decides from; `now` makes time explicit for tests."""
 
@@ -77,3 +89,5 @@ class Observation:
     """None when the claim does not exist."""
     secrets: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Referenced Secrets that exist, with their keys."""
+    job_policy: JobPolicy = JobPolicy()
+    """The operator's settings for Job images and ServiceAccounts."""

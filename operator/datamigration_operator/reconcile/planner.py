@@ -34,12 +34,13 @@ from datamigration_operator.reconcile.actions import (
     CreateJob,
     DeleteJobs,
     EmitEvent,
+    EnsureJobAccess,
     SetStatus,
     StampWorkloads,
 )
 from datamigration_operator.reconcile.conditions import find_condition, set_condition
 from datamigration_operator.reconcile.gates import check_gate, validation_verdict
-from datamigration_operator.reconcile.job_names import job_name
+from datamigration_operator.reconcile.job_names import job_account_name, job_name
 from datamigration_operator.reconcile.observed import Observation, ObservedJob
 from datamigration_operator.reconcile.phase_table import PHASE_TABLE
 from datamigration_operator.reconcile.status_patch import status_patch
@@ -101,6 +102,10 @@ class _Planner:
         self.message = ""
         self.ready_reason = reasons.NOT_STARTED
         self.observed_jobs = {j.name: j for j in obs.jobs}
+        template = obs.spec.job_template
+        self.job_account = job_account_name(obs.name)
+        self.job_image = template.image or obs.job_policy.default_image
+        self.job_service_account = template.service_account_name or self.job_account
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -133,6 +138,7 @@ class _Planner:
                 self.epoch,
                 self.obs.spec.validation,
                 self.now,
+                issuer_uid=self._validation_issuer(),
             )
             if closed is not None:
                 self._block(closed.reason, closed.message)
@@ -191,7 +197,22 @@ class _Planner:
         return reasons.WORKLOAD_NOT_FOUND, f"spec.app.workloads: {listed} not found"
 
     def _job_input_problem(self) -> tuple[str, str] | None:
-        spec = self.obs.spec
+        spec, policy = self.obs.spec, self.obs.job_policy
+        if self.job_image != policy.default_image and self.job_image not in policy.allowed_images:
+            return (
+                reasons.JOB_IMAGE_NOT_ALLOWED,
+                f"spec.jobTemplate.image {self.job_image} is not allowed: the operator runs "
+                "Jobs from its own image or one it was started to allow (--allowed-job-images)",
+            )
+        account = self.job_service_account
+        if account != self.job_account and account not in policy.allowed_service_accounts:
+            return (
+                reasons.JOB_SERVICE_ACCOUNT_NOT_ALLOWED,
+                f"spec.jobTemplate.serviceAccountName {account} is not allowed: Jobs run as "
+                f"the ServiceAccount the operator creates for this DataMigration "
+                f"({self.job_account}) or one it was started to allow "
+                "(--allowed-job-service-accounts)",
+            )
         if self.obs.claim is None:
             return (
                 reasons.CLAIM_NOT_FOUND,
@@ -246,6 +267,18 @@ class _Planner:
             and cm.owner == self.me
         )
 
+    def _validation_issuer(self) -> str | None:
+        """The uid of the validate Job of this DataMigration that the report names (found by
+        our labels and owner reference, created by the operator), or None. Only that Job's
+        report counts: status.validation is writable through the status subresource."""
+        report = self.obs.status.validation
+        if report is None or report.job is None:
+            return None
+        job = self.observed_jobs.get(report.job)
+        if job is None or job.phase != "validate" or not job.uid:
+            return None
+        return job.uid
+
     def _derive_validated(self) -> None:
         report = self.obs.status.validation
         policy = self.obs.spec.validation
@@ -260,7 +293,7 @@ class _Planner:
             )
             self._condition(reasons.VALIDATED, "False", reason, message)
             return
-        verdict = validation_verdict(report, self.epoch, policy)
+        verdict = validation_verdict(report, self.epoch, policy, self._validation_issuer())
         self._condition(
             reasons.VALIDATED,
             "True" if verdict.passed else "False",
@@ -346,8 +379,18 @@ class _Planner:
         if self._job_to_create():
             claim = self.obs.claim
             node = claim.node_name if claim is not None and claim.read_write_once else None
+            if self.job_service_account == self.job_account:
+                self.actions.append(EnsureJobAccess(self.job_account))
             self.actions.append(
-                CreateJob(kind, name, self.obs.spec.phase, self.phase_generation, node)
+                CreateJob(
+                    kind,
+                    name,
+                    self.obs.spec.phase,
+                    self.phase_generation,
+                    node,
+                    image=self.job_image,
+                    service_account=self.job_service_account,
+                )
             )
             fresh = JobRecord(phase=self.obs.spec.phase, name=name, state="Pending")
             self.jobs = [r for r in self.jobs if r.name != name] + [fresh]

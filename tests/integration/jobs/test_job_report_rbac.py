@@ -1,6 +1,8 @@
-"""Through the sandbox's RBAC, as the Job's ServiceAccount (manifests/job-rbac.yaml): it can
-create its report ConfigMap but cannot patch, update, delete or even read the app's ConfigMap,
-and a second report of the same attempt gets a new name instead of replacing the first."""
+"""Through the sandbox's RBAC, with a real token of the ServiceAccount the operator creates for
+one DataMigration's Jobs (builders.job_access): it can create its report ConfigMap but cannot
+patch, update, delete or even read the app's ConfigMap, and a second report of the same attempt
+gets a new name instead of replacing the first; it can read and patch its own DataMigration's
+status and nothing of another DataMigration (issue 11, item 3)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from datamigration_operator.api.job_contract import MigrationRef
+from datamigration_operator.api.status import ValidationReport
 from datamigration_operator.kube.migration_reporter import MigrationReporter
+from datamigration_operator.reconcile.job_names import job_account_name
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
@@ -23,20 +27,21 @@ from tests.integration.operator.conftest import (
     PLURAL,
     ROOT,
     VERSION,
+    create_job_access,
     prepare_namespace,
     wait_for,
 )
 
-NS, DM = "app", "chat"
-JOB_ACCOUNT = f"system:serviceaccount:{NS}:datamigration-job"
+NS, DM, OTHER = "app", "chat", "search"
 APP_DATA = {"migration_mode": "sqlite_only"}
 
 
 @dataclass
 class World:
     admin: Any
-    job: Any  # the same API server, impersonating the Job's ServiceAccount
+    job: Any  # the same API server, with a real token of the chat Jobs' ServiceAccount
     uid: str
+    other_uid: str
 
 
 @pytest.fixture
@@ -44,36 +49,63 @@ def world(tmp_path: Path) -> Iterator[World]:
     thread = ControlPlaneThread(ControlPlane(tmp_path, crd_dir=ROOT / "crds", rbac=True))
     info = thread.start()
     admin = kube_api(info.kubeconfig)
-    job = kube_api(info.kubeconfig)
-    job.set_default_header("Impersonate-User", JOB_ACCOUNT)  # kubectl --as
+    job: Any = None
     try:
         prepare_namespace(admin, NS, config_map_data=APP_DATA)
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "DataMigration",
-            "metadata": {"name": DM},
-            "spec": {
-                "source": {"claimName": "app-data", "path": "app.db"},
-                "target": {
-                    "http": {"host": "127.0.0.1", "port": 1},
-                    "grpc": {"host": "127.0.0.1", "port": 2},
-                },
-                "collections": [{"table": "items", "collection": "Item"}],
-                "app": {"configMapRef": {"name": CONFIG_MAP}},
-            },
-        }
-        created = kubernetes.client.CustomObjectsApi(admin).create_namespaced_custom_object(
-            GROUP, VERSION, NS, PLURAL, body
-        )
-        yield World(admin, job, created["metadata"]["uid"])
+        uids = {name: _create_migration(admin, name) for name in (DM, OTHER)}
+        job = _client_with_token(admin, _token(admin, job_account_name(DM)))
+        yield World(admin, job, uids[DM], uids[OTHER])
     finally:
-        job.close()
+        if job is not None:
+            job.close()
         admin.close()
         thread.stop()
 
 
+def _create_migration(admin: Any, name: str) -> str:
+    """A DataMigration and, as the operator creates them (the same builder), its Jobs'
+    ServiceAccount, Role and RoleBinding; returns its uid."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "DataMigration",
+        "metadata": {"name": name},
+        "spec": {
+            "source": {"claimName": "app-data", "path": "app.db"},
+            "target": {
+                "http": {"host": "127.0.0.1", "port": 1},
+                "grpc": {"host": "127.0.0.1", "port": 2},
+            },
+            "collections": [{"table": "items", "collection": "Item"}],
+            "app": {"configMapRef": {"name": CONFIG_MAP}},
+        },
+    }
+    created = kubernetes.client.CustomObjectsApi(admin).create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, body
+    )
+    create_job_access(admin, created)
+    return str(created["metadata"]["uid"])
+
+
+def _token(admin: Any, account: str) -> str:
+    """A token of the ServiceAccount through the TokenRequest API (what a pod is given)."""
+    request = kubernetes.client.CoreV1Api(admin).create_namespaced_service_account_token(
+        account, NS, {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    )
+    return str(request.status.token)
+
+
+def _client_with_token(admin: Any, token: str) -> Any:
+    config = kubernetes.client.Configuration()
+    source = admin.configuration
+    config.host, config.ssl_ca_cert = source.host, source.ssl_ca_cert
+    config.verify_ssl = source.verify_ssl
+    config.api_key = {"authorization": token}
+    config.api_key_prefix = {"authorization": "Bearer"}
+    return kubernetes.client.ApiClient(config)
+
+
 def can_i(api: Any, verb: str, name: str | None = None) -> bool:
-    """`kubectl auth can-i VERB configmaps [NAME] -n NS --as JOB_ACCOUNT`."""
+    """`kubectl auth can-i VERB configmaps [NAME] -n NS` as the client's user."""
     attributes: dict[str, str] = {"namespace": NS, "verb": verb, "resource": "configmaps"}
     if name:
         attributes["name"] = name
@@ -152,3 +184,33 @@ def test_reports_go_with_their_datamigration(world: World) -> None:
 
     wait_for(collected, "the garbage collector to delete the report", 30)
     assert core.read_namespaced_config_map(CONFIG_MAP, NS).data == APP_DATA
+
+
+def test_the_job_token_writes_its_own_datamigration_status_and_no_other(world: World) -> None:
+    mine = MigrationReporter(MigrationRef(namespace=NS, name=DM, uid=world.uid), api=world.job)
+    mine.publish_validation(ValidationReport(job="chat-validate-1", job_uid="u", checked=3))
+    custom = kubernetes.client.CustomObjectsApi(world.admin)
+    status = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, DM)["status"]
+    assert status["validation"]["checked"] == 3
+
+    other = MigrationReporter(
+        MigrationRef(namespace=NS, name=OTHER, uid=world.other_uid), api=world.job
+    )
+    forged = ValidationReport(job="search-validate-1", job_uid="u", checked=9, passed=True)
+    with pytest.raises(ApiException) as patched:
+        other.publish_validation(forged)
+    assert patched.value.status == 403
+    as_job = kubernetes.client.CustomObjectsApi(world.job)
+    for attempt in (
+        lambda: as_job.get_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, OTHER),
+        lambda: as_job.list_namespaced_custom_object(GROUP, VERSION, NS, PLURAL),
+        # nor its own spec: the status subresource only
+        lambda: as_job.patch_namespaced_custom_object(
+            GROUP, VERSION, NS, PLURAL, DM, {"spec": {"phase": "rollback"}}
+        ),
+    ):
+        with pytest.raises(ApiException) as refused:
+            attempt()
+        assert refused.value.status == 403
+    theirs = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, OTHER)
+    assert "validation" not in (theirs.get("status") or {})

@@ -46,6 +46,7 @@ from tests.integration.operator.conftest import (
     PLURAL,
     ROOT,
     VERSION,
+    create_job_access,
     prepare_namespace,
     wait_for,
 )
@@ -579,8 +580,15 @@ def test_a_real_copy_job_fails_with_the_bad_rows_in_status_and_its_report(
         },
     )
     dm = DataMigration.model_validate(created)
+    account = create_job_access(api, created)  # as the operator does before the first Job
     job = build_job(
-        dm, kind="copy", name=JOB_NAME, phase="migrate", generation=1, default_image="dmctl"
+        dm,
+        kind="copy",
+        name=JOB_NAME,
+        phase="migrate",
+        generation=1,
+        image="dmctl",
+        service_account=account,
     )
     kubernetes.client.BatchV1Api(api).create_namespaced_job(JOB_NS, job)
 

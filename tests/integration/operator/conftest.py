@@ -8,8 +8,9 @@ the test controls. Reusable fixtures (module scope unless noted):
   fake_dmctl.py); `runs(ns)` lists the Job runs so far.
 - `operator_process` -> OperatorProcess: start()/stop()/kill() (SIGKILL)/restart(), `log()`;
   all namespaces, resync timer 2 s.
-- `namespace` (function scope) -> str: a fresh namespace with manifests/job-rbac.yaml applied,
-  the app ConfigMap `app-config`, the PVC `app-data` and the Secret `weaviate-auth`.
+- `namespace` (function scope) -> str: a fresh namespace (no Job RBAC: the operator creates
+  it per DataMigration), the app ConfigMap `app-config`, the PVC `app-data` and the Secret
+  `weaviate-auth`.
 - `new_datamigration(sandbox, namespace, name, **spec)`: creates a DataMigration (spec defaults
   in `dm_spec`); `advance(sandbox, ns, name, phase)` patches spec.phase and waits until that
   phase Succeeded; `settled(...)`, `wait_for(probe, what, timeout)`, `get_dm`, `patch_spec`,
@@ -33,7 +34,6 @@ from typing import Any, TypeVar
 
 import kubernetes
 import pytest
-import yaml
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from tests.integration.conftest import kube_api
@@ -198,31 +198,14 @@ def operator_process(
         process.stop()
 
 
-def job_rbac(namespace: str) -> list[dict[str, Any]]:
-    """manifests/job-rbac.yaml for `namespace` (the RoleBinding subject needs it spelled out)."""
-    docs = [d for d in yaml.safe_load_all((ROOT / "manifests" / "job-rbac.yaml").read_text()) if d]
-    for doc in docs:
-        doc["metadata"]["namespace"] = namespace
-        for subject in doc.get("subjects") or []:
-            subject["namespace"] = namespace
-    return docs
-
-
 def prepare_namespace(
     api: kubernetes.client.ApiClient, name: str, *, config_map_data: dict[str, str]
 ) -> None:
-    """An app namespace as a user sets it up: manifests/job-rbac.yaml, the app ConfigMap
-    `app-config`, the PVC `app-data` and the Secret `weaviate-auth` (key api-key)."""
+    """An app namespace as a user sets it up: the app ConfigMap `app-config`, the PVC
+    `app-data` and the Secret `weaviate-auth` (key api-key). No RBAC: the operator creates
+    each DataMigration's Job ServiceAccount, Role and RoleBinding."""
     core = kubernetes.client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": name}})
-    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
-    for doc in job_rbac(name):
-        if doc["kind"] == "ServiceAccount":
-            core.create_namespaced_service_account(name, doc)
-        elif doc["kind"] == "Role":
-            rbac.create_namespaced_role(name, doc)
-        else:
-            rbac.create_namespaced_role_binding(name, doc)
     core.create_namespaced_config_map(
         name, {"metadata": {"name": CONFIG_MAP}, "data": config_map_data}
     )
@@ -239,6 +222,27 @@ def prepare_namespace(
     core.create_namespaced_secret(
         name, {"metadata": {"name": SECRET}, "stringData": {"api-key": SECRET_VALUE}}
     )
+
+
+def create_job_access(api: kubernetes.client.ApiClient, created: dict[str, Any]) -> str:
+    """What the operator does before a DataMigration's first Job (builders.job_access), for
+    tests that run a Job without the operator: returns the ServiceAccount's name."""
+    from datamigration_operator.api.resource import DataMigration
+    from datamigration_operator.builders.job_access import build_job_access
+    from datamigration_operator.reconcile.job_names import job_account_name
+
+    dm = DataMigration.from_object(created)
+    name, namespace = job_account_name(dm.metadata.name), dm.metadata.namespace
+    core = kubernetes.client.CoreV1Api(api)
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
+    for obj in build_job_access(dm, name):
+        if obj["kind"] == "ServiceAccount":
+            core.create_namespaced_service_account(namespace, obj)
+        elif obj["kind"] == "Role":
+            rbac.create_namespaced_role(namespace, obj)
+        else:
+            rbac.create_namespaced_role_binding(namespace, obj)
+    return name
 
 
 @pytest.fixture

@@ -78,9 +78,6 @@ class Sandbox:
 
     def namespace(self, name: str) -> str:
         self.core.create_namespace({"metadata": {"name": name}})
-        self.core.create_namespaced_service_account(
-            name, {"metadata": {"name": "datamigration-job"}}
-        )
         return name
 
     def config_map(

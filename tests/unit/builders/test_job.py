@@ -16,14 +16,20 @@ from tests.unit.reconcile.scenario import datamigration
 IMAGE = "ghcr.io/gremlins/datamigration-operator:0.1.0"
 
 
-def job(node: str | None = None, **spec: Any) -> dict[str, Any]:
+ACCOUNT = "shop-job-0123abcd"
+
+
+def job(
+    node: str | None = None, image: str = IMAGE, account: str = ACCOUNT, **spec: Any
+) -> dict[str, Any]:
     return build_job(
         datamigration(**spec),
         kind="copy",
         name="shop-migrate-1234abcd",
         phase="migrate",
         generation=1,
-        default_image=IMAGE,
+        image=image,
+        service_account=account,
         node_name=node,
     )
 
@@ -91,7 +97,7 @@ def test_command_image_and_config_env() -> None:
     c = container(job())
     assert c["command"] == ["dmctl", "job", "copy"]
     assert c["image"] == IMAGE
-    assert container(job(jobTemplate={"image": "mine:1"}))["image"] == "mine:1"
+    assert container(job(image="mine:1"))["image"] == "mine:1"  # the planner chose it
     config_env = next(e for e in c["env"] if e["name"] == job_contract.CONFIG_ENV)
     config = JobConfig.model_validate_json(config_env["value"])
     assert config.kind == "copy"
@@ -147,3 +153,15 @@ def test_ca_bundle_is_mounted_from_its_secret() -> None:
     assert config.target.tls is True
     assert config.target.ca_file == "/var/run/datamigration/ca/ca.crt"
     assert config.target.api_key_env is None
+
+
+def test_runs_as_the_account_the_planner_chose_and_learns_its_own_uid() -> None:
+    manifest = job(account="other-sa", jobTemplate={"serviceAccountName": "ignored-by-builder"})
+    assert manifest["spec"]["template"]["spec"]["serviceAccountName"] == "other-sa"
+    uid_env = next(e for e in container(manifest)["env"] if e["name"] == job_contract.JOB_UID_ENV)
+    assert uid_env == {
+        "name": "DATAMIGRATION_JOB_UID",
+        "valueFrom": {
+            "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/controller-uid']"}
+        },
+    }

@@ -10,7 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from datamigration_operator.cli.main import app
-from datamigration_operator.handlers.config import RESYNC_ENV, OperatorConfig, resync_seconds
+from datamigration_operator.handlers.config import (
+    RESYNC_ENV,
+    OperatorConfig,
+    resync_seconds,
+    split_list,
+)
 from datamigration_operator.handlers.datamigrations import datamigrations_by_dependency
 from datamigration_operator.handlers.lifecycle import configure
 from datamigration_operator.handlers.reconciler import reconcile, reconcile_or_retry
@@ -135,3 +140,40 @@ def test_resync_interval_comes_from_the_environment_and_is_checked() -> None:
     for bad in ("0", "soon", "-1", "99999"):
         with pytest.raises(ValueError, match=RESYNC_ENV):
             resync_seconds({RESYNC_ENV: bad})
+
+
+async def test_reconcile_honours_the_operators_allow_lists() -> None:
+    api = FakeApi()
+    populate(api, jobTemplate={"image": "mine:7", "serviceAccountName": "ops-sa"})
+    client = KubeClient(api)
+    strict = Runtime(OperatorConfig(job_image="img:2"), client, EventRecorder(client))
+    actions = await reconcile(strict, NS, "shop")
+    assert [a.reason for a in actions if isinstance(a, Block)] == ["JobImageNotAllowed"]
+    assert not [p for p in api.objects if p.startswith(JOBS.path(NS) + "/")]
+    allowing = OperatorConfig(
+        job_image="img:2", allowed_job_images=("mine:7",), allowed_job_service_accounts=("ops-sa",)
+    )
+    await reconcile(Runtime(allowing, client, EventRecorder(client)), NS, "shop")
+    (job_path,) = [p for p in api.objects if p.startswith(JOBS.path(NS) + "/")]
+    pod = api.objects[job_path]["spec"]["template"]["spec"]
+    assert (pod["containers"][0]["image"], pod["serviceAccountName"]) == ("mine:7", "ops-sa")
+
+
+def test_allow_lists_come_from_the_environment_comma_separated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATAMIGRATION_ALLOWED_JOB_IMAGES", "a:1, b:2,,a:1")
+    monkeypatch.setenv("DATAMIGRATION_ALLOWED_JOB_SERVICE_ACCOUNTS", "sa-1")
+    config = OperatorConfig.from_env()
+    assert config.allowed_job_images == ("a:1", "b:2")
+    policy = config.job_policy
+    assert policy.allowed_service_accounts == frozenset({"sa-1"})
+    assert policy.default_image == config.job_image
+    assert split_list(["x,y", "z"]) == ("x", "y", "z")
+
+
+def test_operator_run_documents_the_allow_list_options() -> None:
+    result = CliRunner().invoke(app, ["operator", "run", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--allowed-job-images" in result.output
+    assert "--allowed-job-service-accounts" in result.output

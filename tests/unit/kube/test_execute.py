@@ -23,6 +23,9 @@ from datamigration_operator.kube.resources import (
     DEPLOYMENTS,
     EVENTS,
     JOBS,
+    ROLEBINDINGS,
+    ROLES,
+    SERVICEACCOUNTS,
 )
 from datamigration_operator.reconcile.actions import (
     Action,
@@ -31,6 +34,7 @@ from datamigration_operator.reconcile.actions import (
     CreateJob,
     DeleteJobs,
     EmitEvent,
+    EnsureJobAccess,
     SetStatus,
     StampWorkloads,
 )
@@ -45,7 +49,7 @@ async def _run(api: FakeApi, actions: list[Action]) -> None:
     dm = DataMigration.from_object(api.objects[path]) if path in api.objects else populate(api)
     kube = client(api)
     world = await observe(kube, dm, NOW)
-    await execute(kube, EventRecorder(kube, instance="test"), world, actions, default_image="img:1")
+    await execute(kube, EventRecorder(kube, instance="test"), world, actions)
 
 
 async def test_apply_mode_patches_one_key_conditionally_and_records_ownership() -> None:
@@ -73,7 +77,6 @@ async def test_apply_mode_conflicts_when_the_config_map_changed_since_observed()
             EventRecorder(kube),
             world,
             [ApplyMode("shop-config", "migration_mode", "dual_write", None)],
-            default_image="img:1",
         )
     assert conflict.value.code == 409
     assert "migration_mode" not in api.objects[path]["data"]
@@ -81,17 +84,45 @@ async def test_apply_mode_conflicts_when_the_config_map_changed_since_observed()
 
 async def test_create_job_builds_the_contract_job_and_tolerates_already_exists() -> None:
     api = FakeApi()
-    create = CreateJob("copy", "shop-migrate-abc", "migrate", 3, "node-b")
+    create = CreateJob(
+        "copy", "shop-migrate-abc", "migrate", 3, "node-b", image="img:1", service_account="sa-1"
+    )
     await _run(api, [create])
     created = api.objects[JOBS.path(NS, "shop-migrate-abc")]
     container = created["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "img:1"
     assert container["command"] == ["dmctl", "job", "copy"]
+    assert created["spec"]["template"]["spec"]["serviceAccountName"] == "sa-1"
     assert created["metadata"]["ownerReferences"][0]["uid"] == "uid-shop"
     affinity = created["spec"]["template"]["spec"]["affinity"]
     assert "node-b" in str(affinity)
     await _run(api, [create])  # a retry after a crash: AlreadyExists is success
     assert [m for m, p in api.requests if p == JOBS.path(NS)].count("POST") == 2
+
+
+async def test_ensure_job_access_creates_account_role_and_binding_idempotently() -> None:
+    api = FakeApi()
+    await _run(api, [EnsureJobAccess("shop-job-1")])
+    for resource in (SERVICEACCOUNTS, ROLES, ROLEBINDINGS):
+        created = api.objects[resource.path(NS, "shop-job-1")]
+        assert created["metadata"]["ownerReferences"][0]["uid"] == "uid-shop"
+    role = api.objects[ROLES.path(NS, "shop-job-1")]
+    assert role["rules"][0]["resourceNames"] == ["shop"]
+    await _run(api, [EnsureJobAccess("shop-job-1")])  # AlreadyExists is success
+    posts = [p for m, p in api.requests if m == "POST" and p == ROLES.path(NS)]
+    assert len(posts) == 2
+
+
+async def test_ensure_job_access_never_adopts_an_account_it_does_not_control() -> None:
+    api = FakeApi()
+    populate(api)
+    squatter = {"metadata": {"name": "shop-job-1", "ownerReferences": [{"uid": "old-shop"}]}}
+    api.put(SERVICEACCOUNTS.path(NS, "shop-job-1"), squatter)
+    with pytest.raises(KubeApiError) as refused:
+        await _run(api, [EnsureJobAccess("shop-job-1")])
+    assert (refused.value.code, refused.value.reason) == (409, "NotOwned")
+    assert "not controlled by this DataMigration" in refused.value.message
+    assert ROLES.path(NS, "shop-job-1") not in api.objects  # nothing granted to it
 
 
 async def test_delete_jobs_propagates_in_background_and_ignores_gone_jobs() -> None:
@@ -124,7 +155,9 @@ async def test_the_first_failure_stops_the_remaining_actions() -> None:
         await _run(
             api,
             [
-                CreateJob("copy", "shop-migrate-abc", "migrate", 3, None),
+                CreateJob(
+                    "copy", "shop-migrate-abc", "migrate", 3, None, image="i", service_account="s"
+                ),
                 SetStatus({"state": "Pending"}),
                 EmitEvent("Normal", "JobCreated", "created"),
                 Block("X", "y"),

@@ -14,7 +14,8 @@ import kopf
 import pytest
 import yaml
 
-from datamigration_operator.api.spec import JobTemplateSpec, WorkloadRef
+from datamigration_operator.api.spec import WorkloadRef
+from datamigration_operator.builders.job_access import job_role_rules
 from datamigration_operator.handlers import registration
 from datamigration_operator.kube.events import EventRecorder
 from datamigration_operator.kube.execute import execute
@@ -25,6 +26,7 @@ from datamigration_operator.reconcile.actions import (
     CreateJob,
     DeleteJobs,
     EmitEvent,
+    EnsureJobAccess,
     SetStatus,
     StampWorkloads,
 )
@@ -79,13 +81,13 @@ async def _kube_layer_permissions() -> set[Permission]:
         [
             ApplyMode("shop-config", "migration_mode", "sqlite_only", None),
             StampWorkloads("sqlite_only", refs),
-            CreateJob("copy", "shop-migrate-1", "migrate", 3, None),
+            EnsureJobAccess("shop-job-1"),
+            CreateJob("copy", "shop-migrate-1", "migrate", 3, None, image="i", service_account="s"),
             DeleteJobs(("shop-validate-1",)),
             SetStatus({"state": "Running"}),
             event,
             event,  # a repeat patches the first event
         ],
-        default_image="img",
     )
     return {_permission(method, path) for method, path in api.requests}
 
@@ -161,21 +163,19 @@ def test_bindings_point_at_the_service_accounts() -> None:
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["name"]
 
 
-def test_job_service_account_may_only_patch_status_and_create_reports() -> None:
-    docs = _documents("job-rbac.yaml")
-    account = _by_kind(docs, "ServiceAccount")
-    assert account["metadata"]["name"] == JobTemplateSpec().service_account_name
-    role = _by_kind(docs, "Role")
-    # create only for ConfigMaps: it cannot touch the app's ConfigMap (migration_mode)
-    assert _granted(role["rules"]) == {
+def test_the_operator_holds_what_it_grants_the_jobs_and_no_bind_or_escalate() -> None:
+    """RBAC escalation prevention: a Role may only grant what its creator holds (or the
+    creator needs bind/escalate, which we do not take)."""
+    granted = _granted(_by_kind(_documents("base/operator-rbac.yaml"), "ClusterRole")["rules"])
+    job_rules = job_role_rules("shop")
+    assert _granted(job_rules) == {
         ("migrations.gremlins.ai", "datamigrations/status", "get"),
         ("migrations.gremlins.ai", "datamigrations/status", "patch"),
         ("", "configmaps", "create"),
     }
-    assert not any(rule.get("resourceNames") for rule in role["rules"])
-    binding = _by_kind(docs, "RoleBinding")
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"][0]["name"] == account["metadata"]["name"]
+    assert _granted(job_rules) <= granted
+    assert not [p for p in granted if p[2] in ("bind", "escalate", "impersonate")]
+    assert not (MANIFESTS / "job-rbac.yaml").exists()  # the operator creates it per migration
 
 
 def test_operator_deployment_is_single_replica_hardened_and_probed() -> None:

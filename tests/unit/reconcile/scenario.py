@@ -112,7 +112,14 @@ def apply(obs: Observation, actions: list[Action], *, rollouts_finish: bool = Fa
                 )
         elif isinstance(action, CreateJob):
             jobs.setdefault(
-                action.name, ObservedJob(action.name, action.phase, "Pending", action.generation)
+                action.name,
+                ObservedJob(
+                    action.name,
+                    action.phase,
+                    "Pending",
+                    action.generation,
+                    uid=job_uid(action.name),
+                ),
             )
         elif isinstance(action, DeleteJobs):
             for name in action.names:
@@ -129,6 +136,11 @@ def apply(obs: Observation, actions: list[Action], *, rollouts_finish: bool = Fa
         workloads=tuple(workloads.values()),
         status=status,
     )
+
+
+def job_uid(name: str) -> str:
+    """The uid the simulated API server gives the Job `name`."""
+    return f"uid-of-{name}"
 
 
 def with_job_state(obs: Observation, name: str, state: str, message: str = "") -> Observation:

@@ -33,6 +33,7 @@ from tests.unit.reconcile.scenario import (
     ME,
     NAME,
     apply,
+    job_uid,
     later,
     observation,
     spec_dict,
@@ -75,6 +76,7 @@ def report(obs: Observation, *, job: str | None, age: float = 60, diffs: int = 0
     finished = obs.now - timedelta(seconds=age)
     validation = ValidationReport(
         job=job,
+        job_uid=None if job is None else job_uid(job),
         started_at=finished - timedelta(seconds=30),
         finished_at=finished,
         checked=100,
@@ -415,6 +417,7 @@ def test_an_inconclusive_validation_fails_the_phase_with_outbox_not_draining() -
     finished = later(finish_jobs(obs), 60)
     validation = ValidationReport(
         job=name,
+        job_uid=job_uid(name),
         started_at=finished.now - timedelta(seconds=130),
         finished_at=finished.now - timedelta(seconds=1),
         passed=False,
