@@ -40,7 +40,7 @@ from kubernetes.client import (
 from datamigration_operator.api.names import DEFAULT_CONFIGMAP_KEY, GROUP, PLURAL, VERSION
 from datamigration_sandbox.benchmark import percentile
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 
 NAMESPACE: Final = "bench"
 CLAIM: Final = "bench-data"

@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from datamigration_operator.migration.canonical import content_hash, hash_canonical
 from datamigration_operator.migration.mapping import ObjectBuilder, plan_collections
-from datamigration_operator.migration.reflection import quote_identifier
-from datamigration_operator.migration.source import SqliteSource
+from datamigration_operator.migration.mapping.canonical import content_hash, hash_canonical
+from datamigration_operator.migration.source.reflection import quote_identifier
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 

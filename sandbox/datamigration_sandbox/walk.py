@@ -31,7 +31,7 @@ from chat_app.loadgen import LoadGenerator, LoadSettings, verify
 from datamigration_operator.api.names import GROUP, PLURAL, VERSION
 from datamigration_operator.builders.workloads import rollout_complete
 from datamigration_operator.cli.migrations import settled
-from datamigration_operator.migration.app_outbox import AppOutbox
+from datamigration_operator.migration.source.app_outbox import AppOutbox
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.info import SandboxInfo
 from datamigration_sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION

@@ -13,8 +13,8 @@ from kubernetes import client, config
 
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
-from datamigration_operator.migration.run import copy_run, diff_run
-from datamigration_operator.migration.sink import connect
+from datamigration_operator.migration.runs.run import copy_run, diff_run
+from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.operator_bench import datamigration_manifest
 from datamigration_sandbox.sample_data import generate_database

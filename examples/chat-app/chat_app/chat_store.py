@@ -102,7 +102,7 @@ class ChatStore:
 
         def client() -> Any:
             # imported on first use (the drainer's thread): the app starts without the client
-            from datamigration_operator.migration.sink import connect
+            from datamigration_operator.migration.sink.weaviate_sink import connect
 
             return connect(settings.weaviate, api_key, timeout=10)
 

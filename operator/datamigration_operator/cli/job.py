@@ -36,9 +36,13 @@ from datamigration_operator.api.status import (
     ValidationReport,
 )
 from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
-from datamigration_operator.migration.run import EXIT_OK, RunSettings, copy_run, diff_run
-from datamigration_operator.migration.run_errors import EXIT_RETRYABLE, classify
-from datamigration_operator.migration.sink import SinkSettings, WeaviateUnreachableError, connect
+from datamigration_operator.migration.runs.exit_codes import EXIT_RETRYABLE, classify
+from datamigration_operator.migration.runs.run import EXIT_OK, RunSettings, copy_run, diff_run
+from datamigration_operator.migration.sink.weaviate_sink import (
+    SinkSettings,
+    WeaviateUnreachableError,
+    connect,
+)
 
 job_app = typer.Typer(
     add_completion=False, help="Run a migration Job (reads its configuration from the environment)."

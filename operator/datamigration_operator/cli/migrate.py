@@ -27,11 +27,11 @@ from rich.console import Console
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, JobTarget
 from datamigration_operator.api.spec import CollectionMapping, Endpoint
 from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
-from datamigration_operator.migration.checkpoint import CheckpointFile
-from datamigration_operator.migration.report import failure_line
-from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
-from datamigration_operator.migration.run_errors import EXIT_RETRYABLE, classify
-from datamigration_operator.migration.sink import SinkSettings, connect
+from datamigration_operator.migration.runs.checkpoint import CheckpointFile
+from datamigration_operator.migration.runs.exit_codes import EXIT_RETRYABLE, classify
+from datamigration_operator.migration.runs.report import failure_line
+from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
+from datamigration_operator.migration.sink.weaviate_sink import SinkSettings, connect
 
 EXIT_DIFFERENCES = 3
 DEFAULT_GRPC_PORT = 50051

@@ -34,9 +34,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from datamigration_operator.dualwrite.outbox import encode_key
-from datamigration_operator.migration.app_outbox import OUTBOX_TABLE
+from datamigration_operator.migration.app_engine import OUTBOX_TABLE
 from datamigration_operator.migration.mapping import ROWID, CollectionPlan
-from datamigration_operator.migration.values import InvalidText
+from datamigration_operator.migration.mapping.values import InvalidText
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from datamigration_operator.dualwrite.outbox import metadata
-from datamigration_operator.migration.app_outbox import LEASE_TABLE
+from datamigration_operator.migration.app_engine import LEASE_TABLE
 
 # How long a SIGKILLed holder blocks the drain. The holder renews every ttl/4, also while a
 # batch is in flight (see Drainer.drain_available), so a slow batch never loses it; a clean stop

@@ -33,7 +33,7 @@ from datamigration_operator.dualwrite.outbox import (
     read_entries,
 )
 from datamigration_operator.dualwrite.plan_alignment import align_plans
-from datamigration_operator.migration.checkpoint import Key
+from datamigration_operator.migration.app_engine import RowLookup, SinkSettings, open_sink
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -41,11 +41,10 @@ from datamigration_operator.migration.mapping import (
     RowError,
     object_uuid,
 )
-from datamigration_operator.migration.row_lookup import RowLookup
-from datamigration_operator.migration.sink_settings import SinkSettings
+from datamigration_operator.migration.mapping.values import Key
 
 if TYPE_CHECKING:
-    from datamigration_operator.migration.sink import WeaviateSink
+    from datamigration_operator.migration.app_engine import WeaviateSink
 
 log = logging.getLogger(__name__)
 
@@ -299,21 +298,17 @@ class Drainer:
         }
 
     def _connected_sink(self) -> WeaviateSink:
-        # the Weaviate client is imported here, on the drainer's thread: the app's start-up
-        # (and so a rollout, a rollback's included) does not wait for it
-        from datamigration_operator.migration.sink import WeaviateSink, ensure_collections
-
+        # on the drainer's thread: open_sink is where weaviate-client is first imported
         if self._sink is None:
             client = self._client_factory()
             try:
                 # the types the copy recorded in the collections win (see plan_alignment)
                 self._use_plans(align_plans(client, self._plans))
-                ensure_collections(client, list(self._plans.values()))
+                self._sink = open_sink(client, list(self._plans.values()), self.settings.sink)
             except BaseException:
                 client.close()
                 raise
             self._client = client
-            self._sink = WeaviateSink(client, self.settings.sink)
         return self._sink
 
     def _prepare(self, entries: Sequence[OutboxEntry]) -> list[_Writes]:

@@ -27,9 +27,8 @@ from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
 from datamigration_operator.dualwrite.outbox import create_outbox
 from datamigration_operator.dualwrite.plan_alignment import text_takes_numbers
+from datamigration_operator.migration.app_engine import SqliteSource, source_plans
 from datamigration_operator.migration.mapping import CollectionPlan
-from datamigration_operator.migration.source import SqliteSource
-from datamigration_operator.migration.source_plans import source_plans
 
 
 def sqlite_path(engine: sa.Engine) -> Path:

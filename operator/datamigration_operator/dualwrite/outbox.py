@@ -13,9 +13,8 @@ from typing import Final, Literal
 
 import sqlalchemy as sa
 
-from datamigration_operator.migration.app_outbox import OUTBOX_TABLE
-from datamigration_operator.migration.checkpoint import Key
-from datamigration_operator.migration.values import key_from_json, key_to_json
+from datamigration_operator.migration.app_engine import OUTBOX_TABLE
+from datamigration_operator.migration.mapping.values import Key, key_from_json, key_to_json
 
 Op = Literal["upsert", "delete"]
 

@@ -8,11 +8,11 @@ from pydantic import ValidationError
 
 from datamigration_operator.api.names import API_VERSION, KIND
 from datamigration_operator.api.resource import DataMigration
+from datamigration_operator.controller.execute import execute
+from datamigration_operator.controller.observe import observe, read_datamigration
 from datamigration_operator.handlers.runtime import Runtime
 from datamigration_operator.kube.errors import KubeError, handler_error
 from datamigration_operator.kube.events import InvolvedObject
-from datamigration_operator.kube.execute import execute
-from datamigration_operator.kube.observe import observe, read_datamigration
 from datamigration_operator.kube.resources import DATAMIGRATIONS
 from datamigration_operator.reconcile.actions import Action, EmitEvent, SetStatus
 from datamigration_operator.reconcile.invalid_spec import describe_problem, plan_invalid_spec

@@ -38,8 +38,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.mapping import ObjectBuilder, plan_collections
-from datamigration_operator.migration.sink import connect, ensure_collections, to_data_object
-from datamigration_operator.migration.source import SqliteSource
+from datamigration_operator.migration.sink.weaviate_sink import (
+    connect,
+    ensure_collections,
+    to_data_object,
+)
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 # ~4 s of one-by-one inserts: a 1,000-row sample swung by +-20% between runs

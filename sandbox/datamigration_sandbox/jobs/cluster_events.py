@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from datamigration_sandbox.jobs.job_status import format_time
-from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
 
 _log = logging.getLogger(__name__)

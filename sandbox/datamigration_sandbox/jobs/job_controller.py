@@ -38,7 +38,7 @@ from datamigration_sandbox.jobs.job_status import (
 from datamigration_sandbox.jobs.pod_manifest import pod_from_job, pod_name
 from datamigration_sandbox.jobs.pod_worker import KubeletSettings, PodWorker, StopReason
 from datamigration_sandbox.jobs.sync_loop import SyncLoop
-from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.status_errors import ApiError
 
 _log = logging.getLogger(__name__)
 

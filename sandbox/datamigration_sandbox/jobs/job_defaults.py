@@ -12,8 +12,8 @@ import string
 import uuid
 from typing import Any
 
-from datamigration_sandbox.kube.errors import Cause, invalid
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import Cause, invalid
 
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"

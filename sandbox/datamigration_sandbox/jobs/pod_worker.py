@@ -60,8 +60,8 @@ from datamigration_sandbox.jobs.readiness_probe import (
     parse_probe,
     probe_once,
 )
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
 
 _log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from datamigration_sandbox.jobs.owner_controllers import (
     OwnerControllers,
 )
 from datamigration_sandbox.jobs.pod_worker import KubeletSettings, TokenMinter
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
 
 _JOBS = ("batch", "jobs")

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.status_errors import ApiError
 
 _log = logging.getLogger(__name__)
 ERROR_RETRY_SECONDS = 0.5

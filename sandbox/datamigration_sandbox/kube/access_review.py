@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from datamigration_sandbox.kube import errors
+from datamigration_sandbox.kube import status_errors
 from datamigration_sandbox.kube.auth import (
     RbacObjects,
     RequestAttributes,
     UserInfo,
     is_allowed,
 )
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 
 GROUP = "authorization.k8s.io"
 REVIEW_TYPES = (
@@ -52,7 +52,7 @@ def impersonated(user: UserInfo, headers: Mapping[str, str], rbac: RbacSource) -
     groups = tuple(value for key, value in headers.items() if key.lower() == "impersonate-group")
     if not target:
         if groups:
-            raise errors.bad_request("impersonating groups requires impersonating a user")
+            raise status_errors.bad_request("impersonating groups requires impersonating a user")
         return user
     objects = rbac()
     for resource, name in (("users", target), *(("groups", g) for g in groups)):
@@ -61,7 +61,7 @@ def impersonated(user: UserInfo, headers: Mapping[str, str], rbac: RbacSource) -
             RequestAttributes(verb="impersonate", api_group="", resource=resource, name=name),
             objects,
         ):
-            raise errors.forbidden(user.name, "impersonate", resource, "", None)
+            raise status_errors.forbidden(user.name, "impersonate", resource, "", None)
     implied: tuple[str, ...] = ()
     if target.startswith(SERVICE_ACCOUNT_PREFIX):
         namespace = target.removeprefix(SERVICE_ACCOUNT_PREFIX).split(":", 1)[0]
@@ -75,7 +75,9 @@ def review(
     """Answer an access review: status.allowed (and a reason), as the authorizer decides."""
     spec = body.get("spec")
     if not isinstance(spec, dict):
-        raise errors.invalid(kind, GROUP, "", [errors.Cause("spec", "Required value")])
+        raise status_errors.invalid(
+            kind, GROUP, "", [status_errors.Cause("spec", "Required value")]
+        )
     if kind == "SubjectAccessReview":
         subject = UserInfo(str(spec.get("user") or ""), tuple(spec.get("groups") or ()))
     else:
@@ -99,10 +101,10 @@ def review(
             path=str(non_resource.get("path") or ""),
         )
     else:
-        cause = errors.Cause(
+        cause = status_errors.Cause(
             "spec.resourceAttributes", "Required value: resourceAttributes or nonResourceAttributes"
         )
-        raise errors.invalid(kind, GROUP, "", [cause])
+        raise status_errors.invalid(kind, GROUP, "", [cause])
     allowed = objects is None or is_allowed(subject, attrs, objects)
     status: dict[str, Any] = {"allowed": allowed}
     if allowed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 
 SECRETS = ("", "secrets")
 

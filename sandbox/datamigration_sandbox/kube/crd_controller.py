@@ -16,11 +16,11 @@ import copy
 import re
 from typing import TYPE_CHECKING, Any
 
-from datamigration_sandbox.kube import errors
+from datamigration_sandbox.kube import status_errors
 from datamigration_sandbox.kube.crd_schema import SchemaValidator
-from datamigration_sandbox.kube.errors import ApiError, Cause
 from datamigration_sandbox.kube.object_meta import now_timestamp
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError, Cause
 
 if TYPE_CHECKING:
     from datamigration_sandbox.kube.store import Store
@@ -58,13 +58,13 @@ class CrdController:
         name = new["metadata"]["name"]
         causes = crd_spec_causes(name, new.get("spec")) or _rule_compile_causes(new["spec"])
         if causes:
-            raise errors.invalid(CRD_KIND, CRD_KEY[0], name, causes)
+            raise status_errors.invalid(CRD_KIND, CRD_KEY[0], name, causes)
         spec = new["spec"]
         spec.setdefault("conversion", {"strategy": "None"})
         if old is not None:
             causes = _immutable_causes(old.get("spec") or {}, spec)
             if causes:
-                raise errors.invalid(CRD_KIND, CRD_KEY[0], name, causes)
+                raise status_errors.invalid(CRD_KIND, CRD_KEY[0], name, causes)
         if operation == "CREATE":
             finalizers = new["metadata"].setdefault("finalizers", [])
             if CLEANUP_FINALIZER not in finalizers:
@@ -79,7 +79,7 @@ class CrdController:
         new = validator.apply_defaults(new)
         causes = validator.validate(new, old)
         if causes:
-            raise errors.invalid(rt.kind, rt.group, new["metadata"].get("name", ""), causes)
+            raise status_errors.invalid(rt.kind, rt.group, new["metadata"].get("name", ""), causes)
         return new
 
     def _validator(self, rt: ResourceType) -> SchemaValidator:

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .cel_rules import CompiledRule, RuleCompileError, compile_rule, to_cel
-from .errors import Cause
 from .patches import json_copy, json_equal
+from .status_errors import Cause
 
 _ROOT_KEPT = ("apiVersion", "kind", "metadata")
 _TYPES = ("object", "array", "string", "integer", "number", "boolean")

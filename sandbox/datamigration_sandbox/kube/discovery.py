@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 
 GIT_VERSION = "v1.32.0-sandbox"
 

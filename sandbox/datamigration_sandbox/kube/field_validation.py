@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from datamigration_sandbox.kube import errors
+from datamigration_sandbox.kube import status_errors
 from datamigration_sandbox.kube.crd_schema import SchemaValidator
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 
 DIRECTIVES = ("Ignore", "Warn", "Strict")
 
@@ -49,7 +49,7 @@ class FieldValidation:
         if directive in (None, "", "Ignore"):
             return {}
         if directive not in DIRECTIVES:
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f'fieldValidation: Unsupported value: "{directive}": supported values: '
                 '"Ignore", "Strict", "Warn"'
             )
@@ -62,7 +62,7 @@ class FieldValidation:
             return {}
         listed = ", ".join(f'unknown field "{f}"' for f in unknown)
         if directive == "Strict":
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
                 f"strict decoding error: {listed}"
             )

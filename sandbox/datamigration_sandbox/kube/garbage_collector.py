@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 
 if TYPE_CHECKING:
     from datamigration_sandbox.kube.store import Store

@@ -8,7 +8,7 @@ import binascii
 import json
 from typing import Any
 
-from datamigration_sandbox.kube.errors import bad_request
+from datamigration_sandbox.kube.status_errors import bad_request
 
 
 def object_key(obj: dict[str, Any]) -> str:

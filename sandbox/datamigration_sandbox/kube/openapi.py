@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from datamigration_sandbox.kube.discovery import GIT_VERSION
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 
 _QUERY_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation", "pretty")
 _INFO = {"title": "Kubernetes", "version": GIT_VERSION}

@@ -14,7 +14,7 @@ import base64
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from datamigration_sandbox.kube.errors import ApiError
+from datamigration_sandbox.kube.status_errors import ApiError
 
 MAGIC = b"k8s\x00"
 RBAC_V1 = "rbac.authorization.k8s.io/v1"

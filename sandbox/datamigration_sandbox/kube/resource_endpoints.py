@@ -12,15 +12,15 @@ import yaml
 from aiohttp import web
 from multidict import MultiMapping
 
-from datamigration_sandbox.kube import errors
+from datamigration_sandbox.kube import status_errors
 from datamigration_sandbox.kube.auth import Authenticator
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.field_validation import FieldValidation
 from datamigration_sandbox.kube.list_paging import paginate, parse_limit
 from datamigration_sandbox.kube.patches import apply_patch
 from datamigration_sandbox.kube.protobuf_bodies import decode_protobuf_body
 from datamigration_sandbox.kube.request_info import ResourceRequest
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
 from datamigration_sandbox.kube.tables import build_table
 from datamigration_sandbox.kube.watch_stream import (
@@ -67,7 +67,7 @@ def _dry_run(query: MultiMapping[str], body: dict[str, Any] | None = None) -> bo
         values.extend(body.get("dryRun") or [])
     for value in values:
         if value != "All":
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f'dryRun: Unsupported value: "{value}": supported values: "All"'
             )
     return bool(values)
@@ -87,26 +87,26 @@ async def read_json(request: web.BaseRequest, *, required: bool = True) -> Any:
     raw = await request.read()
     if not raw:
         if required:
-            raise errors.bad_request("the body of the request is empty")
+            raise status_errors.bad_request("the body of the request is empty")
         return None
     if content_type.startswith("application/yaml"):
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError as exc:
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f"the body of the request could not be decoded: {exc}"
             ) from None
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise errors.bad_request(
+        raise status_errors.bad_request(
             f"the body of the request could not be decoded as JSON: {exc}"
         ) from None
 
 
 def _require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise errors.bad_request("the body of the request must be a JSON object")
+        raise status_errors.bad_request("the body of the request must be a JSON object")
     return body
 
 
@@ -132,7 +132,7 @@ class ResourceEndpoints:
         if req.subresource is not None:
             return await self._subresource(request, req, rt, namespace, verb)
         if verb not in rt.verbs:
-            raise errors.method_not_allowed(
+            raise status_errors.method_not_allowed(
                 f"{verb} is not supported on resources of kind {rt.plural}"
             )
         if req.name is None:
@@ -155,7 +155,7 @@ class ResourceEndpoints:
                 return await self._patch(request, rt, namespace, req.name, None)
             if verb == "delete":
                 return await self._delete(request, rt, namespace, req.name)
-        raise errors.method_not_allowed(
+        raise status_errors.method_not_allowed(
             "the server does not allow this method on the requested resource"
         )
 
@@ -269,7 +269,7 @@ class ResourceEndpoints:
         body = _require_object(await read_json(request))
         body_name = (body.get("metadata") or {}).get("name")
         if body_name and body_name != name:
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})"
             )
         headers = self._validation.check(request.query.get("fieldValidation"), rt, body)
@@ -306,7 +306,7 @@ class ResourceEndpoints:
     ) -> web.Response:
         options = await read_json(request, required=False) or {}
         if not isinstance(options, dict):
-            raise errors.bad_request("DeleteOptions must be a JSON object")
+            raise status_errors.bad_request("DeleteOptions must be a JSON object")
         policy = options.get("propagationPolicy") or request.query.get("propagationPolicy")
         if options.get("orphanDependents") is True and policy is None:
             policy = "Orphan"
@@ -359,7 +359,7 @@ class ResourceEndpoints:
                 return await self._update(request, rt, namespace, name, sub)
             if verb == "patch" and sub == "status":
                 return await self._patch(request, rt, namespace, name, sub)
-        raise errors.method_not_allowed(f"{verb} is not supported on {rt.plural}/{sub}")
+        raise status_errors.method_not_allowed(f"{verb} is not supported on {rt.plural}/{sub}")
 
     def _log(
         self, request: web.BaseRequest, rt: ResourceType, namespace: str | None, name: str
@@ -370,7 +370,7 @@ class ResourceEndpoints:
         if self._log_source is not None and namespace is not None:
             text = self._log_source(namespace, name, container)
         if text is None:
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f'container "{container or name}" in pod "{name}" is waiting to start: '
                 "no logs available"
             )
@@ -384,12 +384,12 @@ class ResourceEndpoints:
         spec = dict(body.get("spec") or {})
         seconds = spec.get("expirationSeconds", _DEFAULT_TOKEN_SECONDS)
         if not isinstance(seconds, int) or seconds < 600:
-            raise errors.invalid(
+            raise status_errors.invalid(
                 "TokenRequest",
                 "authentication.k8s.io",
                 name,
                 [
-                    errors.Cause(
+                    status_errors.Cause(
                         "spec.expirationSeconds", "may not specify a duration less than 10 minutes"
                     )
                 ],

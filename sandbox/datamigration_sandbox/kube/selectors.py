@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import bad_request
+from .status_errors import bad_request
 
 # --- label selectors -----------------------------------------------------------------------
 

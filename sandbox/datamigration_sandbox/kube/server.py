@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from datamigration_sandbox.kube import access_review, discovery, errors, openapi
+from datamigration_sandbox.kube import access_review, discovery, openapi, status_errors
 from datamigration_sandbox.kube.auth import (
     Authenticator,
     RbacObjects,
@@ -20,7 +20,6 @@ from datamigration_sandbox.kube.auth import (
     UserInfo,
     is_allowed,
 )
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.request_info import (
     DiscoveryRequest,
     ResourceRequest,
@@ -32,8 +31,9 @@ from datamigration_sandbox.kube.resource_endpoints import (
     json_response,
     read_json,
 )
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.kube.serving_certificate import ServingCertificate
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
 
 __all__ = ["KubeApiServer", "LogSource"]
@@ -154,7 +154,7 @@ class KubeApiServer:
             if isinstance(parsed, ResourceRequest):
                 return await self._resource(request, parsed, user)
             if request.method not in ("GET", "HEAD"):
-                raise errors.method_not_allowed(
+                raise status_errors.method_not_allowed(
                     "the server does not allow this method on the requested resource"
                 )
             if isinstance(parsed, DiscoveryRequest):
@@ -174,7 +174,7 @@ class KubeApiServer:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         user = self._authenticator.authenticate(token.strip()) if scheme == "Bearer" else None
         if user is None:
-            raise errors.unauthorized()
+            raise status_errors.unauthorized()
         return user
 
     async def _resource(
@@ -183,7 +183,7 @@ class KubeApiServer:
         watch = request.query.get("watch") in ("1", "true", "True")
         verb = req.verb(request.method, watch=watch)
         if not verb:
-            raise errors.method_not_allowed(
+            raise status_errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
             )
         # Every authenticated user may ask what it may do (the bootstrap system:basic-user role).
@@ -198,10 +198,10 @@ class KubeApiServer:
                 name=req.name,
             )
             if not is_allowed(user, attrs, self._rbac.objects()):
-                raise errors.forbidden(user.name, verb, req.plural, req.group, req.namespace)
+                raise status_errors.forbidden(user.name, verb, req.plural, req.group, req.namespace)
         if req.group == access_review.GROUP and req.plural in access_review.REVIEW_PLURALS:
             if verb != "create":
-                raise errors.method_not_allowed(f"{req.plural} can only be created")
+                raise status_errors.method_not_allowed(f"{req.plural} can only be created")
             rt = self.store.lookup(req.group, req.version, req.plural)
             body = await read_json(request)
             answer = access_review.review(rt.kind, body, user, self._rbac_objects())

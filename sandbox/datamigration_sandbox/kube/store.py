@@ -19,10 +19,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from datamigration_sandbox.kube import errors
+from datamigration_sandbox.kube import status_errors
 from datamigration_sandbox.kube.builtin_defaults import admit_builtin
 from datamigration_sandbox.kube.crd_controller import CrdController
-from datamigration_sandbox.kube.errors import ApiError, Cause
 from datamigration_sandbox.kube.garbage_collector import (
     FOREGROUND_FINALIZER,
     ORPHAN_FINALIZER,
@@ -36,8 +35,9 @@ from datamigration_sandbox.kube.object_meta import (
     without_meta_and_status,
 )
 from datamigration_sandbox.kube.patches import apply_patch
-from datamigration_sandbox.kube.resources import BUILTIN_TYPES, ResourceType
+from datamigration_sandbox.kube.resource_kinds import BUILTIN_TYPES, ResourceType
 from datamigration_sandbox.kube.rollout_controller import RolloutController
+from datamigration_sandbox.kube.status_errors import ApiError, Cause
 from datamigration_sandbox.kube.watch import (
     ObjectFilter,
     RecordedEvent,
@@ -200,17 +200,17 @@ class Store:
                     "Required value: name or generateName is required",
                     "FieldValueRequired",
                 )
-                raise errors.invalid(rt.kind, rt.group, "", [cause])
+                raise status_errors.invalid(rt.kind, rt.group, "", [cause])
             name = generate_name(prefix)
             while (namespace or "", name) in bucket:
                 name = generate_name(prefix)
         causes = name_causes(rt, name)
         if causes:
-            raise errors.invalid(rt.kind, rt.group, name, causes)
+            raise status_errors.invalid(rt.kind, rt.group, name, causes)
         if namespace is not None:
             self._require_open_namespace(namespace)
         if (namespace or "", name) in bucket:
-            raise errors.already_exists(rt.plural, rt.group, name)
+            raise status_errors.already_exists(rt.plural, rt.group, name)
         for field in (*_SYSTEM_META, "resourceVersion", "generation", "selfLink"):
             meta.pop(field, None)
         meta["name"] = name
@@ -271,7 +271,7 @@ class Store:
         # A resourceVersion carried by the patch is a precondition.
         wanted_rv = patched["metadata"].get("resourceVersion")
         if wanted_rv and wanted_rv != stored_rv:
-            raise errors.conflict(rt.plural, rt.group, name)
+            raise status_errors.conflict(rt.plural, rt.group, name)
         patched["metadata"]["resourceVersion"] = stored_rv
         return self._write(
             rt,
@@ -310,7 +310,7 @@ class Store:
         _check_preconditions(rt, old, preconditions or {})
         policy = propagation_policy or "Background"
         if policy not in PROPAGATION_POLICIES:
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f'propagationPolicy: Unsupported value: "{policy}": supported values: '
                 '"Foreground", "Background", "Orphan"'
             )
@@ -395,18 +395,18 @@ class Store:
         old_meta = old["metadata"]
         body_meta = body["metadata"]
         if body_meta.get("name", name) != name:
-            raise errors.bad_request(
+            raise status_errors.bad_request(
                 f"the name of the object ({body_meta.get('name')}) does not match the name on "
                 f"the URL ({name})"
             )
         wanted_rv = body_meta.get("resourceVersion") or ""
         if wanted_rv and wanted_rv != old_meta["resourceVersion"]:
-            raise errors.conflict(rt.plural, rt.group, name)
+            raise status_errors.conflict(rt.plural, rt.group, name)
         if not wanted_rv and not unconditional:
             cause = Cause(
                 "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update"
             )
-            raise errors.invalid(rt.kind, rt.group, name, [cause])
+            raise status_errors.invalid(rt.kind, rt.group, name, [cause])
         new = _next_state(rt, old, body, subresource)
         _check_finalizers(rt, old, new)
         new = self._admit("UPDATE", rt, new, old)
@@ -494,11 +494,11 @@ class Store:
                 body["metadata"].pop("namespace", None)
             return None
         if not namespace:
-            raise errors.bad_request("the namespace of the object must be specified")
+            raise status_errors.bad_request("the namespace of the object must be specified")
         if body is not None:
             body_ns = body["metadata"].get("namespace")
             if body_ns and body_ns != namespace:
-                raise errors.bad_request(
+                raise status_errors.bad_request(
                     "the namespace of the provided object does not match the namespace sent on "
                     "the request"
                 )
@@ -507,13 +507,13 @@ class Store:
     def _stored(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
         obj = self._objects.get(rt.key, {}).get((namespace or "", name))
         if obj is None:
-            raise errors.not_found(rt.plural, rt.group, name)
+            raise status_errors.not_found(rt.plural, rt.group, name)
         return obj
 
     def _require_open_namespace(self, namespace: str) -> None:
         ns = self._objects[NAMESPACES].get(("", namespace))
         if ns is None:
-            raise errors.not_found("namespaces", "", namespace)
+            raise status_errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
             raise ApiError(
                 403,
@@ -543,24 +543,24 @@ class Store:
 def _object_body(rt: ResourceType, obj: Any) -> dict[str, Any]:
     """A private copy of a request body, with its type identity checked."""
     if not isinstance(obj, dict):
-        raise errors.bad_request("the body of the request must be a JSON object")
+        raise status_errors.bad_request("the body of the request must be a JSON object")
     body = copy.deepcopy(obj)
     api_version = body.get("apiVersion")
     if api_version and api_version.rpartition("/")[0] != rt.group:
-        raise errors.bad_request(
+        raise status_errors.bad_request(
             f"the API version in the data ({api_version}) does not match the expected API "
             f"version ({rt.api_version})"
         )
     kind = body.get("kind")
     if kind and kind != rt.kind:
-        raise errors.bad_request(
+        raise status_errors.bad_request(
             f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
         )
     meta = body.get("metadata")
     if meta is None:
         body["metadata"] = {}
     elif not isinstance(meta, dict):
-        raise errors.bad_request("metadata must be a JSON object")
+        raise status_errors.bad_request("metadata must be a JSON object")
     return body
 
 
@@ -584,7 +584,7 @@ def _next_state(
     old_meta = old["metadata"]
     if meta.get("uid") and meta["uid"] != old_meta["uid"]:
         cause = Cause("metadata.uid", f'Invalid value: "{meta["uid"]}": field is immutable')
-        raise errors.invalid(rt.kind, rt.group, old_meta["name"], [cause])
+        raise status_errors.invalid(rt.kind, rt.group, old_meta["name"], [cause])
     for field in (*_SYSTEM_META, "generation", "name", "namespace"):
         if field in old_meta:
             meta[field] = old_meta[field]
@@ -614,7 +614,7 @@ def _check_finalizers(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]
             f"found new finalizers []string{{{listed}}}",
             "FieldValueForbidden",
         )
-        raise errors.invalid(rt.kind, rt.group, old_meta["name"], [cause])
+        raise status_errors.invalid(rt.kind, rt.group, old_meta["name"], [cause])
 
 
 def _check_preconditions(

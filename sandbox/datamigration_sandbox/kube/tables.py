@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from datamigration_sandbox.kube.printer_jsonpath import PrinterPath
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 
 Row = Callable[[dict[str, Any], datetime], list[Any]]
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from datamigration_sandbox.kube import errors
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube import status_errors
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.kube.selectors import (
     FieldSelector,
     LabelSelector,
@@ -154,7 +154,9 @@ class WatchHub:
         else:
             since = parse_resource_version(resource_version)
             if since < self._expired_through:
-                raise errors.gone(f"too old resource version: {since} ({self._expired_through})")
+                raise status_errors.gone(
+                    f"too old resource version: {since} ({self._expired_through})"
+                )
             for event in self._history:
                 if event.resource_version > since:
                     watch.offer(event)
@@ -176,7 +178,7 @@ def parse_resource_version(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise errors.bad_request(f'invalid resource version "{text}"') from None
+        raise status_errors.bad_request(f'invalid resource version "{text}"') from None
     if value < 0:
-        raise errors.bad_request(f'invalid resource version "{text}"')
+        raise status_errors.bad_request(f'invalid resource version "{text}"')
     return value

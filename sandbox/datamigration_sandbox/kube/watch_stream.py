@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from datamigration_sandbox.kube.errors import ApiError, bad_request
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError, bad_request
 
 # kube-apiserver picks a random timeout in [30m, 60m) when the client does not set one.
 DEFAULT_TIMEOUT = 1800.0

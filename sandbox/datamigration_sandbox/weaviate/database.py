@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from datamigration_sandbox.weaviate.errors import WeaviateError, not_found, unprocessable
+from datamigration_sandbox.weaviate.api_errors import WeaviateError, not_found, unprocessable
+from datamigration_sandbox.weaviate.property_values import (
+    Coercer,
+    PropertyValueError,
+    coercer_for,
+    infer_property,
+)
 from datamigration_sandbox.weaviate.schema import (
     build_class,
     build_property,
     capitalize,
     is_reference,
-)
-from datamigration_sandbox.weaviate.values import (
-    Coercer,
-    PropertyValueError,
-    coercer_for,
-    infer_property,
 )
 from datamigration_sandbox.weaviate.wire import encode_object, value_names
 

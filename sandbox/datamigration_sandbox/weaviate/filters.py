@@ -14,9 +14,9 @@ from typing import Any
 
 from weaviate.proto.v1 import base_pb2
 
+from datamigration_sandbox.weaviate.api_errors import WeaviateError
 from datamigration_sandbox.weaviate.database import Collection, Database, parse_beacon
-from datamigration_sandbox.weaviate.errors import WeaviateError
-from datamigration_sandbox.weaviate.values import parse_date
+from datamigration_sandbox.weaviate.property_values import parse_date
 
 Predicate = Callable[[dict[str, Any]], bool]
 _Op = base_pb2.Filters.Operator

@@ -27,6 +27,7 @@ from weaviate.proto.v1 import (
 )
 
 from datamigration_sandbox.weaviate import wire
+from datamigration_sandbox.weaviate.api_errors import WeaviateError
 from datamigration_sandbox.weaviate.database import (
     Collection,
     Database,
@@ -34,7 +35,6 @@ from datamigration_sandbox.weaviate.database import (
     now_ms,
     parse_beacon,
 )
-from datamigration_sandbox.weaviate.errors import WeaviateError
 from datamigration_sandbox.weaviate.faults import Faults
 from datamigration_sandbox.weaviate.filters import Predicate, compile_filter
 from datamigration_sandbox.weaviate.grpc_codec import (
@@ -42,8 +42,8 @@ from datamigration_sandbox.weaviate.grpc_codec import (
     decode_vectors,
     uuid_bytes,
 )
+from datamigration_sandbox.weaviate.property_values import PropertyValueError
 from datamigration_sandbox.weaviate.search import Hit, ranked
-from datamigration_sandbox.weaviate.values import PropertyValueError
 
 # Weaviate's QUERY_DEFAULTS_LIMIT and QUERY_MAXIMUM_RESULTS defaults.
 DEFAULT_LIMIT = 10

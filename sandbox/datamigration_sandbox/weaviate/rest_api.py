@@ -15,16 +15,16 @@ from typing import Any
 
 from aiohttp import web
 
+from datamigration_sandbox.weaviate.api_errors import WeaviateError, not_found, unprocessable
 from datamigration_sandbox.weaviate.database import (
     Collection,
     Database,
     now_ms,
     parse_beacon,
 )
-from datamigration_sandbox.weaviate.errors import WeaviateError, not_found, unprocessable
 from datamigration_sandbox.weaviate.faults import Faults, FaultsError
+from datamigration_sandbox.weaviate.property_values import PropertyValueError
 from datamigration_sandbox.weaviate.schema import is_reference
-from datamigration_sandbox.weaviate.values import PropertyValueError
 
 VERSION = "1.32.0"
 GRPC_MAX_MESSAGE_SIZE = 104_858_000

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from operator import mul
 from typing import Any, Final
 
-from datamigration_sandbox.weaviate.errors import WeaviateError
+from datamigration_sandbox.weaviate.api_errors import WeaviateError
 
 # Weaviate's "en" stopword preset (adapters/repos/db/inverted/stopwords).
 _EN_PRESET: Final = (

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from weaviate.proto.v1 import properties_pb2
 
-from datamigration_operator.protowire import (
+from datamigration_operator.migration.sink.protowire import (
     LENGTHS,
     TWO_BYTE_LIMIT,
     length_delimited,

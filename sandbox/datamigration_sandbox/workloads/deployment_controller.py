@@ -23,8 +23,8 @@ from datamigration_sandbox.jobs.cluster_events import record_event
 from datamigration_sandbox.jobs.job_status import format_time, retry_delay
 from datamigration_sandbox.jobs.pod_worker import KubeletSettings, PodWorker, StopReason
 from datamigration_sandbox.jobs.sync_loop import SyncLoop
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.rollout_controller import runs_pods
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.workloads.deployment_pods import (
     TemplateError,
     pod_from_deployment,

@@ -17,7 +17,7 @@ from datamigration_sandbox.jobs.owner_controllers import (
     OwnerControllers,
 )
 from datamigration_sandbox.jobs.pod_worker import KubeletSettings
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.kube.rollout_controller import DEPLOYMENTS, runs_pods
 from datamigration_sandbox.kube.store import Store
 from datamigration_sandbox.workloads.deployment_controller import DeploymentController

@@ -16,10 +16,10 @@ from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.dualwrite.drainer import DrainSettings
 from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
-from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import ObjectBuilder
-from datamigration_operator.migration.sink import connect
-from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.migration.mapping.canonical import content_hash
+from datamigration_operator.migration.sink.target_reader import TargetReader
+from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.weaviate.server import WeaviateServer
 from tests.integration.dualwrite.notes_app import NAMESPACE, Note, target
 from tests.integration.migration.conftest import RunningWeaviate, weaviate

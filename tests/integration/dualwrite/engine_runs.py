@@ -8,10 +8,10 @@ from pathlib import Path
 
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
-from datamigration_operator.migration.copy import CopyResult
-from datamigration_operator.migration.diff import DiffResult
-from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
-from datamigration_operator.migration.sink import SinkSettings, connect
+from datamigration_operator.migration.runs.copy import CopyResult
+from datamigration_operator.migration.runs.diff import DiffResult
+from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
+from datamigration_operator.migration.sink.weaviate_sink import SinkSettings, connect
 from tests.integration.dualwrite.conftest import RunningWeaviate
 from tests.integration.dualwrite.notes_app import target
 

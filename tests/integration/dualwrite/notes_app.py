@@ -20,7 +20,7 @@ from datamigration_operator.api.spec import CollectionMapping, Endpoint
 from datamigration_operator.dualwrite.drainer import DrainSettings
 from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
-from datamigration_operator.migration.sink import connect
+from datamigration_operator.migration.sink.weaviate_sink import connect
 
 NAMESPACE = "apps/notes"
 MAPPINGS = [CollectionMapping(table="notes", collection="Note")]

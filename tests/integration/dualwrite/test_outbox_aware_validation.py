@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from datamigration_operator.api import reasons
 from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
-from datamigration_operator.migration.run import diff_run
-from datamigration_operator.migration.sink import connect
+from datamigration_operator.migration.runs.run import diff_run
+from datamigration_operator.migration.sink.weaviate_sink import connect
 from tests.integration.dualwrite.conftest import RunningWeaviate, wait_for
 from tests.integration.dualwrite.engine_runs import Reporter, engine_copy, run_settings
 from tests.integration.dualwrite.notes_app import (

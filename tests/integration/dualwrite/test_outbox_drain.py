@@ -24,7 +24,7 @@ from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.dualwrite.outbox import outbox
 from datamigration_operator.migration.mapping import object_uuid
-from datamigration_operator.migration.sink import connect
+from datamigration_operator.migration.sink.weaviate_sink import connect
 from tests.integration.dualwrite.conftest import (
     RestartableWeaviate,
     RunningWeaviate,

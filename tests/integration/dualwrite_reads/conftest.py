@@ -10,8 +10,8 @@ import pytest
 import weaviate
 
 from datamigration_operator.migration.mapping import CollectionPlan, plan_collections, row_to_object
-from datamigration_operator.migration.reflection import reflect_tables
-from datamigration_operator.migration.sink import ensure_collections, to_data_object
+from datamigration_operator.migration.sink.weaviate_sink import ensure_collections, to_data_object
+from datamigration_operator.migration.source.reflection import reflect_tables
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 from datamigration_sandbox.weaviate.server import WeaviateServer
 from tests.integration.weaviate.conftest import API_KEY, RunningWeaviate, _serve

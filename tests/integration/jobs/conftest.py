@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from datamigration_sandbox.jobs.runner import JobRunner
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
 
 NAMESPACE = "default"

@@ -19,7 +19,6 @@ from weaviate.classes.config import DataType, Property, ReferenceProperty
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import QueryReference
 
-from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -29,8 +28,9 @@ from datamigration_operator.migration.mapping import (
     plan_collections,
     row_to_object,
 )
-from datamigration_operator.migration.source import SqliteSource
-from datamigration_operator.migration.values import to_weaviate_payload, vector_to_floats
+from datamigration_operator.migration.mapping.canonical import content_hash
+from datamigration_operator.migration.mapping.values import to_weaviate_payload, vector_to_floats
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 from datamigration_sandbox.weaviate.server import WeaviateServer
 

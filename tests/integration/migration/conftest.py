@@ -15,10 +15,10 @@ import pytest
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import CollectionMapping, Endpoint
 from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
-from datamigration_operator.migration.copy import CopyResult
-from datamigration_operator.migration.diff import DiffResult
-from datamigration_operator.migration.run import RunSettings, copy_run, diff_run
-from datamigration_operator.migration.sink import SinkSettings, connect
+from datamigration_operator.migration.runs.copy import CopyResult
+from datamigration_operator.migration.runs.diff import DiffResult
+from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
+from datamigration_operator.migration.sink.weaviate_sink import SinkSettings, connect
 from datamigration_sandbox.sample_data import (
     SampleDatabase,
     generate_database,

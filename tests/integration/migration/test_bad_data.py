@@ -25,11 +25,11 @@ from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
 from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.api.spec import CollectionMapping, PropertyMapping
 from datamigration_operator.builders.job import build_job
-from datamigration_operator.migration.diff import MAX_SAMPLES
 from datamigration_operator.migration.mapping import object_uuid
-from datamigration_operator.migration.report import key_text
-from datamigration_operator.migration.run import RunSettings
-from datamigration_operator.migration.sink import FailedObject, SinkSettings
+from datamigration_operator.migration.runs.diff import MAX_SAMPLES
+from datamigration_operator.migration.runs.report import key_text
+from datamigration_operator.migration.runs.run import RunSettings
+from datamigration_operator.migration.sink.weaviate_sink import FailedObject, SinkSettings
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import SampleDatabase
 from tests.integration.conftest import kube_api

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.migration import run as run_module
 from datamigration_operator.migration.mapping import object_uuid
-from datamigration_operator.migration.row_lookup import RowLookup
-from datamigration_operator.migration.run import RunSettings
+from datamigration_operator.migration.runs import run as run_module
+from datamigration_operator.migration.runs.run import RunSettings
+from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_sandbox.sample_data import SampleDatabase
 from tests.integration.migration.conftest import (
     NAMESPACE,

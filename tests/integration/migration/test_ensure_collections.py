@@ -9,7 +9,10 @@ import pytest
 from weaviate.exceptions import UnexpectedStatusCodeError
 
 from datamigration_operator.migration.mapping import CollectionPlan, PropertyPlan
-from datamigration_operator.migration.sink import SchemaConflictError, ensure_collections
+from datamigration_operator.migration.sink.weaviate_sink import (
+    SchemaConflictError,
+    ensure_collections,
+)
 from tests.integration.migration.conftest import RunningWeaviate
 from tests.note_plan import NOTE_PLAN as PLAN
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from datamigration_operator.migration.mapping import plan_collections
-from datamigration_operator.migration.snapshot import SourceError
-from datamigration_operator.migration.source import SqliteSource
-from datamigration_operator.migration.source_index import (
+from datamigration_operator.migration.source.diff_index import (
     SourceIndexProcess,
     index_rows,
     open_scratch,
     sorted_entries,
 )
+from datamigration_operator.migration.source.snapshot import SourceError
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 

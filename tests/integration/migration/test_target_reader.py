@@ -7,15 +7,19 @@ import uuid
 
 import pytest
 
-from datamigration_operator.migration.canonical import content_hash
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
     PropertyPlan,
     ReferencePlan,
 )
-from datamigration_operator.migration.sink import SinkSettings, WeaviateSink, ensure_collections
-from datamigration_operator.migration.target_reader import TargetReader
+from datamigration_operator.migration.mapping.canonical import content_hash
+from datamigration_operator.migration.sink.target_reader import TargetReader
+from datamigration_operator.migration.sink.weaviate_sink import (
+    SinkSettings,
+    WeaviateSink,
+    ensure_collections,
+)
 from tests.integration.migration.conftest import RunningWeaviate
 
 OWNERS = CollectionPlan(

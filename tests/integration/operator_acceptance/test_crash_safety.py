@@ -14,7 +14,7 @@ from datamigration_operator.api.names import (
     ANNOTATION_CONFIGMAP_OWNER,
     ANNOTATION_CONFIGMAP_PREVIOUS,
 )
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.operator_bench import OperatorProcess
 from tests.integration.operator_acceptance.conftest import (
     CONFIG_MAP,

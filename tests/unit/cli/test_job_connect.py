@@ -9,7 +9,7 @@ import pytest
 
 from datamigration_operator.api.job_contract import JobConfig
 from datamigration_operator.cli import job as job_cli
-from datamigration_operator.migration.sink import WeaviateUnreachableError
+from datamigration_operator.migration.sink.weaviate_sink import WeaviateUnreachableError
 from tests.unit.builders.test_job import container, job
 
 

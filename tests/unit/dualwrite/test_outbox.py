@@ -10,7 +10,7 @@ from datamigration_operator.dualwrite.outbox import (
     outbox,
     read_entries,
 )
-from datamigration_operator.migration.checkpoint import Key
+from datamigration_operator.migration.mapping.values import Key
 
 
 def entry(table: str, key: Key, op: str, created_at: float) -> dict[str, object]:

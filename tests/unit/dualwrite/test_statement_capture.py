@@ -13,7 +13,7 @@ from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.dualwrite.capture import TriggerCapture
 from datamigration_operator.dualwrite.integration import collection_plans
 from datamigration_operator.dualwrite.outbox import create_outbox, read_entries
-from datamigration_operator.migration.values import InvalidText
+from datamigration_operator.migration.mapping.values import InvalidText
 from tests.unit.dualwrite.chat_schema import Audit, Conversation, Message, seeded_app
 
 

@@ -16,10 +16,10 @@ import yaml
 
 from datamigration_operator.api.spec import WorkloadRef
 from datamigration_operator.builders.job_access import job_role_rules
+from datamigration_operator.controller.execute import execute
+from datamigration_operator.controller.observe import observe, read_datamigration
 from datamigration_operator.handlers import registration
 from datamigration_operator.kube.events import EventRecorder
-from datamigration_operator.kube.execute import execute
-from datamigration_operator.kube.observe import observe, read_datamigration
 from datamigration_operator.kube.resources import STATEFULSETS
 from datamigration_operator.reconcile.actions import (
     ApplyMode,

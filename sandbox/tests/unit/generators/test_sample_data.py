@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from datamigration_operator.migration.mapping import RowError, plan_collections, row_to_object
-from datamigration_operator.migration.source import SqliteSource
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from datamigration_sandbox.jobs.job_defaults import admit_job
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import BUILTIN_TYPES
+from datamigration_sandbox.kube.resource_kinds import BUILTIN_TYPES
+from datamigration_sandbox.kube.status_errors import ApiError
 
 JOBS = next(rt for rt in BUILTIN_TYPES if rt.key == ("batch", "jobs"))
 CONFIG_MAPS = next(rt for rt in BUILTIN_TYPES if rt.key == ("", "configmaps"))

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from datamigration_sandbox.kube.crd_schema import SchemaValidator, structural_errors
-from datamigration_sandbox.kube.errors import Cause, invalid
+from datamigration_sandbox.kube.status_errors import Cause, invalid
 
 _TRANSITION = (
     "self == oldSelf || oldSelf == 'migrate' && self in ['dual-write', 'rollback'] "

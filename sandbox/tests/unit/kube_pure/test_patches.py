@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.patches import (
     apply_patch,
     json_equal,
@@ -15,6 +14,7 @@ from datamigration_sandbox.kube.patches import (
     merge_patch,
     strategic_merge_patch,
 )
+from datamigration_sandbox.kube.status_errors import ApiError
 
 _keys = st.text(alphabet="ab~/", min_size=1, max_size=3)
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=3)

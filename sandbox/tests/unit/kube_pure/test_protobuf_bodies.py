@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.protobuf_bodies import MAGIC, decode_protobuf_body
+from datamigration_sandbox.kube.status_errors import ApiError
 
 
 def _varint(value: int) -> bytes:

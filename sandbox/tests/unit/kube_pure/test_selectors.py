@@ -4,12 +4,12 @@ from typing import Any
 
 import pytest
 
-from datamigration_sandbox.kube.errors import ApiError
 from datamigration_sandbox.kube.selectors import (
     label_selector_from_spec,
     parse_field_selector,
     parse_label_selector,
 )
+from datamigration_sandbox.kube.status_errors import ApiError
 
 _LABELS = {"app": "web", "tier": "front", "release": "3", "app.kubernetes.io/name": "x"}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.kube.rollout_controller import HOLD_ROLLOUT_ANNOTATION
 from datamigration_sandbox.kube.store import Store
 

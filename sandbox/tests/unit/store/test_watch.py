@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from datamigration_sandbox.kube.errors import ApiError
-from datamigration_sandbox.kube.resources import ResourceType
+from datamigration_sandbox.kube.resource_kinds import ResourceType
+from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store, Watch
 
 MERGE = "application/merge-patch+json"

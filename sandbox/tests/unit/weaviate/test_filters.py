@@ -9,8 +9,8 @@ import pytest
 from weaviate.classes.query import Filter
 from weaviate.collections.filters import _FilterToGRPC
 
+from datamigration_sandbox.weaviate.api_errors import WeaviateError
 from datamigration_sandbox.weaviate.database import Database, beacon
-from datamigration_sandbox.weaviate.errors import WeaviateError
 from datamigration_sandbox.weaviate.filters import compile_filter, tokenize
 
 AUTHOR = str(uuid.uuid5(uuid.NAMESPACE_DNS, "ada"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_sandbox.weaviate.errors import WeaviateError
+from datamigration_sandbox.weaviate.api_errors import WeaviateError
 from datamigration_sandbox.weaviate.schema import build_class
 
 

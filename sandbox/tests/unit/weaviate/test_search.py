@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_sandbox.weaviate.errors import WeaviateError
+from datamigration_sandbox.weaviate.api_errors import WeaviateError
 from datamigration_sandbox.weaviate.search import bm25, distance, near_vector, tokenize
 
 SCHEMA: dict[str, Any] = {

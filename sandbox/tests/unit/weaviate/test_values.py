@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_sandbox.weaviate.values import (
+from datamigration_sandbox.weaviate.property_values import (
     PropertyValueError,
     coercer_for,
     infer_property,

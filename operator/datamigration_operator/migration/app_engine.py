@@ -1,0 +1,43 @@
+"""The engine as the app-side dual-write library sees it: the one module it may import besides
+the pure mapping (an import-linter contract), so what the app depends on stays small and named.
+
+The Weaviate sink is imported only when a drainer first connects: the app's start-up, and so a
+rollout (a rollback's included), does not wait for weaviate-client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from datamigration_operator.migration.mapping import CollectionPlan
+from datamigration_operator.migration.sink.settings import SinkSettings
+from datamigration_operator.migration.source.app_outbox import LEASE_TABLE, OUTBOX_TABLE
+from datamigration_operator.migration.source.collection_plans import source_plans
+from datamigration_operator.migration.source.row_lookup import RowLookup
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
+
+if TYPE_CHECKING:
+    from datamigration_operator.migration.sink.weaviate_sink import WeaviateSink as WeaviateSink
+
+__all__ = [
+    "LEASE_TABLE",
+    "OUTBOX_TABLE",
+    "RowLookup",
+    "SinkSettings",
+    "SqliteSource",
+    "open_sink",
+    "source_plans",
+]
+
+
+def open_sink(client: Any, plans: Sequence[CollectionPlan], settings: SinkSettings) -> WeaviateSink:
+    """A sink writing through `client` (a connected WeaviateClient) into the plans'
+    collections, created first where missing."""
+    from datamigration_operator.migration.sink.weaviate_sink import (
+        WeaviateSink,
+        ensure_collections,
+    )
+
+    ensure_collections(client, list(plans))
+    return WeaviateSink(client, settings)

@@ -1,0 +1,108 @@
+"""kube.observe: API objects -> the planner's Observation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from datamigration_operator.api.names import ANNOTATION_CONFIGMAP_OWNER
+from datamigration_operator.controller.observe import observe, observed_job
+from datamigration_operator.kube.resources import CONFIGMAPS, PVCS, SECRETS
+from tests.unit.kube.fake_api import FakeApi
+from tests.unit.kube.world import NS, SECRET_VALUE, add_deployment, add_job, client, job, populate
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_job_states_follow_the_job_controller() -> None:
+    done = {"type": "Complete", "status": "True"}
+    failed = {
+        "type": "Failed",
+        "status": "True",
+        "reason": "PodFailurePolicy",
+        "message": "exit code 42",
+        "lastTransitionTime": "2026-11-26T11:00:00Z",
+    }
+    assert observed_job(job("a", "migrate")).state == "Pending"  # type: ignore[union-attr]
+    assert observed_job(job("a", "migrate", active=1)).state == "Running"  # type: ignore[union-attr]
+    succeeded = observed_job(
+        job(
+            "a",
+            "migrate",
+            conditions=[done],
+            startTime="2026-11-26T10:00:00Z",
+            completionTime="2026-11-26T10:05:00Z",
+        )
+    )
+    assert succeeded is not None
+    assert succeeded.state == "Succeeded"
+    assert succeeded.generation == 3
+    assert succeeded.started_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    assert succeeded.finished_at == datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
+    fail = observed_job(job("a", "validate", conditions=[failed]))
+    assert fail is not None
+    assert (fail.state, fail.message, fail.phase) == ("Failed", "exit code 42", "validate")
+    assert fail.finished_at == datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+    deleting = job("a", "migrate", active=1)
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-26T11:00:00Z"
+    assert observed_job(deleting).state == "Deleted"  # type: ignore[union-attr]
+    unlabeled = job("a", "migrate")
+    unlabeled["metadata"]["labels"].pop("migrations.gremlins.ai/phase")
+    assert observed_job(unlabeled) is None
+
+
+async def test_observe_reads_config_map_claim_node_secrets_and_jobs() -> None:
+    api = FakeApi()
+    dm = populate(api)
+    add_job(api, job("shop-migrate-1", "migrate", active=1))
+    add_job(api, job("shop-migrate-old", "migrate", uid="uid-of-a-deleted-namesake"))
+    world = await observe(client(api), dm, NOW)
+    obs = world.observation
+    assert (obs.name, obs.namespace, obs.generation, obs.now) == ("shop", NS, 3, NOW)
+    assert obs.config_map.exists
+    assert obs.config_map.value is None
+    assert obs.config_map.owner is None
+    assert (
+        world.config_map_version
+        == api.objects[CONFIGMAPS.path(NS, "shop-config")]["metadata"]["resourceVersion"]
+    )
+    assert [j.name for j in obs.jobs] == ["shop-migrate-1"]
+    assert obs.claim is not None
+    assert obs.claim.read_write_once
+    assert obs.claim.node_name == "node-b"
+    assert obs.secrets == {"weaviate-auth": frozenset({"api-key"})}
+    assert SECRET_VALUE not in repr(world)
+
+
+async def test_observe_reports_missing_objects_and_owner() -> None:
+    api = FakeApi()
+    dm = populate(
+        api,
+        app={
+            "configMapRef": {"name": "shop-config"},
+            "workloads": [
+                {"kind": "Deployment", "name": "web"},
+                {"kind": "StatefulSet", "name": "gone"},
+            ],
+        },
+    )
+    add_deployment(api, "web", rolled=False)
+    cm = api.objects[CONFIGMAPS.path(NS, "shop-config")]
+    cm["data"]["migration_mode"] = "dual_write"
+    cm["metadata"]["annotations"] = {ANNOTATION_CONFIGMAP_OWNER: "apps/other"}
+    del api.objects[SECRETS.path(NS, "weaviate-auth")]
+    api.objects[PVCS.path(NS, "shop-data")]["spec"]["accessModes"] = ["ReadWriteMany"]
+    obs = (await observe(client(api), dm, NOW)).observation
+    assert (obs.config_map.value, obs.config_map.owner) == ("dual_write", "apps/other")
+    assert obs.secrets == {}
+    assert obs.claim is not None
+    assert not obs.claim.read_write_once
+    assert obs.claim.node_name is None
+    web, gone = obs.workloads
+    assert web.exists
+    assert not web.rollout_complete
+    assert not gone.exists
+    del api.objects[PVCS.path(NS, "shop-data")]
+    del api.objects[CONFIGMAPS.path(NS, "shop-config")]
+    obs = (await observe(client(api), dm, NOW)).observation
+    assert obs.claim is None
+    assert not obs.config_map.exists

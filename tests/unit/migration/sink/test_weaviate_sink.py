@@ -1,0 +1,227 @@
+"""The sink checks every per-object error, retries with backoff and reports what keeps failing."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import grpc
+import pytest
+from weaviate.exceptions import WeaviateBatchError
+
+from datamigration_operator.migration.mapping import MigrationObject
+from datamigration_operator.migration.sink.weaviate_sink import (
+    RateLimiter,
+    SinkError,
+    SinkSettings,
+    TransientSinkError,
+    WeaviateSink,
+    backoff_delay,
+)
+from tests.note_plan import NOTE_PLAN as PLAN
+
+Script = Callable[[list[str]], dict[int, str]]
+
+
+class FakeConnection:
+    timeout_config = SimpleNamespace(insert=5)
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.calls: list[list[str]] = []
+
+    def grpc_batch_objects(self, request: Any, timeout: float, max_retries: float) -> Any:
+        uuids = [obj.uuid for obj in request.objects]
+        self.calls.append(uuids)
+        return self.script(uuids)
+
+
+def _sink(script: Script, **settings: Any) -> tuple[WeaviateSink, FakeConnection, list[float]]:
+    connection = FakeConnection(script)
+    sleeps: list[float] = []
+    sink = WeaviateSink(
+        SimpleNamespace(_connection=connection),
+        SinkSettings(**{"max_attempts": 4, **settings}),
+        sleep=sleeps.append,
+        seed=1,
+    )
+    return sink, connection, sleeps
+
+
+def _objects(count: int) -> tuple[list[MigrationObject], list[tuple[int]]]:
+    objects = [
+        MigrationObject(uuid.UUID(int=i + 1), {"body": f"b{i}"}, {}, None) for i in range(count)
+    ]
+    return objects, [(i,) for i in range(count)]
+
+
+def test_failed_objects_are_retried_alone_until_they_land() -> None:
+    failing = {str(uuid.UUID(int=2)), str(uuid.UUID(int=5))}
+
+    def fail_once(uuids: list[str]) -> dict[int, str]:
+        errors = {i: "busy" for i, u in enumerate(uuids) if u in failing}
+        failing.clear()
+        return errors
+
+    sink, connection, sleeps = _sink(fail_once)
+    objects, keys = _objects(6)
+    outcome = sink.write(PLAN, objects, keys)
+    assert (outcome.written, outcome.failed, outcome.retried_objects) == (6, [], 2)
+    assert connection.calls[1] == [str(uuid.UUID(int=2)), str(uuid.UUID(int=5))]
+    assert len(sleeps) == 1
+
+
+def test_an_object_that_keeps_failing_is_reported_by_key_with_its_message() -> None:
+    bad = str(uuid.UUID(int=3))
+    sink, connection, sleeps = _sink(
+        lambda uuids: {i: "no such property" for i, u in enumerate(uuids) if u == bad}
+    )
+    objects, keys = _objects(4)
+    outcome = sink.write(PLAN, objects, keys)
+    assert outcome.written == 3
+    assert [(f.table, f.key, f.message) for f in outcome.failed] == [
+        ("notes", (2,), "no such property")
+    ]
+    assert len(connection.calls) == 4
+    assert len(sleeps) == 3
+
+
+def test_requests_failing_to_the_last_attempt_raise_a_retryable_error() -> None:
+    def unavailable(uuids: list[str]) -> dict[int, str]:
+        raise WeaviateBatchError("connection refused")
+
+    sink, _, _ = _sink(unavailable)
+    with pytest.raises(TransientSinkError, match="after 4 attempts"):
+        sink.write(PLAN, *_objects(2))
+
+
+def test_an_unavailable_burst_is_retried() -> None:
+    burst = [True, True]
+
+    def flaky(uuids: list[str]) -> dict[int, str]:
+        if burst:
+            burst.pop()
+            raise WeaviateBatchError("UNAVAILABLE")
+        return {}
+
+    sink, _, sleeps = _sink(flaky)
+    assert sink.write(PLAN, *_objects(3)).written == 3
+    assert len(sleeps) == 2
+
+
+def test_refused_credentials_are_not_retried() -> None:
+    def refuse(uuids: list[str]) -> dict[int, str]:
+        raise WeaviateBatchError("unauthenticated: a valid API key is required")
+
+    sink, connection, _ = _sink(refuse)
+    with pytest.raises(SinkError, match="refused"):
+        sink.write(PLAN, *_objects(1))
+    assert len(connection.calls) == 1
+
+
+class FailedCall(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+class SingleTryStub:
+    """The channel's BatchObjects, as `client_retries=False` calls it (no client retry loop)."""
+
+    def __init__(self, outcomes: list[FailedCall | dict[int, str]]) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple[list[str], Any, float]] = []
+
+    def BatchObjects(self, request: Any, metadata: Any, timeout: float) -> Any:  # noqa: N802
+        self.calls.append(([o.uuid for o in request.objects], metadata, timeout))
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, FailedCall):
+            raise outcome
+        errors = [SimpleNamespace(index=i, error=m) for i, m in outcome.items()]
+        return SimpleNamespace(errors=errors)
+
+
+def _single_try_sink(
+    outcomes: list[FailedCall | dict[int, str]], **settings: Any
+) -> tuple[WeaviateSink, SingleTryStub, list[float]]:
+    stub = SingleTryStub(outcomes)
+    connection = SimpleNamespace(
+        grpc_stub=stub,
+        grpc_headers=lambda: (("authorization", "Bearer k"),),
+        timeout_config=SimpleNamespace(insert=7),
+    )
+    sleeps: list[float] = []
+    sink = WeaviateSink(
+        SimpleNamespace(_connection=connection),
+        SinkSettings(**{"client_retries": False, **settings}),
+        sleep=sleeps.append,
+        seed=1,
+    )
+    return sink, stub, sleeps
+
+
+def test_without_client_retries_each_try_is_one_call_with_the_clients_headers_and_timeout() -> None:
+    unavailable = FailedCall(grpc.StatusCode.UNAVAILABLE, "connection refused")
+    sink, stub, sleeps = _single_try_sink([unavailable, {1: "busy"}, {}], max_attempts=3)
+    outcome = sink.write(PLAN, *_objects(2))
+    assert (outcome.written, outcome.failed) == (2, [])
+    assert [len(uuids) for uuids, _, _ in stub.calls] == [2, 2, 1]
+    assert {(metadata, timeout) for _, metadata, timeout in stub.calls} == {
+        ((("authorization", "Bearer k"),), 7)
+    }
+    assert len(sleeps) == 2  # our backoff, not the client's
+
+
+def test_without_client_retries_a_failed_call_is_transient_after_one_try() -> None:
+    sink, stub, sleeps = _single_try_sink(
+        [FailedCall(grpc.StatusCode.DEADLINE_EXCEEDED, "slow")], max_attempts=1
+    )
+    with pytest.raises(TransientSinkError, match="DEADLINE_EXCEEDED: slow"):
+        sink.write(PLAN, *_objects(1))
+    assert (len(stub.calls), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED]
+)
+def test_without_client_retries_refused_credentials_are_not_retried(
+    code: grpc.StatusCode,
+) -> None:
+    sink, stub, _ = _single_try_sink([FailedCall(code, "no key")], max_attempts=4)
+    with pytest.raises(SinkError, match=f"refused the batch: {code.name}: no key"):
+        sink.write(PLAN, *_objects(1))
+    assert len(stub.calls) == 1
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
+    settings = SinkSettings(base_delay=0.1, max_delay=1.0)
+    rng = random.Random(0)
+    for attempt in range(1, 8):
+        delays = [backoff_delay(attempt, settings, rng) for _ in range(200)]
+        ceiling = min(1.0, 0.1 * 2**attempt)
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8
+
+
+def test_rate_limiter_spaces_objects_to_the_configured_rate() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(1_000, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.acquire(500)
+    assert waits == [0.5, 0.5, 0.5]
+    RateLimiter(0, clock=lambda: now[0], sleep=sleep).acquire(10**9)
+    assert len(waits) == 3
