@@ -57,6 +57,8 @@ OUTBOX_NOT_DRAINED: Final = "OutboxNotDrained"
 CONFIGMAP_NOT_FOUND: Final = "ConfigMapNotFound"
 CONFIGMAP_OWNED_BY_OTHER: Final = "ConfigMapOwnedByOther"
 CONFIGMAP_UNKNOWN_MODE: Final = "ConfigMapUnknownMode"
+# A target collection (same Weaviate endpoint) belongs to another, older DataMigration.
+COLLECTION_OWNED_BY_OTHER: Final = "CollectionOwnedByOther"
 WORKLOAD_NOT_FOUND: Final = "WorkloadNotFound"
 SECRET_NOT_FOUND: Final = "SecretNotFound"
 CLAIM_NOT_FOUND: Final = "ClaimNotFound"

@@ -31,10 +31,16 @@ from datamigration_operator.migration.runs.checkpoint import CheckpointFile
 from datamigration_operator.migration.runs.exit_codes import EXIT_RETRYABLE, classify
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
+from datamigration_operator.migration.sink.ownership import (
+    common_owner,
+    describe_owner,
+    read_owners,
+)
 from datamigration_operator.migration.sink.weaviate_sink import SinkSettings, connect
 
 EXIT_DIFFERENCES = 3
 DEFAULT_GRPC_PORT = 50051
+DEFAULT_NAMESPACE = "dmctl"  # the id namespace of CLI runs into collections nobody claimed
 console = Console(stderr=True)
 
 SqliteOption = Annotated[
@@ -59,10 +65,12 @@ MappingOption = Annotated[
     typer.Option("--mapping", help="YAML file with a spec.collections list (camelCase fields)."),
 ]
 NamespaceOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--namespace",
-        help="Object ids are uuid5 of (namespace, table, key); reuse it across runs.",
+        help="Object ids are uuid5 of (namespace, table, key). Default: the namespace recorded "
+        f"on the collections (the migration that owns them), else {DEFAULT_NAMESPACE!r}.",
+        show_default=False,
     ),
 ]
 ApiKeyEnvOption = Annotated[
@@ -222,6 +230,22 @@ def _client(weaviate: str, grpc_port: int, api_key_env: str) -> Any:
     return connect(target, os.environ.get(api_key_env) or None)
 
 
+def _id_namespace(
+    client: Any, collections: list[CollectionMapping], explicit: str | None, quiet: bool
+) -> str:
+    """The id namespace of a run: the one asked for (a collection another namespace owns is
+    then refused by the run, naming its owner), else the owner's recorded on the collections,
+    so a CLI run adds to a migration's objects instead of duplicating them."""
+    if explicit is not None:
+        return explicit
+    owner = common_owner(read_owners(client, [c.collection for c in collections]))
+    if owner is None:
+        return DEFAULT_NAMESPACE
+    if not quiet:
+        console.print(f"[dim]the collections belong to {describe_owner(owner)}: using its ids[/]")
+    return owner
+
+
 def copy_command(
     sqlite: SqliteOption,
     weaviate: WeaviateOption,
@@ -231,7 +255,7 @@ def copy_command(
     checkpoint_file: Annotated[
         Path | None, typer.Option("--checkpoint-file", help="Resume from / save to this file.")
     ] = None,
-    namespace: NamespaceOption = "dmctl",
+    namespace: NamespaceOption = None,
     api_key_env: ApiKeyEnvOption = "WEAVIATE_API_KEY",
     batch_size: BatchOption = 500,
     concurrency: ConcurrencyOption = 2,
@@ -246,9 +270,10 @@ def copy_command(
         collections = parse_mappings(table, mapping)
         reporter = LocalReporter(checkpoint_file, quiet=as_json)
         sink = SinkSettings(batch_size, concurrency, objects_per_second)
-        settings = _settings(sqlite, collections, namespace, sink, snapshot, scratch_dir or tmp)
         client = _client(weaviate, grpc_port, api_key_env)
         try:
+            ids = _id_namespace(client, collections, namespace, as_json)
+            settings = _settings(sqlite, collections, ids, sink, snapshot, scratch_dir or tmp)
             result, ref = copy_run(settings, client, reporter)
         finally:
             client.close()
@@ -273,7 +298,7 @@ def _diff_command(
     grpc_port: int,
     table: list[str] | None,
     mapping: Path | None,
-    namespace: str,
+    namespace: str | None,
     api_key_env: str,
     batch_size: int,
     max_mismatches: int,
@@ -286,18 +311,18 @@ def _diff_command(
         collections = parse_mappings(table, mapping)
         reporter = LocalReporter(None, quiet=True)
         sink = SinkSettings(batch_size=batch_size)
-        settings = _settings(
-            sqlite,
-            collections,
-            namespace,
-            sink,
-            snapshot,
-            scratch_dir or tmp,
-            max_mismatches,
-            recheck_delay,
-        )
         client = _client(weaviate, grpc_port, api_key_env)
         try:
+            settings = _settings(
+                sqlite,
+                collections,
+                _id_namespace(client, collections, namespace, as_json),
+                sink,
+                snapshot,
+                scratch_dir or tmp,
+                max_mismatches,
+                recheck_delay,
+            )
             result = diff_run(settings, client, reporter, repair=repair)
         finally:
             client.close()
@@ -338,7 +363,7 @@ def validate_command(
     grpc_port: GrpcPortOption = DEFAULT_GRPC_PORT,
     table: TableOption = None,
     mapping: MappingOption = None,
-    namespace: NamespaceOption = "dmctl",
+    namespace: NamespaceOption = None,
     api_key_env: ApiKeyEnvOption = "WEAVIATE_API_KEY",
     max_mismatches: MaxMismatchesOption = 0,
     recheck_delay: RecheckOption = 5.0,
@@ -359,7 +384,7 @@ def sync_command(
     grpc_port: GrpcPortOption = DEFAULT_GRPC_PORT,
     table: TableOption = None,
     mapping: MappingOption = None,
-    namespace: NamespaceOption = "dmctl",
+    namespace: NamespaceOption = None,
     api_key_env: ApiKeyEnvOption = "WEAVIATE_API_KEY",
     batch_size: BatchOption = 500,
     snapshot: SnapshotOption = True,

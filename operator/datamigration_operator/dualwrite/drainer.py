@@ -304,7 +304,8 @@ class Drainer:
             try:
                 # the types the copy recorded in the collections win (see plan_alignment)
                 self._use_plans(align_plans(client, self._plans))
-                self._sink = open_sink(client, list(self._plans.values()), self.settings.sink)
+                plans = list(self._plans.values())
+                self._sink = open_sink(client, plans, self.settings.sink, owner=self._namespace)
             except BaseException:
                 client.close()
                 raise

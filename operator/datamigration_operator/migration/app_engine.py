@@ -31,13 +31,16 @@ __all__ = [
 ]
 
 
-def open_sink(client: Any, plans: Sequence[CollectionPlan], settings: SinkSettings) -> WeaviateSink:
+def open_sink(
+    client: Any, plans: Sequence[CollectionPlan], settings: SinkSettings, *, owner: str
+) -> WeaviateSink:
     """A sink writing through `client` (a connected WeaviateClient) into the plans'
-    collections, created first where missing."""
+    collections, created first where missing and claimed by `owner` (the migration's id
+    namespace; one another migration claimed is refused)."""
     from datamigration_operator.migration.sink.weaviate_sink import (
         WeaviateSink,
         ensure_collections,
     )
 
-    ensure_collections(client, list(plans))
+    ensure_collections(client, list(plans), owner=owner)
     return WeaviateSink(client, settings)

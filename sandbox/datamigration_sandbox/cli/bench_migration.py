@@ -146,7 +146,7 @@ def bare_ingest_rate(path: Path, weaviate: Weaviate, namespace: str) -> float:
     source = SqliteSource(path, snapshot=False)
     try:
         plans = plan_collections(sample_collections(), source.tables())
-        ensure_collections(client, plans)
+        ensure_collections(client, plans, owner=namespace)
         elapsed = 0.0
         count = 0
         for plan in plans:

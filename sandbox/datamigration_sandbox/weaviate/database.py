@@ -248,6 +248,19 @@ class Database:
         self.reference_members.clear()
         return self.collections.pop(capitalize(name), None) is not None
 
+    def update_class(self, name: str, body: Any) -> dict[str, Any]:
+        """`PUT /v1/schema/{name}`: the description is what may change here (what the
+        operator's ownership claim needs); the class name must match, as in Weaviate."""
+        collection = self.get(name)
+        if not isinstance(body, dict) or str(body.get("class", "")).lower() != name.lower():
+            raise unprocessable(f"class name in body does not match {name}")
+        description = body.get("description")
+        if description:
+            collection.schema["description"] = str(description)
+        else:
+            collection.schema.pop("description", None)
+        return copy.deepcopy(collection.schema)
+
     def add_property(self, name: str, body: Any) -> dict[str, Any]:
         collection = self.get(name)
         prop = build_property(body, collection.name, self.collections)

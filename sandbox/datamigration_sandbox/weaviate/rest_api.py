@@ -56,6 +56,7 @@ class RestApi:
         route.add_get("/v1/schema", self.schema)
         route.add_post("/v1/schema", self.create_class)
         route.add_get("/v1/schema/{name}", self.get_class)
+        route.add_put("/v1/schema/{name}", self.update_class)
         route.add_delete("/v1/schema/{name}", self.delete_class)
         route.add_post("/v1/schema/{name}/properties", self.add_property)
         route.add_get("/v1/schema/{name}/shards", self.shards)
@@ -164,6 +165,10 @@ class RestApi:
         if collection is None:
             return web.Response(status=404)
         return web.json_response(collection.schema)
+
+    async def update_class(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        return web.json_response(self.database.update_class(request.match_info["name"], body))
 
     async def delete_class(self, request: web.Request) -> web.Response:
         self.database.drop(request.match_info["name"])  # idempotent, as in real Weaviate

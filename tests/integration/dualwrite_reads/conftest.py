@@ -43,7 +43,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         patch.setenv("NO_PROXY", "127.0.0.1,localhost")
         for sandbox in _serve(lambda: WeaviateServer(api_key=API_KEY)):
             with sandbox.connect() as client:
-                ensure_collections(client, plans)
+                ensure_collections(client, plans, owner=MIGRATION_NAMESPACE)
                 for plan in plans:
                     rows = db.execute(f"SELECT * FROM {plan.table}").fetchall()
                     objects = [

@@ -79,7 +79,7 @@ def _docs(owners: list[uuid.UUID]) -> list[MigrationObject]:
 @pytest.fixture
 def written(weaviate: RunningWeaviate) -> tuple[TargetReader, list[MigrationObject]]:
     client = weaviate.client()
-    ensure_collections(client, [OWNERS, DOCS])
+    ensure_collections(client, [OWNERS, DOCS], owner="test/docs")
     sink = WeaviateSink(client, SinkSettings(batch_size=50))
     owners = [MigrationObject(uuid.uuid4(), {"name": f"o{i}"}, {}, None) for i in range(2)]
     docs = _docs([owner.uuid for owner in owners])

@@ -5,9 +5,11 @@ from __future__ import annotations
 from weaviate.exceptions import WeaviateBaseError
 
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
+from datamigration_operator.api.reasons import COLLECTION_OWNED_BY_OTHER
 from datamigration_operator.migration.mapping import MappingError
 from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.runs.checkpoint import CheckpointError
+from datamigration_operator.migration.sink.ownership import CollectionOwnedByOtherError
 from datamigration_operator.migration.sink.weaviate_sink import (
     SchemaConflictError,
     SinkError,
@@ -20,6 +22,7 @@ EXIT_RETRYABLE = 1
 
 
 _NOT_RETRYABLE: tuple[tuple[type[BaseException], str], ...] = (
+    (CollectionOwnedByOtherError, COLLECTION_OWNED_BY_OTHER),
     (NotRetryableError, "InvalidMapping"),
     (MappingError, "InvalidMapping"),
     (SchemaConflictError, "SchemaConflict"),

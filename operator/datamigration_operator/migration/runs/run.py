@@ -40,6 +40,7 @@ from datamigration_operator.migration.runs.validation_rounds import (
     RoundSettings,
     confirm_differences,
 )
+from datamigration_operator.migration.sink.ownership import check_owned_by
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
     SinkSettings,
@@ -128,7 +129,7 @@ def copy_run(
         source = open_source(settings)
         stack.callback(source.close)
         plans = source_plans(source, settings.collections)
-        ensure_collections(client, plans)
+        ensure_collections(client, plans, owner=settings.namespace)
         checkpoint = reporter.load_checkpoint()
         if checkpoint is not None:
             known = {p.table for p in plans}
@@ -268,7 +269,9 @@ def _diff(
         stack.callback(lookup.close)
         plans = source_plans(source, settings.collections)
         if repair:
-            ensure_collections(client, plans)
+            ensure_collections(client, plans, owner=settings.namespace)
+        else:
+            check_owned_by(client, [plan.collection for plan in plans], settings.namespace)
         if not repair:  # "running": a report without finishedAt
             reporter.publish_validation(
                 validation_report(

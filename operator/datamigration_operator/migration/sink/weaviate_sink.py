@@ -41,6 +41,11 @@ from datamigration_operator.migration.mapping import (
 )
 from datamigration_operator.migration.mapping.values import to_weaviate_payload, vector_to_floats
 from datamigration_operator.migration.sink.grpc_objects import ObjectEncoder
+from datamigration_operator.migration.sink.ownership import (
+    check_claim,
+    owner_description,
+    owner_in,
+)
 from datamigration_operator.migration.sink.settings import SinkSettings as SinkSettings
 
 # insert_many logs every failed object with its properties at ERROR; we report failures by key.
@@ -120,11 +125,13 @@ def _connect_to(target: JobTarget, api_key: str | None, timeout: float) -> Any:
     )
 
 
-def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:
+def ensure_collections(client: Any, plans: Sequence[CollectionPlan], *, owner: str) -> None:
     """Create missing collections (explicit schema, vectorizer none) or check existing ones.
 
-    Every collection exists before any reference is added, since a reference needs its target.
-    A property an existing collection lacks is added; one of another type raises
+    `owner` is the id namespace of the run (ownership.py): a collection is created claimed by
+    it, and one claimed by another owner raises CollectionOwnedByOtherError before anything is
+    written. Every collection exists before any reference is added, since a reference needs its
+    target. A property an existing collection lacks is added; one of another type raises
     SchemaConflictError naming the property and both types.
     """
     schemas = [collection_schema(plan) for plan in plans]
@@ -135,6 +142,7 @@ def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:
             client.collections.create_from_dict(
                 {
                     "class": schema.name,
+                    "description": owner_description(owner),
                     "vectorizer": schema.vectorizer,
                     "properties": [
                         {"name": p.name, "dataType": [p.data_type]} for p in schema.properties
@@ -147,7 +155,17 @@ def ensure_collections(client: Any, plans: Sequence[CollectionPlan]) -> None:
             if error.status_code != 422 or not client.collections.exists(schema.name):
                 raise
     for schema in schemas:
+        config = client.collections.export_config(schema.name)
+        _claim(client, schema.name, owner_in(config.description), owner)
+    for schema in schemas:
         _reconcile(client, schema)
+
+
+def _claim(client: Any, name: str, recorded: str | None, owner: str) -> None:
+    collection = client.collections.get(name)
+    has_objects = recorded is None and bool(collection.query.fetch_objects(limit=1).objects)
+    if check_claim(name, recorded, owner, has_objects=has_objects):
+        collection.config.update(description=owner_description(owner))
 
 
 def _reconcile(client: Any, schema: CollectionSchema) -> None:
