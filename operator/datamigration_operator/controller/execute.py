@@ -44,11 +44,13 @@ def involved(world: World) -> InvolvedObject:
 async def execute(
     client: KubeClient,
     recorder: EventRecorder,
-    world: World,
+    target: World | InvolvedObject,
     actions: Sequence[Action],
 ) -> None:
+    """`target`: the observed World; or, for a DataMigration whose spec the model refused,
+    only the object, which is enough for the one thing planned for it: status and events."""
     for action in actions:
-        await execute_one(client, recorder, world, action)
+        await execute_one(client, recorder, target, action)
 
 
 async def _create_job(client: KubeClient, namespace: str, body: dict[str, Any]) -> None:
@@ -88,9 +90,27 @@ async def _ensure_owned(client: KubeClient, namespace: str, uid: str, body: dict
 async def execute_one(
     client: KubeClient,
     recorder: EventRecorder,
-    world: World,
+    target: World | InvolvedObject,
     action: Action,
 ) -> None:
+    subject = target if isinstance(target, InvolvedObject) else involved(target)
+    if isinstance(action, SetStatus):
+        await client.merge_patch(
+            DATAMIGRATIONS,
+            subject.namespace,
+            subject.name,
+            {"status": dict(action.patch)},
+            subresource="status",
+        )
+        return
+    if isinstance(action, EmitEvent):
+        await recorder.record(subject, action.type, action.reason, action.message)
+        return
+    if isinstance(action, Block):
+        return  # nothing to change: a timer or an event re-plans
+    if isinstance(target, InvolvedObject):
+        raise TypeError(f"{type(action).__name__} needs the observed DataMigration")
+    world = target
     dm = world.datamigration
     ns, name = dm.metadata.namespace, dm.metadata.name
     if isinstance(action, ApplyMode):
@@ -123,16 +143,8 @@ async def execute_one(
     elif isinstance(action, DeleteJobs):
         for job_name in action.names:
             await client.delete(JOBS, ns, job_name, propagation="Background")
-    elif isinstance(action, SetStatus):
-        await client.merge_patch(
-            DATAMIGRATIONS, ns, name, {"status": dict(action.patch)}, subresource="status"
-        )
-    elif isinstance(action, EmitEvent):
-        await recorder.record(involved(world), action.type, action.reason, action.message)
     elif isinstance(action, ReleaseConfigMap):
         release = release_patch(action.key, restore=action.restore, value=action.value)
         if world.config_map_version:  # someone else may have claimed it since we looked
             release["metadata"]["resourceVersion"] = world.config_map_version
         await client.merge_patch(CONFIGMAPS, ns, action.config_map, release)
-    elif isinstance(action, Block):
-        pass  # nothing to change: a timer or an event re-plans

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -13,8 +14,7 @@ from datamigration_operator.controller.observe import observe, read_datamigratio
 from datamigration_operator.handlers.runtime import Runtime
 from datamigration_operator.kube.errors import KubeError, handler_error
 from datamigration_operator.kube.events import InvolvedObject
-from datamigration_operator.kube.resources import DATAMIGRATIONS
-from datamigration_operator.reconcile.actions import Action, EmitEvent, SetStatus
+from datamigration_operator.reconcile.actions import Action
 from datamigration_operator.reconcile.invalid_spec import describe_problem, plan_invalid_spec
 from datamigration_operator.reconcile.planner import plan
 from datamigration_operator.reconcile.release import plan_release
@@ -31,7 +31,10 @@ async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]
         try:
             dm = DataMigration.from_object(raw)
         except ValidationError as exc:
-            return await _refuse_invalid_spec(runtime, raw, describe_problem(exc), now)
+            # Nothing to observe: the planned refusal writes only status and an event.
+            refusal = plan_invalid_spec(raw, describe_problem(exc), now)
+            await execute(runtime.client, runtime.recorder, _involved(raw), refusal)
+            return refusal
         world = await observe(runtime.client, dm, now, runtime.config.job_policy)
         actions = plan(world.observation)
         await execute(runtime.client, runtime.recorder, world, actions)
@@ -66,26 +69,7 @@ async def reconcile_or_retry(runtime: Runtime, namespace: str, name: str) -> Non
     runtime.stats.last_success = datetime.now(UTC)
 
 
-async def _refuse_invalid_spec(
-    runtime: Runtime, raw: dict[str, object], problem: str, now: datetime
-) -> list[Action]:
+def _involved(raw: dict[str, Any]) -> InvolvedObject:
     meta = raw["metadata"]
-    assert isinstance(meta, dict)
-    status = raw.get("status")
-    actions = plan_invalid_spec(
-        status if isinstance(status, dict) else None, int(meta.get("generation", 1)), problem, now
-    )
-    namespace, name = str(meta["namespace"]), str(meta["name"])
-    involved = InvolvedObject(API_VERSION, KIND, namespace, name, str(meta.get("uid", "")))
-    for action in actions:
-        if isinstance(action, SetStatus):
-            await runtime.client.merge_patch(
-                DATAMIGRATIONS,
-                namespace,
-                name,
-                {"status": dict(action.patch)},
-                subresource="status",
-            )
-        elif isinstance(action, EmitEvent):
-            await runtime.recorder.record(involved, action.type, action.reason, action.message)
-    return actions
+    namespace, name, uid = str(meta["namespace"]), str(meta["name"]), str(meta.get("uid", ""))
+    return InvolvedObject(API_VERSION, KIND, namespace, name, uid)

@@ -28,11 +28,12 @@ def describe_problem(error: ValidationError) -> str:
     return "invalid spec: " + "; ".join(problems)
 
 
-def plan_invalid_spec(
-    status: Mapping[str, Any] | None, generation: int, problem: str, now: datetime
-) -> list[Action]:
+def plan_invalid_spec(obj: Mapping[str, Any], problem: str, now: datetime) -> list[Action]:
+    """`obj`: the DataMigration as the API server returned it (the model refused its spec)."""
+    status = obj.get("status")
+    generation = int(obj["metadata"].get("generation", 1))
     try:
-        old = DataMigrationStatus.model_validate(dict(status or {}))
+        old = DataMigrationStatus.model_validate(status if isinstance(status, dict) else {})
     except ValidationError:
         old = DataMigrationStatus()
     message = problem[:1024]

@@ -10,13 +10,15 @@ from datamigration_operator.api.names import (
     ANNOTATION_CONFIGMAP_OWNER,
     ANNOTATION_CONFIGMAP_PREVIOUS,
     ANNOTATION_WORKLOAD_MODE,
+    API_VERSION,
+    KIND,
 )
 from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.api.spec import WorkloadRef
 from datamigration_operator.controller.execute import execute
 from datamigration_operator.controller.observe import observe
 from datamigration_operator.kube.errors import KubeApiError
-from datamigration_operator.kube.events import EventRecorder
+from datamigration_operator.kube.events import EventRecorder, InvolvedObject
 from datamigration_operator.kube.resources import (
     CONFIGMAPS,
     DATAMIGRATIONS,
@@ -39,7 +41,15 @@ from datamigration_operator.reconcile.actions import (
     StampWorkloads,
 )
 from tests.unit.kube.fake_api import FakeApi
-from tests.unit.kube.world import NS, add_deployment, add_job, client, job, populate
+from tests.unit.kube.world import (
+    NS,
+    add_deployment,
+    add_job,
+    client,
+    job,
+    manifest,
+    populate,
+)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -165,3 +175,26 @@ async def test_the_first_failure_stops_the_remaining_actions() -> None:
         )
     assert "status" not in api.objects[DATAMIGRATIONS.path(NS, "shop")]
     assert not [p for m, p in api.requests if p == EVENTS.path(NS)]
+
+
+async def test_a_refused_spec_gets_status_and_events_from_the_same_executor() -> None:
+    api = FakeApi()
+    api.put(DATAMIGRATIONS.path(NS, "shop"), manifest(collections=[]))
+    kube = client(api)
+    refused = InvolvedObject(API_VERSION, KIND, NS, "shop", "uid-shop")
+    await execute(
+        kube,
+        EventRecorder(kube),
+        refused,
+        [
+            SetStatus({"state": "Failed"}),
+            EmitEvent("Warning", "InvalidSpec", "bad"),
+            Block("X", ""),
+        ],
+    )
+    assert api.objects[DATAMIGRATIONS.path(NS, "shop")]["status"] == {"state": "Failed"}
+    (event,) = [body for method, path, body in api.bodies if path == EVENTS.path(NS)]
+    assert (event["reason"], event["involvedObject"]["uid"]) == ("InvalidSpec", "uid-shop")
+    # what needs the spec cannot run without an observed DataMigration
+    with pytest.raises(TypeError):
+        await execute(kube, EventRecorder(kube), refused, [DeleteJobs(("shop-migrate-1",))])

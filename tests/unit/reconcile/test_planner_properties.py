@@ -29,7 +29,6 @@ from datamigration_operator.reconcile.actions import (
     StampWorkloads,
 )
 from datamigration_operator.reconcile.conditions import set_condition
-from datamigration_operator.reconcile.gates import validation_verdict
 from datamigration_operator.reconcile.job_names import job_name
 from datamigration_operator.reconcile.observed import (
     Observation,
@@ -38,6 +37,7 @@ from datamigration_operator.reconcile.observed import (
     ObservedWorkload,
 )
 from datamigration_operator.reconcile.planner import current_phase_generation, plan
+from datamigration_operator.reconcile.validation import validation_verdict
 from tests.unit.reconcile.scenario import ME, NAME, NOW, apply, observation
 
 WEB = WorkloadRef(kind="Deployment", name="web")

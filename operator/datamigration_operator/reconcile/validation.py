@@ -1,4 +1,5 @@
-"""The gates a phase must pass before the operator changes anything for it."""
+"""What a validation report counts for: whose it is and what it says. The validate phase
+completes on it and the switch gate opens on it (phases/validate.py, phases/switch.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from datamigration_operator.api import reasons
-from datamigration_operator.api.durations import parse_duration
-from datamigration_operator.api.phases import Phase
 from datamigration_operator.api.spec import ValidationSpec
-from datamigration_operator.api.status import Condition, ValidationReport
-from datamigration_operator.reconcile.conditions import is_true
+from datamigration_operator.api.status import ValidationReport
+from datamigration_operator.reconcile.observed import Observation
 
 
 @dataclass(frozen=True)
@@ -22,10 +21,17 @@ class Verdict:
     message: str
 
 
-@dataclass(frozen=True)
-class GateClosed:
-    reason: str
-    message: str
+def validation_issuer(obs: Observation) -> str | None:
+    """The uid of the validate Job of this DataMigration that the report names (found by
+    our labels and owner reference, created by the operator), or None. Only that Job's
+    report counts: status.validation is writable through the status subresource."""
+    report = obs.status.validation
+    if report is None or report.job is None:
+        return None
+    job = {j.name: j for j in obs.jobs}.get(report.job)
+    if job is None or job.phase != "validate" or not job.uid:
+        return None
+    return job.uid
 
 
 def validation_verdict(
@@ -87,63 +93,3 @@ def validation_verdict(
             "dual-write epoch began; run validate again",
         )
     return Verdict(True, reasons.VALIDATION_PASSED, f"validation passed: {counts}")
-
-
-def check_gate(
-    phase: Phase,
-    conditions: list[Condition],
-    report: ValidationReport | None,
-    epoch: datetime | None,
-    policy: ValidationSpec,
-    now: datetime,
-    *,
-    issuer_uid: str | None,
-) -> GateClosed | None:
-    """None when `phase` may proceed. rollback and migrate never wait."""
-    if phase == "dual-write" and not is_true(conditions, reasons.MIGRATED):
-        return GateClosed(
-            reasons.MIGRATION_REQUIRED,
-            "dual-write needs Migrated=True: let the copy Job of phase migrate succeed first",
-        )
-    if phase == "validate" and not is_true(conditions, reasons.DUAL_WRITE_READY):
-        return GateClosed(
-            reasons.DUAL_WRITE_REQUIRED,
-            "validate needs DualWriteReady=True: dual_write must be applied and the sync Job "
-            "must have succeeded",
-        )
-    if phase == "switch":
-        return _switch_gate(report, epoch, policy, now, issuer_uid)
-    return None
-
-
-def _switch_gate(
-    report: ValidationReport | None,
-    epoch: datetime | None,
-    policy: ValidationSpec,
-    now: datetime,
-    issuer_uid: str | None,
-) -> GateClosed | None:
-    verdict = validation_verdict(report, epoch, policy, issuer_uid)
-    if verdict.reason in (
-        reasons.VALIDATION_NOT_FROM_ITS_JOB,
-        reasons.VALIDATION_STALE,
-        reasons.OUTBOX_NOT_DRAINING,
-        reasons.OUTBOX_NOT_DRAINED,
-    ):
-        return GateClosed(verdict.reason, f"switch refused: {verdict.message}")
-    if not verdict.passed:
-        return GateClosed(
-            reasons.VALIDATION_REQUIRED,
-            f"switch needs a passing validation ({verdict.message}); run phase validate",
-        )
-    assert report is not None
-    assert report.finished_at is not None
-    max_age = parse_duration(policy.max_age)
-    if now - report.finished_at > max_age:
-        return GateClosed(
-            reasons.VALIDATION_STALE,
-            f"switch refused: the last validation finished at "
-            f"{report.finished_at.isoformat()}, older than maxAge {policy.max_age}; "
-            "run validate again",
-        )
-    return None

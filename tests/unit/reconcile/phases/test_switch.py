@@ -1,70 +1,26 @@
+"""phases/switch.py: where switch is refused, and why it is not refused again once done."""
+
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from datamigration_operator.api.spec import ValidationSpec
 from datamigration_operator.api.status import ValidationReport
-from datamigration_operator.reconcile.conditions import set_condition
-from datamigration_operator.reconcile.gates import check_gate, validation_verdict
-
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-EPOCH = NOW - timedelta(hours=3)
-POLICY = ValidationSpec()
-JOB_UID = "3f1c-validate-job-uid"
-
-
-def finished(minutes_ago: float, diffs: int = 0) -> ValidationReport:
-    return ValidationReport(
-        job="shop-validate-1",
-        job_uid=JOB_UID,
-        finished_at=NOW - timedelta(minutes=minutes_ago),
-        checked=10,
-        missing=diffs,
-    )
-
-
-def conditions(**values: str) -> list:  # type: ignore[type-arg]
-    result: list = []  # type: ignore[type-arg]
-    for type_, status in values.items():
-        result = set_condition(result, type_, status, "X", "", now=NOW, generation=1)  # type: ignore[arg-type]
-    return result
-
-
-@pytest.mark.parametrize("phase", ["migrate", "rollback"])
-def test_migrate_and_rollback_never_wait(phase: str) -> None:
-    assert check_gate(phase, [], None, None, POLICY, NOW, issuer_uid=None) is None  # type: ignore[arg-type]
-
-
-def test_dual_write_needs_migrated_and_validate_needs_dual_write_ready() -> None:
-    assert (
-        check_gate("dual-write", [], None, None, POLICY, NOW, issuer_uid=JOB_UID).reason
-        == "MigrationRequired"
-    )  # type: ignore[union-attr]
-    assert (
-        check_gate(
-            "dual-write", conditions(Migrated="True"), None, None, POLICY, NOW, issuer_uid=JOB_UID
-        )
-        is None
-    )
-    closed = check_gate(
-        "validate", conditions(Migrated="True"), None, None, POLICY, NOW, issuer_uid=JOB_UID
-    )
-    assert closed is not None
-    assert closed.reason == "DualWriteRequired"
-    assert (
-        check_gate(
-            "validate",
-            conditions(DualWriteReady="True"),
-            None,
-            None,
-            POLICY,
-            NOW,
-            issuer_uid=JOB_UID,
-        )
-        is None
-    )
+from datamigration_operator.reconcile.observed import ObservedConfigMap
+from datamigration_operator.reconcile.phases.switch import SWITCH
+from datamigration_operator.reconcile.validation import validation_verdict
+from tests.unit.reconcile.phases.drafts import at, condition, draft
+from tests.unit.reconcile.phases.gate_inputs import (
+    EPOCH,
+    JOB_UID,
+    NOW,
+    POLICY,
+    check_gate,
+    finished,
+)
+from tests.unit.reconcile.scenario import ME
 
 
 @pytest.mark.parametrize(
@@ -89,12 +45,6 @@ def test_switch_needs_a_fresh_passing_validation_from_this_epoch(
 ) -> None:
     closed = check_gate("switch", [], report, epoch, policy, NOW, issuer_uid=JOB_UID)
     assert (closed.reason if closed else None) == reason
-
-
-def test_verdict_explains_the_counts() -> None:
-    verdict = validation_verdict(finished(1, diffs=2), EPOCH, POLICY, JOB_UID)
-    assert not verdict.passed
-    assert "2 differences (maxMismatches 0)" in verdict.message
 
 
 def test_a_validation_that_could_not_conclude_keeps_switch_closed_with_its_reason() -> None:
@@ -143,3 +93,26 @@ def test_switch_accepts_a_validation_only_from_the_validate_job_the_operator_cre
     assert closed is not None
     assert closed.reason == "ValidationNotFromItsJob"
     assert "not written by the validate Job the operator created" in closed.message
+
+
+@pytest.mark.parametrize(
+    ("value", "owner", "passed"),
+    [
+        ("weaviate_primary", ME, True),
+        ("weaviate_primary", "apps/other", False),  # someone else's switch is not ours
+        ("dual_write", ME, False),
+    ],
+)
+def test_the_gate_is_not_asked_again_once_our_configmap_switched(
+    value: str, owner: str, passed: bool
+) -> None:
+    obs = at("switch", config_map=ObservedConfigMap(exists=True, value=value, owner=owner))
+    assert SWITCH.passed_gate_already(draft(obs)) is passed
+
+
+def test_switch_runs_no_job_and_completes_when_the_mode_is_applied() -> None:
+    result = draft(at("switch"))
+    assert result.job_name is None
+    SWITCH.proceed(result)
+    assert result.state == "Succeeded"
+    assert condition(result, "ReadsSwitched") == ("True", "ModeApplied")
