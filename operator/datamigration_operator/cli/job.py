@@ -132,15 +132,16 @@ def run_job(kind: JobKind) -> int:
             return EXIT_RETRYABLE  # the Secret may appear; the kubelet retries too
     emit("started", kind=kind, job=config.job_name, migration=config.datamigration.name)
     try:
-        reporter = KubeRunReporter(MigrationReporter(config.datamigration), config.job_name)
-        client = _connect(kind, config, api_key)
-        try:
-            return _run(kind, settings, client, reporter)
-        finally:
-            client.close()
+        with MigrationReporter(config.datamigration) as migration:
+            reporter = KubeRunReporter(migration, config.job_name)
+            client = _connect(kind, config, api_key)
+            try:
+                return _run(kind, settings, client, reporter)
+            finally:
+                client.close()
     except ReporterError as error:
         emit("failed", reason="DataMigrationUnavailable", message=str(error))
-        return NON_RETRYABLE_EXIT_CODE if "uid" in str(error) else EXIT_RETRYABLE
+        return EXIT_RETRYABLE if error.retryable else NON_RETRYABLE_EXIT_CODE
     except Exception as error:
         code, reason = classify(error)
         emit("failed", reason=reason, message=str(error)[:1000])

@@ -1,7 +1,8 @@
 """A thin async Kubernetes client: the verbs the operator uses, JSON in and out.
 
 kopf exposes no general client and the `kubernetes` package is synchronous (it would block the
-event loop every handler runs on), so requests go through a Transport (aiohttp)."""
+event loop every handler runs on), so requests go through a Transport (aiohttp). Synchronous
+code (the Job side) uses the same client through kube/blocking.py."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ class KubeClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def get(self, resource: Resource, namespace: str, name: str) -> Object | None:
+    async def get(
+        self, resource: Resource, namespace: str, name: str, *, subresource: str | None = None
+    ) -> Object | None:
         """None when the object does not exist."""
         try:
-            obj: Object = await self.transport.request("GET", resource.path(namespace, name))
+            obj: Object = await self.transport.request(
+                "GET", resource.path(namespace, name, subresource)
+            )
         except KubeApiError as exc:
             if exc.not_found:
                 return None

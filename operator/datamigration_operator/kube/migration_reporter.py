@@ -12,10 +12,7 @@ import logging
 import os
 import re
 import secrets
-from typing import Any, Final, cast
-
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from typing import Any, Final
 
 from datamigration_operator.api.job_contract import MigrationRef
 from datamigration_operator.api.names import (
@@ -25,8 +22,6 @@ from datamigration_operator.api.names import (
     LABEL_DATAMIGRATION,
     LABEL_MANAGED_BY,
     OPERATOR_NAME,
-    PLURAL,
-    VERSION,
 )
 from datamigration_operator.api.status import (
     Checkpoint,
@@ -34,9 +29,11 @@ from datamigration_operator.api.status import (
     Progress,
     ValidationReport,
 )
+from datamigration_operator.kube.blocking import BlockingKubeClient
+from datamigration_operator.kube.errors import KubeApiError, KubeError
+from datamigration_operator.kube.resources import CONFIGMAPS, DATAMIGRATIONS
 
 log = logging.getLogger(__name__)
-MERGE_PATCH = "application/merge-patch+json"
 LABEL_REPORT_OF: Final = f"{GROUP}/report-of"
 MAX_REPORT_NAMES: Final = 20  # names tried per report before giving up on the ConfigMap
 _MAX_NAME: Final = 253
@@ -46,13 +43,9 @@ _MAX_TOKEN: Final = 16
 class ReporterError(Exception):
     """The DataMigration cannot be read or is not the one this Job was created for."""
 
-
-def load_api_client() -> client.ApiClient:
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def attempt_token(pod_name: str | None) -> str:
@@ -79,34 +72,43 @@ class MigrationReporter:
     def __init__(
         self,
         migration: MigrationRef,
-        api: client.ApiClient | None = None,
+        api: BlockingKubeClient | None = None,
         *,
         attempt: str | None = None,
     ) -> None:
-        """`attempt`: names this pod's reports; by default from its pod name ($HOSTNAME)."""
+        """`api`: by default a client with the pod's credentials, closed by close().
+        `attempt`: names this pod's reports; by default from its pod name ($HOSTNAME)."""
         self.migration = migration
         self.attempt = attempt or attempt_token(os.environ.get("HOSTNAME"))
-        self._api = api or load_api_client()
-        self._custom = client.CustomObjectsApi(self._api)
-        self._core = client.CoreV1Api(self._api)
+        self._owns_api = api is None
+        self._api = api or BlockingKubeClient()
+
+    def close(self) -> None:
+        if self._owns_api:
+            self._api.close()
+
+    def __enter__(self) -> MigrationReporter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def _status(self) -> dict[str, Any]:
         m = self.migration
+        where = f"DataMigration {m.namespace}/{m.name}"
+        # The status subresource: the Job's Role grants get on datamigrations/status only.
         try:
-            obj = cast(
-                dict[str, Any],
-                self._custom.get_namespaced_custom_object_status(
-                    GROUP, VERSION, m.namespace, PLURAL, m.name
-                ),
-            )
-        except ApiException as error:
-            raise ReporterError(
-                f"cannot read DataMigration {m.namespace}/{m.name}: {error.status} {error.reason}"
-            ) from None
+            obj = self._api.get(DATAMIGRATIONS, m.namespace, m.name, subresource="status")
+        except KubeApiError as error:
+            raise ReporterError(f"cannot read {where}: {error.code} {error.reason}") from None
+        except KubeError as error:
+            raise ReporterError(f"cannot read {where}: {error}") from None
+        if obj is None:
+            raise ReporterError(f"cannot read {where}: 404 NotFound")
         uid = obj.get("metadata", {}).get("uid")
         if uid != m.uid:
             raise ReporterError(
-                f"DataMigration {m.namespace}/{m.name} has uid {uid}, this Job belongs to {m.uid}"
+                f"{where} has uid {uid}, this Job belongs to {m.uid}", retryable=False
             )
         status: dict[str, Any] = obj.get("status") or {}
         return status
@@ -124,10 +126,9 @@ class MigrationReporter:
         return progress.checkpoint
 
     def _patch_status(self, body: dict[str, Any]) -> None:
+        """Raises KubeError: a report that cannot be published fails the run (retryable)."""
         m = self.migration
-        self._custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, m.namespace, PLURAL, m.name, body, _content_type=MERGE_PATCH
-        )
+        self._api.merge_patch(DATAMIGRATIONS, m.namespace, m.name, body, subresource="status")
 
     def publish_progress(self, progress: Progress) -> None:
         self._patch_status({"status": {"progress": _dump(progress)}})
@@ -141,7 +142,7 @@ class MigrationReporter:
     def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
         """The full report as a new ConfigMap `<job>-report-<attempt>[-N]`; returns its name.
 
-        The Job may only create ConfigMaps (manifests/job-rbac.yaml): a name that is taken is
+        The Job may only create ConfigMaps (builders' Job access Role): a name that is taken is
         never replaced, the next one is tried. The DataMigration owns the report, so deleting
         it deletes its reports (no blockOwnerDeletion: that would need finalizer rights).
         None when the ConfigMap cannot be written; the first keys are in status either way.
@@ -149,17 +150,17 @@ class MigrationReporter:
         m = self.migration
         for sequence in range(1, MAX_REPORT_NAMES + 1):
             name = report_name(job_name, self.attempt, sequence)
-            body: Any = self._report_body(name, job_name, lines, summary)  # the client takes dicts
+            body = self._report_body(name, job_name, lines, summary)
             try:
-                self._core.create_namespaced_config_map(m.namespace, body)
-            except ApiException as error:
-                if error.status == 409:
+                self._api.create(CONFIGMAPS, m.namespace, body)
+            except KubeApiError as error:
+                if error.code == 409:
                     continue
                 log.warning(
                     "could not create report ConfigMap %s/%s (%s %s); the first keys are in status",
                     m.namespace,
                     name,
-                    error.status,
+                    error.code,
                     error.reason,
                 )
                 return None

@@ -2,7 +2,8 @@
 one DataMigration's Jobs (builders.job_access): it can create its report ConfigMap but cannot
 patch, update, delete or even read the app's ConfigMap, and a second report of the same attempt
 gets a new name instead of replacing the first; it can read and patch its own DataMigration's
-status and nothing of another DataMigration (issue 11, item 3)."""
+status and nothing of another DataMigration (issue 11, item 3). The reporter connects as a Job's
+pod does: through the product's client, from the kubeconfig the process kubelet gives a pod."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from datamigration_operator.api.job_contract import MigrationRef
-from datamigration_operator.api.status import ValidationReport
-from datamigration_operator.kube.migration_reporter import MigrationReporter
+from datamigration_operator.api.status import Progress, ValidationReport
+from datamigration_operator.kube.errors import KubeApiError
+from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
 from datamigration_operator.reconcile.job_names import job_account_name
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
 from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CONFIG_MAP,
@@ -40,20 +43,31 @@ APP_DATA = {"migration_mode": "sqlite_only"}
 class World:
     admin: Any
     job: Any  # the same API server, with a real token of the chat Jobs' ServiceAccount
+    # $KUBECONFIG holds that token too: a MigrationReporter() connects as the Job's pod does
     uid: str
     other_uid: str
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    thread = ControlPlaneThread(ControlPlane(tmp_path, crd_dir=ROOT / "crds", rbac=True))
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    plane = ControlPlane(tmp_path, crd_dir=ROOT / "crds", rbac=True)
+    thread = ControlPlaneThread(plane)
     info = thread.start()
     admin = kube_api(info.kubeconfig)
     job: Any = None
     try:
         prepare_namespace(admin, NS, config_map_data=APP_DATA)
         uids = {name: _create_migration(admin, name) for name in (DM, OTHER)}
-        job = _client_with_token(admin, _token(admin, job_account_name(DM)))
+        token = _token(admin, job_account_name(DM))
+        job = _client_with_token(admin, token)
+        pod_kubeconfig = write_kubeconfig(
+            tmp_path / "pod" / "kubeconfig",
+            admin.configuration.host,
+            token=token,
+            namespace=NS,
+            certificate_authority=plane.certificate.ca_pem,
+        )
+        monkeypatch.setenv("KUBECONFIG", str(pod_kubeconfig))
         yield World(admin, job, uids[DM], uids[OTHER])
     finally:
         if job is not None:
@@ -124,10 +138,9 @@ def test_the_job_account_may_create_configmaps_and_nothing_else_on_them(world: W
 
 def test_the_job_writes_reports_but_cannot_touch_the_app_config_map(world: World) -> None:
     ref = MigrationRef(namespace=NS, name=DM, uid=world.uid)
-    reporter = MigrationReporter(ref, api=world.job, attempt="x7k2p")
-
-    first = reporter.write_report("chat-migrate-1", ["items/[1]: column v: bad"], "1 failed")
-    second = reporter.write_report("chat-migrate-1", ["items/[2]: column v: bad"], "1 failed")
+    with MigrationReporter(ref, attempt="x7k2p") as reporter:
+        first = reporter.write_report("chat-migrate-1", ["items/[1]: column v: bad"], "1 failed")
+        second = reporter.write_report("chat-migrate-1", ["items/[2]: column v: bad"], "1 failed")
 
     assert (first, second) == ("chat-migrate-1-report-x7k2p", "chat-migrate-1-report-x7k2p-2")
     core = kubernetes.client.CoreV1Api(world.admin)
@@ -167,7 +180,8 @@ def test_the_job_writes_reports_but_cannot_touch_the_app_config_map(world: World
 
 def test_reports_go_with_their_datamigration(world: World) -> None:
     ref = MigrationRef(namespace=NS, name=DM, uid=world.uid)
-    name = MigrationReporter(ref, api=world.job, attempt="q1").write_report("j", ["k"], "s")
+    with MigrationReporter(ref, attempt="q1") as reporter:
+        name = reporter.write_report("j", ["k"], "s")
     assert name is not None
     core = kubernetes.client.CoreV1Api(world.admin)
 
@@ -187,19 +201,24 @@ def test_reports_go_with_their_datamigration(world: World) -> None:
 
 
 def test_the_job_token_writes_its_own_datamigration_status_and_no_other(world: World) -> None:
-    mine = MigrationReporter(MigrationRef(namespace=NS, name=DM, uid=world.uid), api=world.job)
-    mine.publish_validation(ValidationReport(job="chat-validate-1", job_uid="u", checked=3))
+    with MigrationReporter(MigrationRef(namespace=NS, name=DM, uid=world.uid)) as mine:
+        mine.publish_validation(ValidationReport(job="chat-validate-1", job_uid="u", checked=3))
+        mine.publish_progress(Progress(job="chat-migrate-1", rows_done=7))
+        progress = mine.read_progress()  # get on datamigrations/status is granted
+    assert progress is not None
+    assert progress.rows_done == 7
     custom = kubernetes.client.CustomObjectsApi(world.admin)
     status = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, DM)["status"]
     assert status["validation"]["checked"] == 3
 
-    other = MigrationReporter(
-        MigrationRef(namespace=NS, name=OTHER, uid=world.other_uid), api=world.job
-    )
-    forged = ValidationReport(job="search-validate-1", job_uid="u", checked=9, passed=True)
-    with pytest.raises(ApiException) as patched:
-        other.publish_validation(forged)
-    assert patched.value.status == 403
+    with MigrationReporter(MigrationRef(namespace=NS, name=OTHER, uid=world.other_uid)) as other:
+        forged = ValidationReport(job="search-validate-1", job_uid="u", checked=9, passed=True)
+        with pytest.raises(KubeApiError) as patched:
+            other.publish_validation(forged)
+        assert patched.value.code == 403
+        with pytest.raises(ReporterError, match="403") as unread:
+            other.read_progress()
+        assert unread.value.retryable
     as_job = kubernetes.client.CustomObjectsApi(world.job)
     for attempt in (
         lambda: as_job.get_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, OTHER),

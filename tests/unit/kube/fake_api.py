@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from datamigration_operator.kube.errors import KubeApiError
+from datamigration_operator.kube.errors import KubeApiError, KubeError
 from datamigration_operator.reconcile.status_patch import apply_merge_patch
 
 
@@ -17,7 +17,7 @@ class FakeApi:
         self.objects: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[tuple[str, str, Any]] = []
-        self.fail: dict[tuple[str, str], KubeApiError] = {}
+        self.fail: dict[tuple[str, str], KubeError] = {}
         """(method, path) -> the error that request raises."""
         self._versions = itertools.count(100)
 
@@ -44,7 +44,7 @@ class FakeApi:
         if (method, path) in self.fail:
             raise self.fail[(method, path)]
         if method == "GET":
-            return self._get(path, params or {})
+            return self._get(path.removesuffix("/status"), params or {})
         if method == "POST":
             name = body["metadata"].get("name")
             target = f"{path}/{name}"

@@ -42,6 +42,8 @@ def test_the_wheel_requires_no_sandbox_dependency(wheel: zipfile.ZipFile) -> Non
     # An app installs the dual-write library without kopf or a Kubernetes client.
     assert not [r for r in base if r.startswith(("kopf", "kubernetes", "aiohttp", "typer"))]
     assert [r for r in requires if r.startswith("kopf") and "extra == 'operator'" in r]
+    # kube/ is the one client: the official one is the tests' and the sandbox's only.
+    assert not [r for r in requires if r.startswith("kubernetes") and "extra == 'dev'" not in r]
 
 
 def test_dmctl_offers_no_plugin_command_of_its_own(wheel: zipfile.ZipFile) -> None:
