@@ -5,8 +5,6 @@ binary is not built; nothing here talks to a cluster."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,31 +19,14 @@ from tests.unit.helm.chart import (
     VALUE_SETS,
     Doc,
     documents,
+    helm_binary,
+    helm_env,
     identity,
     render,
     validate,
 )
 
-HELM_ENV = "DMCTL_HELM"
-SERVERS_BIN_ENV = "DMCTL_SERVERS_BIN"
-
-
-def _helm() -> Path | None:
-    """$DMCTL_HELM, else the servers' build ($DMCTL_SERVERS_BIN, then the cache's current
-    set), else a helm on PATH."""
-    candidates = [os.environ.get(HELM_ENV)]
-    if os.environ.get(SERVERS_BIN_ENV):
-        candidates.append(str(Path(os.environ[SERVERS_BIN_ENV]) / "helm"))
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    candidates.append(str(cache / "datamigration-operator/servers/bin/current/helm"))
-    candidates.append(shutil.which("helm"))
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    return None
-
-
-HELM = _helm()
+HELM = helm_binary()
 pytestmark = pytest.mark.skipif(
     HELM is None, reason="no helm binary: run scripts/build-servers.sh (or set DMCTL_HELM)"
 )
@@ -53,15 +34,7 @@ pytestmark = pytest.mark.skipif(
 
 def helm(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     assert HELM is not None
-    # Helm's own state (repositories, cache, config) in a scratch home: no ~/.config/helm reads.
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-        "KUBECONFIG": str(home / "no-kubeconfig"),
-    }
+    env = helm_env(home)
     return subprocess.run(
         [str(HELM), *args], capture_output=True, text=True, env=env, timeout=120, check=False
     )

@@ -4,6 +4,8 @@ integration tier renders the same value sets with the real `helm` binary and com
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +57,33 @@ VALUE_SETS: Final[dict[str, dict[str, Any]]] = {
         "podAnnotations": {"example.com/team": "platform"},
     },
 }
+
+
+def helm_binary() -> Path | None:
+    """The real `helm`: $DMCTL_HELM, else the servers' build ($DMCTL_SERVERS_BIN, then the build
+    cache's current set, as scripts/build-servers.sh writes it), else a helm on PATH."""
+    candidates = [os.environ.get("DMCTL_HELM")]
+    if os.environ.get("DMCTL_SERVERS_BIN"):
+        candidates.append(str(Path(os.environ["DMCTL_SERVERS_BIN"]) / "helm"))
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    candidates.append(str(cache / "datamigration-operator/servers/bin/current/helm"))
+    candidates.append(shutil.which("helm"))
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+def helm_env(home: Path, kubeconfig: Path | None = None) -> dict[str, str]:
+    """Helm's own state (repositories, cache, config) in a scratch home, nothing from ~."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+        "KUBECONFIG": str(kubeconfig or home / "no-kubeconfig"),
+    }
 
 
 def helm_python_chart() -> Any:
