@@ -1,7 +1,7 @@
 # The operator's image; Jobs run the same image (`dmctl job copy|sync|validate`).
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml constraints.txt README.md LICENSE ./
 COPY operator ./operator
 COPY crds ./crds
 RUN python -m venv /opt/venv \

@@ -5,6 +5,7 @@
 #   kube-controller-manager    servers/kube      k8s.io/kubernetes/cmd/kube-controller-manager
 #   kube-scheduler             servers/kube      k8s.io/kubernetes/cmd/kube-scheduler
 #   weaviate-server            servers/weaviate  github.com/weaviate/weaviate/cmd/weaviate-server
+#   helm                       servers/helm      helm.sh/helm/v4/cmd/helm (the chart's lint/template/install)
 #
 # The binaries go to $SERVERS_DIR/bin/<key>/ (default ~/.cache/datamigration-operator/servers,
 # outside the checkout, so every clone on a machine, CI's fresh ones included, shares them),
@@ -49,7 +50,7 @@ fi
 
 log() { echo "build-servers: $*" >&2; }
 
-BINARIES="etcd kube-apiserver kube-controller-manager kube-scheduler weaviate-server"
+BINARIES="etcd kube-apiserver kube-controller-manager kube-scheduler weaviate-server helm"
 # Static binaries, as upstream releases them; no C toolchain needed.
 export CGO_ENABLED=0
 GOFLAGS_COMMON="-mod=readonly -trimpath"
@@ -63,7 +64,7 @@ KEY=$(
         echo "recipe=$RECIPE go=$GOVERSION target=$GOOS/$GOARCH cgo=$CGO_ENABLED"
         echo "flags=$GOFLAGS_COMMON ldflags=$LDFLAGS_COMMON"
         for f in "$SRC"/etcd/go.mod "$SRC"/etcd/go.sum "$SRC"/kube/go.mod "$SRC"/kube/go.sum \
-                 "$SRC"/weaviate/go.mod "$SRC"/weaviate/go.sum; do
+                 "$SRC"/weaviate/go.mod "$SRC"/weaviate/go.sum "$SRC"/helm/go.mod "$SRC"/helm/go.sum; do
             echo "== ${f#"$SRC"/}"
             cat "$f"
         done
@@ -142,6 +143,10 @@ K8S_DATE=$(modver kube k8s.io/kubernetes '{{with .Time}}{{.UTC.Format "2006-01-0
 K8S_MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
 ETCD_VERSION=$(modver etcd go.etcd.io/etcd/server/v3 '{{.Version}}')
 WEAVIATE_VERSION=$(modver weaviate github.com/weaviate/weaviate '{{.Version}}')
+HELM_VERSION=$(modver helm helm.sh/helm/v4 '{{.Version}}')
+# What Helm's Makefile stamps in for a release tag, so `helm version` reports it.
+HELM_X=" -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.metadata="
+HELM_X="$HELM_X -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 
 # What the Kubernetes release build stamps in (hack/lib/version.sh), so that
 # /version and `kubectl version` report the real release.
@@ -168,6 +173,7 @@ build kube "$LDFLAGS_COMMON$KUBE_X" "$TMP/" \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler
 build weaviate "$LDFLAGS_COMMON" "$TMP/weaviate-server" github.com/weaviate/weaviate/cmd/weaviate-server
+build helm "$LDFLAGS_COMMON$HELM_X" "$TMP/helm" helm.sh/helm/v4/cmd/helm
 
 cat >"$TMP/VERSIONS" <<EOF
 etcd                    go.etcd.io/etcd/server/v3 $ETCD_VERSION
@@ -175,6 +181,7 @@ kube-apiserver          k8s.io/kubernetes $K8S_VERSION
 kube-controller-manager k8s.io/kubernetes $K8S_VERSION
 kube-scheduler          k8s.io/kubernetes $K8S_VERSION
 weaviate-server         github.com/weaviate/weaviate $WEAVIATE_VERSION
+helm                    helm.sh/helm/v4 $HELM_VERSION
 go                      $GOVERSION $GOOS/$GOARCH
 EOF
 touch "$TMP/.complete"

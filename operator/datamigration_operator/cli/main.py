@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
+from typing import Annotated
 
 import typer
 import typer.core
@@ -21,6 +22,7 @@ import typer.main
 # typer vendors its own click; its group API speaks these classes.
 from typer._click.core import Command, Context
 
+from datamigration_operator import __version__
 from datamigration_operator.quiet_authlib import quiet_authlib
 
 # What each top-level command is: (module, attribute), a typer app (group) or a function.
@@ -92,8 +94,25 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"dmctl {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Migrate an application's data from SQLite to Weaviate with a Kubernetes operator."""
 
 

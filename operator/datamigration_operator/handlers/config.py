@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from datamigration_operator import __version__
 from datamigration_operator.reconcile.observed import JobPolicy
 
 JOB_IMAGE_ENV: Final = "DATAMIGRATION_JOB_IMAGE"
 # The operator's own image runs the Jobs (`dmctl job ...`) unless spec.jobTemplate.image says
 # otherwise; the Deployment sets DATAMIGRATION_JOB_IMAGE to the image it runs.
-DEFAULT_JOB_IMAGE: Final = "ghcr.io/gremlins-ai/datamigration-operator:0.1.0"
+OPERATOR_IMAGE_REPOSITORY: Final = "ghcr.io/gremlins-ai/datamigration-operator"
+DEFAULT_JOB_IMAGE: Final = f"{OPERATOR_IMAGE_REPOSITORY}:{__version__}"
 RESYNC_ENV: Final = "DATAMIGRATION_RESYNC_SECONDS"
 # What spec.jobTemplate may ask for beyond the defaults (the operator's own image, the
 # ServiceAccount it creates per DataMigration): comma-separated lists, empty by default.

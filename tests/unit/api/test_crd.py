@@ -105,6 +105,20 @@ def test_committed_crd_matches_the_models() -> None:
     assert yaml.safe_load(crd.DEFAULT_OUTPUT.read_text()) == CRD
 
 
+@pytest.mark.parametrize("copy_path", crd.COPIES, ids=lambda p: str(p.relative_to(crd.ROOT)))
+def test_kustomize_and_helm_copies_are_the_generated_crd(copy_path: Any) -> None:
+    assert copy_path.read_text() == crd.render(), (
+        f"{copy_path} drifted: run python -m datamigration_operator.api.crd"
+    )
+
+
+def test_generated_yaml_has_no_anchors_or_aliases() -> None:
+    """A schema fragment used twice (e.g. a `required` list) is written out twice."""
+    events = list(yaml.parse(crd.render()))
+    assert not [e for e in events if isinstance(e, yaml.AliasEvent)]
+    assert not [e for e in events if getattr(e, "anchor", None)]
+
+
 def test_check_mode_reports_drift(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     stale = tmp_path / "crd.yaml"
     stale.write_text("old\n")

@@ -69,3 +69,12 @@ def test_without_plugins_dmctl_has_only_its_own_commands(monkeypatch: pytest.Mon
     missing = CliRunner().invoke(app, ["sandbox", "up"])
     assert missing.exit_code == 2
     assert "No such command 'sandbox'" in missing.output
+
+
+def test_version_prints_the_package_version_and_runs_no_command() -> None:
+    from datamigration_operator import __version__
+
+    for flag in ("--version", "-V"):
+        result = CliRunner().invoke(app, [flag])
+        assert result.exit_code == 0, result.output
+        assert result.output == f"dmctl {__version__}\n"
