@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast, get_args
 
+from datamigration_operator.api.job_contract import CONTAINER_NAME, JOB_UID_LABEL
 from datamigration_operator.api.names import (
     ANNOTATION_CONFIGMAP_ORIGINAL,
     ANNOTATION_JOB_GENERATION,
@@ -40,6 +41,10 @@ from datamigration_operator.reconcile.observed import (
 )
 
 _READ_WRITE_ONCE = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
+# The label the Job controller puts on its pods (with the Job's name; uid when we know it).
+_JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+# What the kubelet keeps of a termination message.
+_MAX_TERMINATION_MESSAGE = 4096
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,11 @@ async def observe(
         asyncio.gather(*(_observe_workload(client, ns, ref) for ref in spec.app.workloads)),
         _observe_secrets(client, ns, secret_refs),
     )
+    owned = [
+        job
+        for job in (observed_job(obj) for obj in jobs if _owned_by(obj, dm.metadata.uid))
+        if job is not None
+    ]
     observation = Observation(
         name=dm.metadata.name,
         namespace=ns,
@@ -84,11 +94,7 @@ async def observe(
         status=dm.status,
         now=now,
         config_map=_config_map(config_map, spec.app.key),
-        jobs=tuple(
-            job
-            for job in (observed_job(obj) for obj in jobs if _owned_by(obj, dm.metadata.uid))
-            if job is not None
-        ),
+        jobs=tuple(await _with_failure_reasons(client, ns, owned)),
         workloads=tuple(workloads),
         claim=claim,
         secrets=secrets,
@@ -157,6 +163,49 @@ def observed_job(obj: Object) -> ObservedJob | None:
         finished_at=_timestamp(finished),
         uid=str(meta.get("uid") or ""),
     )
+
+
+async def _with_failure_reasons(
+    client: KubeClient, namespace: str, jobs: list[ObservedJob]
+) -> list[ObservedJob]:
+    """Failed Jobs with their pods' termination message (one pod list per failed Job; a Job
+    whose pods are gone, by TTL or by hand, keeps only its condition's message)."""
+    failed = [job for job in jobs if job.state == "Failed"]
+    if not failed:
+        return jobs
+    pods = await asyncio.gather(
+        *(client.list(PODS, namespace, label_selector=_pods_of(job)) for job in failed)
+    )
+    said = {job.name: termination_message(found) for job, found in zip(failed, pods, strict=True)}
+    return [
+        replace(job, termination_message=said[job.name]) if said.get(job.name) else job
+        for job in jobs
+    ]
+
+
+def _pods_of(job: ObservedJob) -> str:
+    if job.uid:  # exact: not a pod of an earlier Job of the same name
+        return f"{JOB_UID_LABEL}={job.uid}"
+    return f"{_JOB_NAME_LABEL}={job.name}"
+
+
+def termination_message(pods: list[Object]) -> str:
+    """The termination message of the Job container that failed last ("" when none said
+    anything): state.terminated, or lastState.terminated of a restarted container."""
+    latest: tuple[str, str] = ("", "")
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            if container.get("name") not in (CONTAINER_NAME, None):
+                continue
+            for state in (container.get("state"), container.get("lastState")):
+                ended = (state or {}).get("terminated") or {}
+                message = ended.get("message")
+                if not message or not ended.get("exitCode"):
+                    continue
+                finished = str(ended.get("finishedAt") or "")
+                if finished >= latest[0]:
+                    latest = (finished, str(message)[:_MAX_TERMINATION_MESSAGE])
+    return latest[1]
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -25,6 +25,9 @@ class ObservedJob:
     finished_at: datetime | None = None
     uid: str = ""
     """metadata.uid: a validation report counts only when it carries its validate Job's."""
+    termination_message: str = ""
+    """Of a failed Job: what its last failed pod's container said at exit (the Job writes its
+    final error to its terminationMessagePath; else the kubelet keeps the tail of the log)."""
 
     @property
     def active(self) -> bool:

@@ -40,6 +40,7 @@ from datamigration_operator.reconcile.actions import (
 )
 from datamigration_operator.reconcile.conditions import find_condition, set_condition
 from datamigration_operator.reconcile.gates import check_gate, validation_verdict
+from datamigration_operator.reconcile.job_failure import failed_job_message
 from datamigration_operator.reconcile.job_names import job_account_name, job_name
 from datamigration_operator.reconcile.observed import Observation, ObservedJob
 from datamigration_operator.reconcile.phase_table import PHASE_TABLE
@@ -284,13 +285,17 @@ class _Planner:
         policy = self.obs.spec.validation
         unreported = report is None or report.job != self.job_name or report.finished_at is None
         if self.obs.spec.phase == "validate" and unreported:
-            ended = self._job_state() in ("Succeeded", "Failed", "Deleted")
+            state = self._job_state()
+            ended = state in ("Succeeded", "Failed", "Deleted")
             reason = reasons.JOB_FAILED if ended else reasons.VALIDATION_RUNNING
             message = (
                 f"validate Job {self.job_name} ended without a report"
                 if ended
                 else f"validate Job {self.job_name} has not reported yet"
             )
+            if state in ("Failed", "Deleted") and self.job_name is not None:
+                job = self.observed_jobs.get(self.job_name)
+                message = failed_job_message("validate", self.job_name, state, job)
             self._condition(reasons.VALIDATED, "False", reason, message)
             return
         verdict = validation_verdict(report, self.epoch, policy, self._validation_issuer())
@@ -413,10 +418,7 @@ class _Planner:
         elif state == "Succeeded":
             self._done(reasons.JOB_SUCCEEDED, f"{kind} Job {name} succeeded")
         else:
-            job = self.observed_jobs.get(name)
-            detail = f": {job.message}" if job is not None and job.message else ""
-            ended = "was deleted" if state == "Deleted" else "failed"
-            message = f"{kind} Job {name} {ended}{detail}; bump spec.rerun to retry"
+            message = failed_job_message(kind, name, state, self.observed_jobs.get(name))
             self._condition(done_condition, "False", reasons.JOB_FAILED, message)
             self._set_state("Failed", reasons.JOB_FAILED, message)
 
