@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 import weaviate
+from pydantic import ValidationError
 from weaviate.auth import Auth
 from weaviate.classes.config import DataType, Property, ReferenceProperty
 from weaviate.classes.init import AdditionalConfig, Timeout
@@ -41,6 +42,7 @@ from datamigration_operator.migration.mapping import (
     collection_schema,
 )
 from datamigration_operator.migration.mapping.values import to_weaviate_payload, vector_to_floats
+from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.sink.grpc_objects import ObjectEncoder
 from datamigration_operator.migration.sink.settings import SinkSettings as SinkSettings
 
@@ -113,9 +115,15 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
     url = f"{'https' if target.tls else 'http'}://{target.http.host}:{target.http.port}"
     endpoint = f"Weaviate at {url} (gRPC {target.grpc.host}:{target.grpc.port})"
     try:
+        # with a key, the client checks it against GET /v1/meta here already
         client = _connect_to(target, api_key, timeout)
+    except UnexpectedStatusCodeError as error:
+        raise _refused(error, url, api_key) or error from None
     except (WeaviateConnectionError, WeaviateStartUpError) as error:
         raise WeaviateUnreachableError(f"{endpoint} unreachable: {root_cause(error)}") from None
+    except ValidationError as error:  # the client's own check of the endpoint
+        reasons = "; ".join(str(e.get("msg", "")) for e in error.errors())
+        raise NotRetryableError(f"{endpoint} cannot be used: {reasons}") from None
     try:
         if not client.is_ready():
             raise WeaviateUnreachableError(f"{endpoint} is not ready (GET /v1/.well-known/ready)")
@@ -149,13 +157,18 @@ def _check_credentials(client: Any, url: str, api_key: str | None) -> None:
     try:
         client.get_meta()
     except UnexpectedStatusCodeError as error:
-        if error.status_code not in (401, 403):
-            raise
-        raise WeaviateAuthError(
-            refused_key_message(
-                error.status_code, _server_message(error), url, keyed=api_key is not None
-            )
-        ) from None
+        raise _refused(error, url, api_key) or error from None
+
+
+def _refused(
+    error: UnexpectedStatusCodeError, url: str, api_key: str | None
+) -> WeaviateAuthError | None:
+    if error.status_code not in (401, 403):
+        return None
+    detail = _server_message(error)
+    return WeaviateAuthError(
+        refused_key_message(error.status_code, detail, url, keyed=api_key is not None)
+    )
 
 
 def refused_key_message(

@@ -12,7 +12,10 @@ import grpc
 import pytest
 from weaviate.exceptions import WeaviateBatchError
 
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.mapping import MigrationObject
+from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.sink.weaviate_sink import (
     CollectionKeeper,
     RateLimiter,
@@ -22,6 +25,7 @@ from datamigration_operator.migration.sink.weaviate_sink import (
     WeaviateAuthError,
     WeaviateSink,
     backoff_delay,
+    connect,
     missing_collection,
     root_cause,
 )
@@ -345,3 +349,9 @@ def test_the_root_cause_of_a_connection_failure_is_named() -> None:
     outer.__cause__ = ConnectionRefusedError(111, "Connection refused")
     assert root_cause(outer) == "Connection refused"
     assert root_cause(RuntimeError("plain")) == "plain"
+
+
+def test_an_endpoint_the_client_cannot_use_is_not_retried() -> None:
+    same = Endpoint(host="127.0.0.1", port=8080)
+    with pytest.raises(NotRetryableError, match="must be different"):
+        connect(JobTarget(http=same, grpc=same, tls=False), None)
