@@ -187,7 +187,7 @@ def _run_job(kind: JobKind) -> Ended:
                 EXIT_RETRYABLE,
                 "MissingApiKey",
                 f"the Weaviate API key variable {config.target.api_key_env} is empty "
-                "(spec.target.apiKeySecretRef names a Secret or key that is missing)",
+                "(the Secret key spec.target.apiKeySecretRef names holds no value)",
             )
     emit("started", kind=kind, job=config.job_name, migration=config.datamigration.name)
     try:
