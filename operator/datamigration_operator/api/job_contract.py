@@ -20,6 +20,12 @@ NON_RETRYABLE_EXIT_CODE: Final = 42
 JOB_UID_ENV: Final = "DATAMIGRATION_JOB_UID"
 JOB_UID_LABEL: Final = "batch.kubernetes.io/controller-uid"
 CONTAINER_NAME: Final = "job"
+# Where the container writes its final error (its terminationMessagePath, standard in Kubernetes):
+# the kubelet puts the file in the pod's status.containerStatuses[].state.terminated.message and
+# the operator shows it in status.message and a Warning event. The Job learns the path from this
+# variable (set to the same value), so a runtime that maps paths (the sandbox) can map it too.
+TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
+TERMINATION_LOG_ENV: Final = "DATAMIGRATION_TERMINATION_LOG"
 SOURCE_MOUNT_PATH: Final = "/var/lib/datamigration/source"
 SCRATCH_MOUNT_PATH: Final = "/var/lib/datamigration/scratch"
 CA_MOUNT_PATH: Final = "/var/run/datamigration/ca"

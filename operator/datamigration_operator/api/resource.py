@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,7 @@ class ObjectMeta(BaseModel):
     namespace: str = "default"
     uid: str = ""
     generation: int = 1
+    creation_timestamp: datetime | None = None
 
 
 class DataMigration(StatusModel):

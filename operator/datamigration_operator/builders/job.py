@@ -151,6 +151,7 @@ def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[
                 "fieldRef": {"fieldPath": f"metadata.labels['{contract.JOB_UID_LABEL}']"}
             },
         },
+        {"name": contract.TERMINATION_LOG_ENV, "value": contract.TERMINATION_MESSAGE_PATH},
     ]
     secret = dm.spec.target.api_key_secret_ref
     if secret is not None:
@@ -183,6 +184,10 @@ def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": mounts,
+        # The Job's final error (one line, never a secret) becomes the pod's termination
+        # message; a container that dies before writing it leaves the tail of its log there.
+        "terminationMessagePath": contract.TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if template.image_pull_policy is not None:
         container["imagePullPolicy"] = template.image_pull_policy

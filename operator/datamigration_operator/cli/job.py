@@ -2,8 +2,11 @@
 
 The configuration is JobConfig JSON in $DATAMIGRATION_JOB_CONFIG, the Weaviate API key a
 secretKeyRef variable. Exit 0 on success, NON_RETRYABLE_EXIT_CODE (42) when a retry cannot
-help (bad configuration or mapping, objects that keep failing: podFailurePolicy fails the Job at
-once), 1 for anything a new pod may get past (Weaviate or the API server unreachable).
+help (bad configuration or mapping, a refused API key, objects that keep failing:
+podFailurePolicy fails the Job at once), 1 for anything a new pod may get past (Weaviate or the
+API server unreachable). A run that fails writes one line saying why to the container's
+termination message file ($DATAMIGRATION_TERMINATION_LOG): the operator shows it in
+status.message and a Warning event.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,11 @@ from pydantic import ValidationError
 
 from datamigration_operator.api.durations import parse_duration
 from datamigration_operator.api.job_contract import (
+    API_KEY_ENV,
     CONFIG_ENV,
     JOB_UID_ENV,
     NON_RETRYABLE_EXIT_CODE,
+    TERMINATION_LOG_ENV,
     JobConfig,
 )
 from datamigration_operator.api.names import owner_id
@@ -36,9 +42,16 @@ from datamigration_operator.api.status import (
     ValidationReport,
 )
 from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
-from datamigration_operator.migration.runs.exit_codes import EXIT_RETRYABLE, classify
+from datamigration_operator.migration.runs.exit_codes import (
+    EXIT_RETRYABLE,
+    classify,
+    failure_message,
+)
+from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import EXIT_OK, RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import (
+    EndpointUnreachableError,
+    FailedObject,
     SinkSettings,
     WeaviateUnreachableError,
     connect,
@@ -49,6 +62,11 @@ job_app = typer.Typer(
 )
 log = logging.getLogger("dmctl.job")
 CONNECT_RETRY_MAX_DELAY = 5.0
+# The copy is the first to reach its endpoint: nobody answering for this long is a wrong host or
+# port (or a Weaviate that is down), told at once rather than after the pod retries.
+COPY_CONNECT_GRACE = 10.0
+# The kubelet keeps at most 4096 bytes of a termination message; status.message takes 1024.
+MAX_TERMINATION_MESSAGE = 900
 
 
 class KubeRunReporter:
@@ -117,19 +135,60 @@ def settings_of(config: JobConfig) -> RunSettings:
     )
 
 
+@dataclass(frozen=True)
+class Ended:
+    """How a run ended: its exit code and, unless it succeeded, why (one line)."""
+
+    code: int
+    reason: str = ""
+    message: str = ""
+
+
 def run_job(kind: JobKind) -> int:
+    """Runs the Job; a failure's reason goes to the termination message file as well."""
+    ended = _run_job(kind)
+    if ended.code != EXIT_OK:
+        write_termination_message(ended.message or ended.reason, os.environ.get(API_KEY_ENV))
+    return ended.code
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` without the API key, should an error message ever quote it."""
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+def write_termination_message(message: str, secret: str | None = None) -> None:
+    """One line into $DATAMIGRATION_TERMINATION_LOG (the container's terminationMessagePath),
+    best effort: outside a pod (the variable unset) or on a read-only path nothing is written."""
+    path = os.environ.get(TERMINATION_LOG_ENV)
+    if not path:
+        return
+    line = " ".join(redact(message, secret).split())[:MAX_TERMINATION_MESSAGE]
+    try:
+        Path(path).write_text(line + "\n", encoding="utf-8")
+    except OSError as error:
+        log.warning("could not write the termination message to %s: %s", path, error)
+
+
+def _run_job(kind: JobKind) -> Ended:
     try:
         config = load_config(kind)
     except ValueError as error:
         emit("failed", reason="InvalidConfig", message=str(error))
-        return NON_RETRYABLE_EXIT_CODE
+        return Ended(NON_RETRYABLE_EXIT_CODE, "InvalidConfig", str(error))
     settings = settings_of(config)
     api_key = None
     if config.target.api_key_env is not None:
         api_key = os.environ.get(config.target.api_key_env)
         if not api_key:
             emit("failed", reason="MissingApiKey", variable=config.target.api_key_env)
-            return EXIT_RETRYABLE  # the Secret may appear; the kubelet retries too
+            # the Secret may appear; the kubelet retries too
+            return Ended(
+                EXIT_RETRYABLE,
+                "MissingApiKey",
+                f"the Weaviate API key variable {config.target.api_key_env} is empty "
+                "(the Secret key spec.target.apiKeySecretRef names holds no value)",
+            )
     emit("started", kind=kind, job=config.job_name, migration=config.datamigration.name)
     try:
         with MigrationReporter(config.datamigration) as migration:
@@ -140,12 +199,15 @@ def run_job(kind: JobKind) -> int:
             finally:
                 client.close()
     except ReporterError as error:
-        emit("failed", reason="DataMigrationUnavailable", message=str(error))
-        return EXIT_RETRYABLE if error.retryable else NON_RETRYABLE_EXIT_CODE
+        message = redact(str(error), api_key)
+        emit("failed", reason="DataMigrationUnavailable", message=message)
+        code = EXIT_RETRYABLE if error.retryable else NON_RETRYABLE_EXIT_CODE
+        return Ended(code, "DataMigrationUnavailable", message)
     except Exception as error:
         code, reason = classify(error)
-        emit("failed", reason=reason, message=str(error)[:1000])
-        return code
+        message = redact(failure_message(error), api_key)[:1000]
+        emit("failed", reason=reason, message=message)
+        return Ended(code, reason, message)
 
 
 def _connect(
@@ -158,23 +220,27 @@ def _connect(
 ) -> Any:
     """The Weaviate client. Sync and validate run after a copy reached this endpoint: one that
     does not answer now is an outage (a Weaviate restart), waited out up to drainTimeout
-    rather than spent on pod retries. The copy fails at once: there, it is a wrong endpoint."""
-    if kind == "copy":
-        return connect(config.target, api_key)
-    deadline = monotonic() + parse_duration(config.drain_timeout).total_seconds()
+    rather than spent on pod retries. The copy waits COPY_CONNECT_GRACE at most, then fails
+    for good (EndpointUnreachableError): there, it is a wrong endpoint. Either way the error
+    names host and port."""
+    copy = kind == "copy"
+    wait = COPY_CONNECT_GRACE if copy else parse_duration(config.drain_timeout).total_seconds()
+    deadline = monotonic() + wait
     delay = 0.5
     while True:
         try:
             return connect(config.target, api_key)
         except WeaviateUnreachableError as error:
             if monotonic() + delay > deadline:
+                if copy:
+                    raise EndpointUnreachableError(str(error)) from None
                 raise
             emit("waiting", reason="WeaviateUnavailable", message=str(error)[:300])
             sleep(delay)
             delay = min(delay * 2, CONNECT_RETRY_MAX_DELAY)
 
 
-def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunReporter) -> int:
+def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunReporter) -> Ended:
     if kind == "copy":
         result, ref = copy_run(settings, client, reporter)
         emit(
@@ -183,14 +249,18 @@ def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunRep
             written=result.written,
             retried=result.retried_objects,
             skippedOnResume=result.skipped_on_resume,
+            recreatedCollections=result.collections_recreated,
             failed=result.failed_count,
             report=ref,
         )
-        return NON_RETRYABLE_EXIT_CODE if result.failed_count else EXIT_OK
+        if not result.failed_count:
+            return Ended(EXIT_OK)
+        message = _failed_objects(result.failed_count, result.failed, ref)
+        return Ended(NON_RETRYABLE_EXIT_CODE, "ObjectsFailed", message)
     diff = diff_run(settings, client, reporter, repair=kind == "sync")
     if diff.not_concluded is not None:  # the report says why; the operator shows it
         emit("inconclusive", reason="OutboxNotDraining", message=diff.not_concluded)
-        return EXIT_OK
+        return Ended(EXIT_OK)
     emit(
         "finished",
         checked=diff.checked,
@@ -202,9 +272,16 @@ def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunRep
         failed=len(diff.failed),
     )
     if diff.failed:
-        return NON_RETRYABLE_EXIT_CODE
+        message = _failed_objects(len(diff.failed), diff.failed)
+        return Ended(NON_RETRYABLE_EXIT_CODE, "ObjectsFailed", message)
     # validate succeeds once its report is written; the operator judges the counts
-    return EXIT_OK
+    return Ended(EXIT_OK)
+
+
+def _failed_objects(count: int, failures: list[FailedObject], report: str | None = None) -> str:
+    first = f" (first: {failure_line(failures[0])})" if failures else ""
+    where = f"; every key in ConfigMap {report}" if report else ""
+    return f"{count} objects kept failing in Weaviate{first}{where}"
 
 
 @job_app.command("copy")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast, get_args
 
+from datamigration_operator.api.job_contract import CONTAINER_NAME, JOB_UID_LABEL
 from datamigration_operator.api.names import (
     ANNOTATION_CONFIGMAP_ORIGINAL,
     ANNOTATION_JOB_GENERATION,
@@ -14,6 +15,7 @@ from datamigration_operator.api.names import (
     LABEL_MANAGED_BY,
     LABEL_PHASE,
     OPERATOR_NAME,
+    owner_id,
 )
 from datamigration_operator.api.phases import JobState, Phase
 from datamigration_operator.api.resource import DataMigration
@@ -21,6 +23,7 @@ from datamigration_operator.api.spec import SecretKeyRef, WorkloadRef
 from datamigration_operator.builders.configmap import read_mode
 from datamigration_operator.builders.workloads import rollout_complete, stamped_mode
 from datamigration_operator.kube.client import KubeClient, Object
+from datamigration_operator.kube.errors import KubeApiError
 from datamigration_operator.kube.resources import (
     CONFIGMAPS,
     DATAMIGRATIONS,
@@ -30,6 +33,7 @@ from datamigration_operator.kube.resources import (
     SECRETS,
     WORKLOADS,
 )
+from datamigration_operator.reconcile.inputs import endpoint_key
 from datamigration_operator.reconcile.observed import (
     JobPolicy,
     Observation,
@@ -37,9 +41,14 @@ from datamigration_operator.reconcile.observed import (
     ObservedConfigMap,
     ObservedJob,
     ObservedWorkload,
+    OtherMigration,
 )
 
 _READ_WRITE_ONCE = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
+# The label the Job controller puts on its pods (with the Job's name; uid when we know it).
+_JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+# What the kubelet keeps of a termination message.
+_MAX_TERMINATION_MESSAGE = 4096
 
 
 @dataclass(frozen=True)
@@ -69,13 +78,19 @@ async def observe(
     secret_refs = [
         ref for ref in (spec.target.api_key_secret_ref, spec.target.tls.ca_secret_ref) if ref
     ]
-    config_map, jobs, claim, workloads, secrets = await asyncio.gather(
+    config_map, jobs, claim, workloads, secrets, others = await asyncio.gather(
         client.get(CONFIGMAPS, ns, spec.app.config_map_ref.name),
         client.list(JOBS, ns, label_selector=job_selector(dm.metadata.name)),
         _observe_claim(client, ns, spec.source.claim_name),
         asyncio.gather(*(_observe_workload(client, ns, ref) for ref in spec.app.workloads)),
         _observe_secrets(client, ns, secret_refs),
+        _observe_other_migrations(client, dm),
     )
+    owned = [
+        job
+        for job in (observed_job(obj) for obj in jobs if _owned_by(obj, dm.metadata.uid))
+        if job is not None
+    ]
     observation = Observation(
         name=dm.metadata.name,
         namespace=ns,
@@ -84,18 +99,51 @@ async def observe(
         status=dm.status,
         now=now,
         config_map=_config_map(config_map, spec.app.key),
-        jobs=tuple(
-            job
-            for job in (observed_job(obj) for obj in jobs if _owned_by(obj, dm.metadata.uid))
-            if job is not None
-        ),
+        jobs=tuple(await _with_failure_reasons(client, ns, owned)),
         workloads=tuple(workloads),
         claim=claim,
         secrets=secrets,
         job_policy=policy or JobPolicy(),
+        created_at=dm.metadata.creation_timestamp,
+        other_migrations=others,
     )
     version = None if config_map is None else config_map["metadata"].get("resourceVersion")
     return World(dm, observation, version)
+
+
+async def _observe_other_migrations(
+    client: KubeClient, dm: DataMigration
+) -> tuple[OtherMigration, ...]:
+    """Every other DataMigration the operator may list: cluster-wide, or (a namespaced
+    install, 403 on the cluster-wide list) those of this namespace."""
+    try:
+        objects = await client.list_all_namespaces(DATAMIGRATIONS)
+    except KubeApiError as error:
+        if error.code != 403:
+            raise
+        objects = await client.list(DATAMIGRATIONS, dm.metadata.namespace)
+    me = owner_id(dm.metadata.namespace, dm.metadata.name)
+    others = [_other_migration(obj) for obj in objects]
+    return tuple(other for other in others if other is not None and other.owner != me)
+
+
+def _other_migration(obj: Object) -> OtherMigration | None:
+    """None for one being deleted (its claim goes with it) or one without a usable target."""
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    if meta.get("deletionTimestamp"):
+        return None
+    http = (spec.get("target") or {}).get("http") or {}
+    mappings = [c for c in spec.get("collections") or [] if isinstance(c, dict)]
+    collections = [c.get("collection") for c in mappings]
+    if not isinstance(http.get("host"), str) or not isinstance(http.get("port"), int):
+        return None
+    created = meta.get("creationTimestamp")
+    return OtherMigration(
+        owner=owner_id(meta.get("namespace", ""), meta.get("name", "")),
+        created_at=datetime.fromisoformat(created) if isinstance(created, str) else None,
+        endpoint=endpoint_key(http["host"], http["port"]),
+        collections=frozenset(c.lower() for c in collections if isinstance(c, str)),
+    )
 
 
 def _config_map(obj: Object | None, key: str) -> ObservedConfigMap:
@@ -157,6 +205,49 @@ def observed_job(obj: Object) -> ObservedJob | None:
         finished_at=_timestamp(finished),
         uid=str(meta.get("uid") or ""),
     )
+
+
+async def _with_failure_reasons(
+    client: KubeClient, namespace: str, jobs: list[ObservedJob]
+) -> list[ObservedJob]:
+    """Failed Jobs with their pods' termination message (one pod list per failed Job; a Job
+    whose pods are gone, by TTL or by hand, keeps only its condition's message)."""
+    failed = [job for job in jobs if job.state == "Failed"]
+    if not failed:
+        return jobs
+    pods = await asyncio.gather(
+        *(client.list(PODS, namespace, label_selector=_pods_of(job)) for job in failed)
+    )
+    said = {job.name: termination_message(found) for job, found in zip(failed, pods, strict=True)}
+    return [
+        replace(job, termination_message=said[job.name]) if said.get(job.name) else job
+        for job in jobs
+    ]
+
+
+def _pods_of(job: ObservedJob) -> str:
+    if job.uid:  # exact: not a pod of an earlier Job of the same name
+        return f"{JOB_UID_LABEL}={job.uid}"
+    return f"{_JOB_NAME_LABEL}={job.name}"
+
+
+def termination_message(pods: list[Object]) -> str:
+    """The termination message of the Job container that failed last ("" when none said
+    anything): state.terminated, or lastState.terminated of a restarted container."""
+    latest: tuple[str, str] = ("", "")
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            if container.get("name") not in (CONTAINER_NAME, None):
+                continue
+            for state in (container.get("state"), container.get("lastState")):
+                ended = (state or {}).get("terminated") or {}
+                message = ended.get("message")
+                if not message or not ended.get("exitCode"):
+                    continue
+                finished = str(ended.get("finishedAt") or "")
+                if finished >= latest[0]:
+                    latest = (finished, str(message)[:_MAX_TERMINATION_MESSAGE])
+    return latest[1]
 
 
 def _timestamp(value: Any) -> datetime | None:

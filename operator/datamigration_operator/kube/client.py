@@ -34,6 +34,11 @@ class KubeClient:
             raise
         return obj
 
+    async def list_all_namespaces(self, resource: Resource) -> list[Object]:
+        result = await self.transport.request("GET", resource.all_namespaces_path())
+        items: list[Object] = result.get("items") or []
+        return items
+
     async def list(
         self, resource: Resource, namespace: str, *, label_selector: str | None = None
     ) -> list[Object]:

@@ -18,9 +18,15 @@ class Resource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def _prefix(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    def all_namespaces_path(self) -> str:
+        return f"{self._prefix}/{self.plural}"
+
     def path(self, namespace: str, name: str | None = None, subresource: str | None = None) -> str:
-        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        path = f"{prefix}/namespaces/{namespace}/{self.plural}"
+        path = f"{self._prefix}/namespaces/{namespace}/{self.plural}"
         if name is not None:
             path += f"/{name}"
             if subresource is not None:

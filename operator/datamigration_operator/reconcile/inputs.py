@@ -4,6 +4,8 @@ claim and Secrets. A problem blocks the phase until it is fixed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import SecretKeyRef
 from datamigration_operator.builders.configmap import check_config_map
@@ -23,6 +25,38 @@ def config_map_problem(obs: Observation, me: str) -> Problem | None:
         )
     refusal = check_config_map(app.config_map_ref.name, app.key, cm.value, cm.owner, me)
     return None if refusal is None else (refusal.reason, refusal.message)
+
+
+def endpoint_key(host: str, port: int) -> str:
+    return f"{host.lower()}:{port}"
+
+
+def collection_problem(obs: Observation, me: str) -> Problem | None:
+    """A collection on the same Weaviate endpoint that an older DataMigration also writes
+    belongs to that one: two id namespaces in one collection would duplicate every row, and
+    each sync would delete the other's objects. (The Jobs check the claim recorded on the
+    collection too; this refuses before any Job runs, and across namespaces.)"""
+    target = obs.spec.target.http
+    endpoint = endpoint_key(target.host, target.port)
+    mine = {c.collection.lower(): c.collection for c in obs.spec.collections}
+    my_age = _age(obs.created_at, me)
+    for other in sorted(obs.other_migrations, key=lambda o: _age(o.created_at, o.owner)):
+        shared = sorted(mine[name] for name in other.collections & mine.keys())
+        if other.endpoint != endpoint or not shared or _age(other.created_at, other.owner) > my_age:
+            continue
+        listed = ", ".join(shared)
+        return (
+            reasons.COLLECTION_OWNED_BY_OTHER,
+            f"collection {listed} on Weaviate {endpoint} belongs to DataMigration {other.owner}, "
+            "created earlier; migrate into other collections (spec is immutable: create a new "
+            "DataMigration), or delete that one and its collections first",
+        )
+    return None
+
+
+def _age(created_at: datetime | None, owner: str) -> tuple[datetime, str]:
+    """Older first; a tie (same second) goes to the owner id, so exactly one of two wins."""
+    return created_at or datetime.max.replace(tzinfo=UTC), owner
 
 
 def workload_problem(obs: Observation) -> Problem | None:

@@ -25,6 +25,9 @@ class ObservedJob:
     finished_at: datetime | None = None
     uid: str = ""
     """metadata.uid: a validation report counts only when it carries its validate Job's."""
+    termination_message: str = ""
+    """Of a failed Job: what its last failed pod's container said at exit (the Job writes its
+    final error to its terminationMessagePath; else the kubelet keeps the tail of the log)."""
 
     @property
     def active(self) -> bool:
@@ -73,6 +76,20 @@ class JobPolicy:
 
 
 @dataclass(frozen=True)
+class OtherMigration:
+    """Another DataMigration the operator sees, by what could collide with this one: the
+    Weaviate endpoint and the collections it writes."""
+
+    owner: str
+    """`<namespace>/<name>`: its id namespace."""
+    created_at: datetime | None
+    endpoint: str
+    """`host:port` of its Weaviate REST endpoint, lower-cased."""
+    collections: frozenset[str]
+    """Its target collections, lower-cased (Weaviate compares class names so)."""
+
+
+@dataclass(frozen=True)
 class Observation:
     """Everything the planner decides from; `now` makes time explicit for tests."""
 
@@ -91,3 +108,8 @@ class Observation:
     """Referenced Secrets that exist, with their keys."""
     job_policy: JobPolicy = JobPolicy()
     """The operator's settings for Job images and ServiceAccounts."""
+    created_at: datetime | None = None
+    """This DataMigration's metadata.creationTimestamp: of two claiming one collection, the
+    older keeps it."""
+    other_migrations: tuple[OtherMigration, ...] = ()
+    """Every other DataMigration the operator may list (not being deleted)."""

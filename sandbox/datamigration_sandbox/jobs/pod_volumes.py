@@ -24,6 +24,7 @@ from datamigration_sandbox.jobs.atomic_writer import (
 )
 from datamigration_sandbox.jobs.env_resolution import SourceLookup
 from datamigration_sandbox.jobs.mount_paths import Mount, MountTable
+from datamigration_sandbox.jobs.termination_message import termination_mount
 
 
 class VolumeMountError(Exception):
@@ -131,10 +132,15 @@ def container_mounts(
     container: Mapping[str, Any],
     volumes: Mapping[str, Path],
     subpath_dir: Path | None = None,
+    termination_file: Path | None = None,
 ) -> MountTable:
     """The container's mount table. With `subpath_dir`, a subPath into a projected volume maps
-    to a copy under `subpath_dir/<volume>/<index>` (the kubelet's volume-subpaths)."""
+    to a copy under `subpath_dir/<volume>/<index>` (the kubelet's volume-subpaths). With
+    `termination_file`, the terminationMessagePath maps to it (emptied: see
+    termination_message)."""
     mounts: list[Mount] = []
+    if termination_file is not None:
+        mounts.append(termination_mount(container, termination_file))
     for index, mount in enumerate(container.get("volumeMounts") or []):
         volume = str(mount.get("name", ""))
         if volume not in volumes:

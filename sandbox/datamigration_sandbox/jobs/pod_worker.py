@@ -60,6 +60,10 @@ from datamigration_sandbox.jobs.readiness_probe import (
     parse_probe,
     probe_once,
 )
+from datamigration_sandbox.jobs.termination_message import (
+    termination_file,
+    termination_message,
+)
 from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
 from datamigration_sandbox.kube.status_errors import ApiError
 from datamigration_sandbox.kube.store import Store
@@ -357,7 +361,8 @@ class PodWorker:
                 with contextlib.suppress(asyncio.CancelledError, _PodGoneError):
                     await helper
         self.ready = False
-        return _Exit(code, started_at)
+        file = termination_file(self._settings.pod_dir(self.namespace, self.name), name)
+        return _Exit(code, started_at, message=termination_message(container, file, code, log_path))
 
     async def _keep_volumes_current(self) -> None:
         """The kubelet's volume sync: configMap/secret volumes follow their sources."""
@@ -406,8 +411,9 @@ class PodWorker:
         volumes = materialize_volumes(
             pod, self._lookup, pod_dir, lambda claim: settings.claim_dir(self.namespace, claim)
         )
-        subpaths = pod_dir / "volume-subpaths" / str(container.get("name", ""))
-        table = container_mounts(container, volumes, subpaths)
+        name = str(container.get("name", ""))
+        subpaths = pod_dir / "volume-subpaths" / name
+        table = container_mounts(container, volumes, subpaths, termination_file(pod_dir, name))
         declared = resolve_env(container, pod, self._lookup)
         argv = [table.rewrite(word) for word in expand_command(container, declared)]
         working_dir = container.get("workingDir")

@@ -58,6 +58,10 @@ from datamigration_sandbox.jobs.readiness_probe import (
     parse_probe,
     probe_once,
 )
+from datamigration_sandbox.jobs.termination_message import (
+    termination_file,
+    termination_message,
+)
 from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
 from datamigration_sandbox.real.api_client import ApiStatusError
 from datamigration_sandbox.real.kubelet_settings import SYNC_JITTER, KubeletSettings
@@ -229,7 +233,12 @@ class PodRuntime:
                     "process kubelet: the container needs an explicit command (images and "
                     "their entrypoints are not run here)"
                 )
-            table = container_mounts(container, folders, self._pod_dir / "volume-subpaths" / name)
+            table = container_mounts(
+                container,
+                folders,
+                self._pod_dir / "volume-subpaths" / name,
+                termination_file(self._pod_dir, name),
+            )
             declared = resolve_env(container, pod, lookup)
             argv = [table.rewrite(word) for word in expand_command(container, declared)]
             working_dir = container.get("workingDir")
@@ -342,6 +351,8 @@ class PodRuntime:
                     task.add_done_callback(self._stopping_tasks.discard)
                 started = now_rfc3339()
                 code = await self._supervise(container, process, started)
+                file = termination_file(self._pod_dir, name)
+                message = termination_message(container, file, code, log_path)
             state = terminated_state(code, started, now_rfc3339(), reason=reason, message=message)
             self._states[name] = state
             restart = policy == "Always" or (policy == "OnFailure" and code != 0)

@@ -80,14 +80,15 @@ class RestApi:
             and not request.path.startswith(_OPEN_PREFIX)
             and request.headers.get("Authorization") != f"Bearer {self.api_key}"
         ):
-            return web.json_response(
-                {
-                    "code": 401,
-                    "message": "anonymous access not enabled, please provide an "
-                    "auth scheme such as OIDC or API key",
-                },
-                status=401,
+            # as weaviate-server: no key is anonymous access, a wrong one an invalid key
+            anonymous = "Authorization" not in request.headers
+            message = (
+                "anonymous access not enabled, please provide an auth scheme such as OIDC or "
+                "API key"
+                if anonymous
+                else "unauthorized: invalid api key"
             )
+            return web.json_response({"code": 401, "message": message}, status=401)
         try:
             return await handler(request)
         except WeaviateError as error:

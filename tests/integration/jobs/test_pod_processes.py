@@ -299,3 +299,39 @@ async def test_missing_service_account_is_a_failed_create(cluster: Cluster) -> N
     cluster.create("", "serviceaccounts", {"metadata": {"name": "ghost"}})
 
     await cluster.wait_finished("no-sa")
+
+
+async def test_the_termination_message_is_what_the_container_wrote_else_its_log_tail(
+    cluster: Cluster,
+) -> None:
+    """terminationMessagePath maps to a per-container file (the container cannot write
+    /dev/termination-log here); the pod's terminated state carries what it wrote. With
+    FallbackToLogsOnError, a failed container that wrote nothing leaves its log's tail."""
+    write = (
+        "import os, sys; open(os.environ['MSG'], 'w').write('SQLite file /d/x.db does not exist');"
+        " sys.exit(42)"
+    )
+    env = [{"name": "MSG", "value": "/dev/termination-log"}]
+    policy = {"terminationMessagePath": "/dev/termination-log"}
+    fallback = {"terminationMessagePolicy": "FallbackToLogsOnError"}
+    cluster.create_job("wrote", write, backoffLimit=0, container={"env": env, **policy})
+    cluster.create_job(
+        "crashed",
+        "print('first'); print('last words'); raise SystemExit(3)",
+        backoffLimit=0,
+        container=fallback,
+    )
+    cluster.create_job("quiet", "raise SystemExit(3)", backoffLimit=0)
+
+    for name in ("wrote", "crashed", "quiet"):
+        await cluster.wait_finished(name)
+
+    def terminated(job: str) -> dict[str, Any]:
+        [pod] = cluster.pods_of(job)
+        ended: dict[str, Any] = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        return ended
+
+    wrote = terminated("wrote")
+    assert (wrote["exitCode"], wrote["message"]) == (42, "SQLite file /d/x.db does not exist")
+    assert terminated("crashed")["message"].splitlines()[-1] == "last words"
+    assert "message" not in terminated("quiet")  # policy File, nothing written

@@ -16,6 +16,9 @@ from weaviate.classes.config import DataType, Property, ReferenceProperty
 from weaviate.classes.query import Filter, MetadataQuery, QueryReference
 from weaviate.collections.classes.config import VectorIndexType
 
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
+from datamigration_operator.migration.sink.weaviate_sink import WeaviateAuthError, connect
 from tests.integration.weaviate.conftest import API_KEY, RunningWeaviate
 
 NAMESPACE = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
@@ -275,6 +278,36 @@ def test_api_key_is_required(sandbox: RunningWeaviate) -> None:
         urllib.request.urlopen(request, timeout=5)
     assert raised.value.code == 401
     assert json.loads(raised.value.read())["code"] == 401
+
+
+def test_a_wrong_key_is_told_from_no_key_as_weaviate_server_does(sandbox: RunningWeaviate) -> None:
+    """401 either way; the body says which (weaviate-server: `unauthorized: invalid api key`)."""
+    url = f"http://127.0.0.1:{sandbox.http_port}/v1/meta"
+    wrong = urllib.request.Request(url, headers={"Authorization": "Bearer wrong"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(wrong, timeout=5)
+    assert raised.value.code == 401
+    assert json.loads(raised.value.read())["message"] == "unauthorized: invalid api key"
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(url, timeout=5)
+    assert "anonymous access not enabled" in json.loads(raised.value.read())["message"]
+
+
+def test_the_jobs_connect_tells_a_refused_key_before_any_work(sandbox: RunningWeaviate) -> None:
+    target = JobTarget(
+        http=Endpoint(host="127.0.0.1", port=sandbox.http_port),
+        grpc=Endpoint(host="127.0.0.1", port=sandbox.grpc_port),
+        tls=False,
+    )
+    with pytest.raises(WeaviateAuthError) as raised:
+        connect(target, "wrong")
+    assert str(raised.value) == (
+        f"Weaviate refused the API key (HTTP 401 from http://127.0.0.1:{sandbox.http_port}: "
+        "unauthorized: invalid api key)"
+    )
+    with pytest.raises(WeaviateAuthError, match="without an API key"):
+        connect(target, None)
+    connect(target, API_KEY).close()
 
 
 def test_faults_and_stats_endpoints(sandbox: RunningWeaviate) -> None:

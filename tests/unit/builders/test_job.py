@@ -165,3 +165,11 @@ def test_runs_as_the_account_the_planner_chose_and_learns_its_own_uid() -> None:
             "fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/controller-uid']"}
         },
     }
+
+
+def test_the_final_error_goes_to_the_termination_message_the_job_finds_by_its_variable() -> None:
+    spec = container(job())
+    assert spec["terminationMessagePath"] == "/dev/termination-log"
+    assert spec["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    (variable,) = [e for e in spec["env"] if e["name"] == job_contract.TERMINATION_LOG_ENV]
+    assert variable["value"] == spec["terminationMessagePath"]

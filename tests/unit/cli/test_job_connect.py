@@ -1,5 +1,5 @@
 """The Jobs' connection to Weaviate: sync and validate wait out an outage (bounded by
-drainTimeout), the copy fails at once."""
+drainTimeout), the copy fails within seconds, for good."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.api.job_contract import JobConfig
+from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, JobConfig
 from datamigration_operator.cli import job as job_cli
-from datamigration_operator.migration.sink.weaviate_sink import WeaviateUnreachableError
+from datamigration_operator.migration.runs.exit_codes import EXIT_RETRYABLE, classify
+from datamigration_operator.migration.sink.weaviate_sink import (
+    EndpointUnreachableError,
+    WeaviateUnreachableError,
+)
 from tests.unit.builders.test_job import container, job
 
 
@@ -72,11 +76,31 @@ def test_the_wait_ends_at_the_drain_timeout_with_the_error(monkeypatch: pytest.M
     assert sum(clock.slept) <= 10
 
 
-def test_the_copy_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(job_cli, "connect", down_for(1))
+def test_the_copy_fails_within_seconds_for_good_naming_the_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The copy is the first to reach its endpoint: after a short grace (a blip), nobody there is
+    a wrong host or port, and a new pod would not find it either: exit 42 at once."""
+    monkeypatch.setattr(job_cli, "connect", down_for(1_000))
     clock = Clock()
-    with pytest.raises(ConnectionError):
+    with pytest.raises(EndpointUnreachableError, match=r"127\.0\.0\.1:8080") as raised:
         job_cli._connect(
             "copy", config("copy"), None, sleep=clock.sleep, monotonic=lambda: clock.now
         )
-    assert clock.slept == []
+    assert sum(clock.slept) <= job_cli.COPY_CONNECT_GRACE
+    assert classify(raised.value) == (NON_RETRYABLE_EXIT_CODE, "WeaviateUnreachable")
+
+
+def test_the_copy_gets_past_a_blip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(job_cli, "connect", down_for(2))
+    clock = Clock()
+    client = job_cli._connect(
+        "copy", config("copy"), None, sleep=clock.sleep, monotonic=lambda: clock.now
+    )
+    assert client == "client"
+    assert clock.slept == [0.5, 1.0]
+
+
+def test_sync_and_validate_outages_stay_retryable() -> None:
+    error = WeaviateUnreachableError("Weaviate at http://127.0.0.1:8080 unreachable")
+    assert classify(error) == (EXIT_RETRYABLE, "WeaviateUnavailable")

@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from datamigration_operator.api.names import ANNOTATION_CONFIGMAP_OWNER
-from datamigration_operator.controller.observe import observe, observed_job
-from datamigration_operator.kube.resources import CONFIGMAPS, PVCS, SECRETS
+from datamigration_operator.controller.observe import observe, observed_job, termination_message
+from datamigration_operator.kube.errors import KubeApiError
+from datamigration_operator.kube.resources import CONFIGMAPS, DATAMIGRATIONS, PODS, PVCS, SECRETS
 from tests.unit.kube.fake_api import FakeApi
-from tests.unit.kube.world import NS, SECRET_VALUE, add_deployment, add_job, client, job, populate
+from tests.unit.kube.world import (
+    NS,
+    SECRET_VALUE,
+    add_deployment,
+    add_job,
+    client,
+    job,
+    manifest,
+    populate,
+)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -106,3 +116,97 @@ async def test_observe_reports_missing_objects_and_owner() -> None:
     obs = (await observe(client(api), dm, NOW)).observation
     assert obs.claim is None
     assert not obs.config_map.exists
+
+
+def _job_pod(name: str, job_uid: str, *states: dict[str, object]) -> dict[str, object]:
+    statuses = [{"name": "job", "state": state, "lastState": {}} for state in states]
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {
+                "batch.kubernetes.io/controller-uid": job_uid,
+                "batch.kubernetes.io/job-name": "shop-migrate-1",
+            },
+        },
+        "status": {"phase": "Failed", "containerStatuses": statuses},
+    }
+
+
+def _terminated(code: int, message: str | None, at: str) -> dict[str, object]:
+    ended: dict[str, object] = {"exitCode": code, "finishedAt": at}
+    if message is not None:
+        ended["message"] = message
+    return {"terminated": ended}
+
+
+async def test_a_failed_job_carries_what_its_last_failed_pod_said() -> None:
+    api = FakeApi()
+    dm = populate(api)
+    failed = job("shop-migrate-1", "migrate", conditions=[{"type": "Failed", "status": "True"}])
+    failed["metadata"]["uid"] = "job-uid-1"
+    add_job(api, failed)
+    running = job("shop-migrate-2", "migrate", active=1)
+    running["metadata"]["uid"] = "job-uid-2"
+    add_job(api, running)
+    pods = {
+        "p1": _job_pod("p1", "job-uid-1", _terminated(1, "Weaviate unreachable", "10:00:01Z")),
+        "p2": _job_pod(
+            "p2", "job-uid-1", _terminated(42, "SQLite file /x does not exist", "10:00:09Z")
+        ),
+        # a pod of an earlier Job of the same name: not this Job's account
+        "p0": _job_pod("p0", "earlier-uid", _terminated(42, "stale", "10:00:30Z")),
+        "p3": _job_pod("p3", "job-uid-2", _terminated(42, "not failed", "10:00:40Z")),
+    }
+    for name, pod in pods.items():
+        api.put(PODS.path(NS, name), pod)
+    world = await observe(client(api), dm, NOW)
+    by_name = {j.name: j for j in world.observation.jobs}
+    assert by_name["shop-migrate-1"].termination_message == "SQLite file /x does not exist"
+    assert by_name["shop-migrate-2"].termination_message == ""  # only failed Jobs are asked
+
+
+def test_the_termination_message_of_a_success_or_of_nobody_is_none() -> None:
+    assert termination_message([]) == ""
+    ok = _job_pod("p", "u", _terminated(0, "done", "10:00:00Z"))
+    assert termination_message([ok]) == ""
+    silent = _job_pod("p", "u", _terminated(137, None, "10:00:00Z"))
+    assert termination_message([silent]) == ""
+    restarted = _job_pod("p", "u", {"waiting": {"reason": "CrashLoopBackOff"}})
+    restarted["status"]["containerStatuses"][0]["lastState"] = _terminated(  # type: ignore[index]
+        2, "said before the restart", "10:00:00Z"
+    )
+    assert termination_message([restarted]) == "said before the restart"
+
+
+def _another(api: FakeApi, namespace: str, name: str, **meta: object) -> None:
+    body = manifest(collections=[{"table": "orders", "collection": "Order"}])
+    body["metadata"] = {
+        "name": name,
+        "namespace": namespace,
+        "uid": f"uid-{name}",
+        "creationTimestamp": "2026-11-26T10:00:00Z",
+        **meta,
+    }
+    api.put(DATAMIGRATIONS.path(namespace, name), body)
+
+
+async def test_other_migrations_are_seen_across_namespaces_but_not_itself_or_deleted_ones() -> None:
+    api = FakeApi()
+    dm = populate(api)
+    _another(api, "tb", "happy2")
+    _another(api, NS, "gone", deletionTimestamp="2026-11-26T11:00:00Z")
+    others = (await observe(client(api), dm, NOW)).observation.other_migrations
+    assert [(o.owner, o.endpoint, o.collections) for o in others] == [
+        ("tb/happy2", "weaviate:8080", frozenset({"order"}))
+    ]
+    assert others[0].created_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+async def test_a_namespaced_install_sees_the_migrations_of_its_namespace() -> None:
+    api = FakeApi()
+    dm = populate(api)
+    _another(api, NS, "neighbour")
+    forbidden = KubeApiError(403, "Forbidden", "cannot list datamigrations at the cluster scope")
+    api.fail[("GET", DATAMIGRATIONS.all_namespaces_path())] = forbidden
+    others = (await observe(client(api), dm, NOW)).observation.other_migrations
+    assert [o.owner for o in others] == [f"{NS}/neighbour"]

@@ -76,7 +76,8 @@ class FakeApi:
         items = [
             copy.deepcopy(obj)
             for key, obj in self.objects.items()
-            if key.rsplit("/", 1)[0] == path and _matches(obj, params.get("labelSelector"))
+            if _in_collection(key.rsplit("/", 1)[0], path)
+            and _matches(obj, params.get("labelSelector"))
         ]
         if path.rsplit("/", 1)[1] in _COLLECTIONS:
             return {"kind": "List", "items": items}
@@ -94,6 +95,15 @@ _COLLECTIONS = (
     "persistentvolumeclaims",
     "datamigrations",
 )
+
+
+def _in_collection(parent: str, path: str) -> bool:
+    """`parent` (a namespaced collection path) lists under `path`: itself, or the same
+    resource across all namespaces (`/apis/g/v/plural`)."""
+    if parent == path:
+        return True
+    head, _, rest = parent.partition("/namespaces/")
+    return "/namespaces/" not in path and f"{head}/{rest.split('/', 1)[-1]}" == path
 
 
 def _matches(obj: dict[str, Any], selector: str | None) -> bool:

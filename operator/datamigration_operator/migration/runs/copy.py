@@ -54,6 +54,8 @@ class CopyResult:
     retried_objects: int = 0
     failed_count: int = 0
     failed: list[FailedObject] = field(default_factory=list)
+    collections_recreated: int = 0
+    """Times collections vanished mid-copy and were created again (the copy started over)."""
 
     def add_failures(self, failures: Sequence[FailedObject]) -> None:
         self.failed_count += len(failures)
@@ -116,8 +118,11 @@ def copy_tables(
     namespace: str,
     tracker: ProgressTracker,
     reader: TargetReader | None = None,
+    probe: bool = False,
 ) -> CopyResult:
-    """Copy every table from `tracker.checkpoint` on; raises the sink's errors that end a run."""
+    """Copy every table from `tracker.checkpoint` on; raises the sink's errors that end a run
+    (and TargetResetError: see copy_run). `probe`: compare with Weaviate from the first batch
+    on, as after a resume (a copy that starts over may find much of its work still there)."""
     result = CopyResult()
     settings = sink.settings
     checkpoint: Checkpoint = tracker.checkpoint
@@ -137,7 +142,7 @@ def copy_tables(
         # Resuming: compare with Weaviate until a batch has nothing there yet (the kill point),
         # across tables, since the published checkpoint may lag the last flushed batch.
         probing = reader is not None and (
-            checkpoint.table is not None or bool(checkpoint.tables_done)
+            probe or checkpoint.table is not None or bool(checkpoint.tables_done)
         )
         try:
             for plan in plans:

@@ -63,6 +63,13 @@ class ProgressTracker:
             self.rows_done = max(self.rows_done, self.rows_total)
         self._emit(self._clock())
 
+    def start_over(self) -> None:
+        """Back to no row done and an empty checkpoint, published at once: a pod that dies
+        now must not resume past rows that are no longer in the target."""
+        self.rows_done, self.table, self.checkpoint = 0, None, Checkpoint()
+        self._samples = deque([(self._clock(), 0)])
+        self._emit(self._clock())
+
     def rate(self) -> float:
         (first_time, first_rows), (last_time, last_rows) = self._samples[0], self._samples[-1]
         span = last_time - first_time

@@ -43,7 +43,9 @@ from datamigration_operator.migration.runs.validation_rounds import (
 from datamigration_operator.migration.sink.ownership import check_owned_by
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
+    CollectionKeeper,
     SinkSettings,
+    TargetResetError,
     WeaviateSink,
     ensure_collections,
 )
@@ -57,6 +59,8 @@ from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 EXIT_OK = 0
+# How often one copy recreates collections that vanished from Weaviate before it gives up.
+MAX_COLLECTION_RECREATIONS = 3
 
 
 class RunReporter(Protocol):
@@ -142,14 +146,31 @@ def copy_run(
         tracker = ProgressTracker(
             settings.job, total, reporter.publish_progress, checkpoint=checkpoint, rows_done=done
         )
-        result = copy_tables(
-            source,
-            WeaviateSink(client, settings.sink),
-            plans,
-            namespace=settings.namespace,
-            tracker=tracker,
-            reader=TargetReader(client),
+        keeper = CollectionKeeper(
+            client, plans, owner=settings.namespace, limit=MAX_COLLECTION_RECREATIONS
         )
+        sink = WeaviateSink(client, settings.sink, keeper=keeper)
+        reader = TargetReader(client)
+        started_over = False
+        while True:
+            try:
+                result = copy_tables(
+                    source,
+                    sink,
+                    plans,
+                    namespace=settings.namespace,
+                    tracker=tracker,
+                    reader=reader,
+                    probe=started_over,
+                )
+                break
+            except TargetResetError:
+                # Collections vanished (a Weaviate restarted without its data) and were created
+                # again: what the copy wrote into them is gone, so it starts over; the probe
+                # skips what is still there. The keeper bounds how often.
+                tracker.start_over()
+                started_over = True
+        result.collections_recreated = keeper.recreations
         ref = None
         if result.failed_count:
             lines = report_lines(result.failed, result.failed_count)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import grpc
 import weaviate
+from pydantic import ValidationError
 from weaviate.auth import Auth
 from weaviate.classes.config import DataType, Property, ReferenceProperty
 from weaviate.classes.init import AdditionalConfig, Timeout
@@ -40,6 +42,7 @@ from datamigration_operator.migration.mapping import (
     collection_schema,
 )
 from datamigration_operator.migration.mapping.values import to_weaviate_payload, vector_to_floats
+from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.sink.grpc_objects import ObjectEncoder
 from datamigration_operator.migration.sink.ownership import (
     check_claim,
@@ -60,6 +63,11 @@ class SinkError(Exception):
     """Weaviate refused the request itself and retrying cannot help (auth, schema)."""
 
 
+class WeaviateAuthError(SinkError):
+    """Weaviate answered 401 or 403: the API key is wrong, missing or lacks a permission. The
+    same key fails the same way on every retry, so the run fails at once."""
+
+
 class SchemaConflictError(SinkError):
     """An existing collection has a property of another type than the mapping needs."""
 
@@ -70,6 +78,21 @@ class TransientSinkError(Exception):
 
 class WeaviateUnreachableError(ConnectionError):
     """No Weaviate answered at the endpoint (refused, timed out, not ready); names it."""
+
+
+class EndpointUnreachableError(WeaviateUnreachableError):
+    """The copy found nobody at the endpoint: it is the first run to reach it, so this is a
+    wrong host or port (or a Weaviate that is down), which a new pod will not find either."""
+
+
+class TargetResetError(Exception):
+    """Collections of the run vanished from Weaviate (it restarted without its data, or someone
+    deleted them) and were created again: whatever was written into them before is gone, so
+    the run starts over from the beginning. Raised by the sink, caught by the copy."""
+
+    def __init__(self, collections: Sequence[str]) -> None:
+        self.collections = list(collections)
+        super().__init__(f"collections {', '.join(self.collections)} vanished from Weaviate")
 
 
 @dataclass(frozen=True)
@@ -94,18 +117,81 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
         os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = target.ca_file
     # The client's init checks would also ask PyPI for a newer release: a Job must not reach
     # out of the cluster, so readiness is checked here instead.
-    endpoint = (
-        f"Weaviate at {'https' if target.tls else 'http'}://{target.http.host}:"
-        f"{target.http.port} (gRPC {target.grpc.host}:{target.grpc.port})"
-    )
+    url = f"{'https' if target.tls else 'http'}://{target.http.host}:{target.http.port}"
+    endpoint = f"Weaviate at {url} (gRPC {target.grpc.host}:{target.grpc.port})"
     try:
+        # with a key, the client checks it against GET /v1/meta here already
         client = _connect_to(target, api_key, timeout)
+    except UnexpectedStatusCodeError as error:
+        raise _refused(error, url, api_key) or error from None
     except (WeaviateConnectionError, WeaviateStartUpError) as error:
-        raise WeaviateUnreachableError(f"{endpoint} unreachable: {error}") from None
-    if not client.is_ready():
+        raise WeaviateUnreachableError(f"{endpoint} unreachable: {root_cause(error)}") from None
+    except ValidationError as error:  # the client's own check of the endpoint
+        reasons = "; ".join(str(e.get("msg", "")) for e in error.errors())
+        raise NotRetryableError(f"{endpoint} cannot be used: {reasons}") from None
+    try:
+        if not client.is_ready():
+            raise WeaviateUnreachableError(f"{endpoint} is not ready (GET /v1/.well-known/ready)")
+        _check_credentials(client, url, api_key)
+    except BaseException:
         client.close()
-        raise WeaviateUnreachableError(f"{endpoint} is not ready (GET /v1/.well-known/ready)")
+        raise
     return client
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost cause of a connection failure ("Connection refused", "Name or service
+    not known", a timeout), which the client's own message ("Connection to Weaviate failed.
+    Details: .") leaves out."""
+    seen: set[int] = set()
+    cause: BaseException = error
+    while id(cause) not in seen:
+        seen.add(id(cause))
+        inner = cause.__cause__ or cause.__context__
+        if inner is None:
+            break
+        cause = inner
+    text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+    return str(text)
+
+
+def _check_credentials(client: Any, url: str, api_key: str | None) -> None:
+    """GET /v1/meta needs an authenticated caller and no permission beyond that (the readiness
+    endpoint needs none): a wrong or missing key is told here, before any work, not as the
+    first collection or batch that fails."""
+    try:
+        client.get_meta()
+    except UnexpectedStatusCodeError as error:
+        raise _refused(error, url, api_key) or error from None
+
+
+def _refused(
+    error: UnexpectedStatusCodeError, url: str, api_key: str | None
+) -> WeaviateAuthError | None:
+    if error.status_code not in (401, 403):
+        return None
+    detail = _server_message(error)
+    return WeaviateAuthError(
+        refused_key_message(error.status_code, detail, url, keyed=api_key is not None)
+    )
+
+
+def refused_key_message(
+    status: int | str, detail: str, where: str | None = None, *, keyed: bool = True
+) -> str:
+    """The one line a refused key becomes: the Job's termination message and status.message."""
+    origin = f" from {where}" if where else ""
+    said = f": {detail}" if detail else ""
+    if not keyed:
+        return f"Weaviate refused a request without an API key (HTTP {status}{origin}{said})"
+    return f"Weaviate refused the API key (HTTP {status}{origin}{said})"
+
+
+def _server_message(error: UnexpectedStatusCodeError) -> str:
+    body: Any = error.error
+    if isinstance(body, dict):
+        body = body.get("message") or (body.get("error") or [{}])[0].get("message")
+    return str(body or "")[:MAX_ERROR_MESSAGE]
 
 
 def _connect_to(target: JobTarget, api_key: str | None, timeout: float) -> Any:
@@ -125,8 +211,9 @@ def _connect_to(target: JobTarget, api_key: str | None, timeout: float) -> Any:
     )
 
 
-def ensure_collections(client: Any, plans: Sequence[CollectionPlan], *, owner: str) -> None:
-    """Create missing collections (explicit schema, vectorizer none) or check existing ones.
+def ensure_collections(client: Any, plans: Sequence[CollectionPlan], *, owner: str) -> list[str]:
+    """Create missing collections (explicit schema, vectorizer none) or check existing ones;
+    returns the names of those it created.
 
     `owner` is the id namespace of the run (ownership.py): a collection is created claimed by
     it, and one claimed by another owner raises CollectionOwnedByOtherError before anything is
@@ -135,6 +222,7 @@ def ensure_collections(client: Any, plans: Sequence[CollectionPlan], *, owner: s
     SchemaConflictError naming the property and both types.
     """
     schemas = [collection_schema(plan) for plan in plans]
+    created: list[str] = []
     for schema in schemas:
         if client.collections.exists(schema.name):
             continue
@@ -154,11 +242,75 @@ def ensure_collections(client: Any, plans: Sequence[CollectionPlan], *, owner: s
             # what it created is checked below like any existing collection
             if error.status_code != 422 or not client.collections.exists(schema.name):
                 raise
+        else:
+            created.append(schema.name)
     for schema in schemas:
         config = client.collections.export_config(schema.name)
         _claim(client, schema.name, owner_in(config.description), owner)
     for schema in schemas:
         _reconcile(client, schema)
+    return created
+
+
+# What Weaviate says of an object whose collection does not exist (the batch path, the shard
+# path; the sandbox says the former).
+_MISSING_COLLECTION = re.compile(
+    r"could not find class (?P<a>\w+) in schema"
+    r"|class '?(?P<b>\w+)'? (?:not present|not found) in schema"
+)
+
+
+def missing_collection(message: str) -> str | None:
+    """The collection a per-object error says does not exist, or None."""
+    match = _MISSING_COLLECTION.search(message)
+    return None if match is None else match.group("a") or match.group("b")
+
+
+class CollectionKeeper:
+    """Creates the run's collections again when they vanish mid-run (a Weaviate restarted
+    without its data says `could not find class Message in schema` for every object), at most
+    `limit` times per run: a target that keeps losing its schema fails the run instead of
+    looping. Thread-safe: of several batches that see the loss, one recreates."""
+
+    def __init__(
+        self,
+        client: Any,
+        plans: Sequence[CollectionPlan],
+        *,
+        owner: str,
+        limit: int = 3,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self._client = client
+        self._plans = list(plans)
+        self._owner = owner
+        self.limit = limit
+        self._log = log or logging.getLogger("datamigration.sink")
+        self._lock = threading.Lock()
+        self.recreations = 0
+        self.recreated: list[str] = []
+
+    def recreate(self, seen: int) -> list[str]:
+        """Recreate what is missing; `seen` is `recreations` when the failing batch was sent.
+        Returns the collections created (by this call, or by another batch's since `seen`);
+        empty when nothing was missing after all or the limit is reached."""
+        with self._lock:
+            if self.recreations > seen:
+                return list(self.recreated)
+            if self.recreations >= self.limit:
+                return []
+            created = ensure_collections(self._client, self._plans, owner=self._owner)
+            if not created:
+                return []
+            self.recreations += 1
+            self.recreated = created
+            if self.recreations == 1:  # once per run; the count goes to the result
+                self._log.warning(
+                    "collections %s vanished from Weaviate (restarted without its data?): "
+                    "created them again; the copy starts over",
+                    ", ".join(created),
+                )
+            return created
 
 
 def _claim(client: Any, name: str, recorded: str | None, owner: str) -> None:
@@ -255,9 +407,13 @@ class WeaviateSink:
         *,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        keeper: CollectionKeeper | None = None,
     ) -> None:
+        """`keeper`: recreate collections that vanish mid-run (TargetResetError); without
+        one, their objects fail like any other."""
         self.client = client
         self.settings = settings
+        self.keeper = keeper
         self._limiter = RateLimiter(settings.objects_per_second)
         self._sleep = sleep
         self._rng = random.Random(seed)
@@ -274,7 +430,8 @@ class WeaviateSink:
         """Upsert the objects; returns how many landed and which keys kept failing.
 
         Raises TransientSinkError when the last attempt still failed as a whole request (a
-        retry of the run may succeed), SinkError when Weaviate refuses the credentials.
+        retry of the run may succeed), WeaviateAuthError when Weaviate refuses the
+        credentials, TargetResetError when the keeper recreated vanished collections.
         """
         if not objects:
             return WriteOutcome()
@@ -289,12 +446,17 @@ class WeaviateSink:
                 self._sleep(self._delay(attempt))
                 outcome.retried_objects += len(pending)
             self._limiter.acquire(len(pending))
+            epoch = self.keeper.recreations if self.keeper is not None else 0
             try:
                 errors = self._send([encoded[i] for i in pending])
             except TransientSinkError as error:
                 request_failed = error
                 continue
             request_failed = None
+            if self.keeper is not None and any(map(missing_collection, errors.values())):
+                recreated = self.keeper.recreate(epoch)
+                if recreated:
+                    raise TargetResetError(recreated)
             failed_positions = sorted(errors)
             failed_now = [pending[position] for position in failed_positions]
             for position, index in zip(failed_positions, failed_now, strict=True):
@@ -339,10 +501,10 @@ class WeaviateSink:
                 max_retries=CLIENT_RETRIES,
             )
         except InsufficientPermissionsError as error:
-            raise SinkError(f"Weaviate refused the batch: {error.message}") from None
+            raise WeaviateAuthError(_refused_batch(error.message)) from None
         except WeaviateBaseError as error:
             if "unauthenticated" in error.message.lower():
-                raise SinkError(f"Weaviate refused the batch: {error.message}") from None
+                raise WeaviateAuthError(_refused_batch(error.message)) from None
             raise TransientSinkError(error.message) from None
         return errors
 
@@ -371,6 +533,10 @@ def _send_once(connection: Any, request: batch_pb2.BatchObjectsRequest) -> dict[
     except grpc.RpcError as error:
         code, details = error.code(), error.details()  # a failed call is also a grpc.Call
         if code in _REFUSED:
-            raise SinkError(f"Weaviate refused the batch: {code.name}: {details}") from None
+            raise WeaviateAuthError(_refused_batch(f"{code.name}: {details}")) from None
         raise TransientSinkError(f"{code.name}: {details}") from None
     return {e.index: e.error for e in reply.errors}
+
+
+def _refused_batch(detail: str) -> str:
+    return f"Weaviate refused the API key (gRPC BatchObjects: {detail})"

@@ -10,7 +10,12 @@ from datamigration_operator.api import reasons
 from datamigration_operator.api.reasons import ConditionType
 from datamigration_operator.reconcile.conditions import is_true
 from datamigration_operator.reconcile.draft import Draft
-from datamigration_operator.reconcile.inputs import Problem, config_map_problem, workload_problem
+from datamigration_operator.reconcile.inputs import (
+    Problem,
+    collection_problem,
+    config_map_problem,
+    workload_problem,
+)
 from datamigration_operator.reconcile.phases.base import GateInputs, PhaseHandler
 from datamigration_operator.reconcile.validation import validation_issuer
 
@@ -52,7 +57,11 @@ class ForwardPhase(PhaseHandler):
             draft.waiting_for_rollout()
 
     def input_problem(self, draft: Draft) -> Problem | None:
-        return config_map_problem(draft.obs, draft.me) or workload_problem(draft.obs)
+        return (
+            collection_problem(draft.obs, draft.me)
+            or config_map_problem(draft.obs, draft.me)
+            or workload_problem(draft.obs)
+        )
 
     def before_gate(self, draft: Draft) -> None:
         """Bring the conditions the gate reads up to date."""

@@ -11,6 +11,7 @@ from datamigration_operator.reconcile.actions import CreateJob, EnsureJobAccess
 from datamigration_operator.reconcile.conditions import find_condition
 from datamigration_operator.reconcile.draft import ACTIVE, Draft
 from datamigration_operator.reconcile.inputs import Problem, job_problem
+from datamigration_operator.reconcile.job_failure import failed_job_message
 from datamigration_operator.reconcile.phases.forward import ForwardPhase
 
 
@@ -55,13 +56,11 @@ class JobPhase(ForwardPhase):
         """By default the Job's own result is the phase's."""
         kind, name = self.job_kind, draft.job_name
         assert name is not None
+        assert kind is not None
         if state == "Succeeded":
             draft.done(reasons.JOB_SUCCEEDED, f"{kind} Job {name} succeeded")
             return
-        job = draft.observed_jobs.get(name)
-        detail = f": {job.message}" if job is not None and job.message else ""
-        ended = "was deleted" if state == "Deleted" else "failed"
-        message = f"{kind} Job {name} {ended}{detail}; bump spec.rerun to retry"
+        message = failed_job_message(kind, name, state, draft.observed_jobs.get(name))
         draft.condition(self.done_condition, "False", reasons.JOB_FAILED, message)
         draft.set_state("Failed", reasons.JOB_FAILED, message)
 

@@ -12,6 +12,7 @@ from datamigration_operator.api.job_contract import JOB_KIND_BY_PHASE
 from datamigration_operator.api.phases import JobState
 from datamigration_operator.reconcile.conditions import find_condition, is_true
 from datamigration_operator.reconcile.draft import Draft
+from datamigration_operator.reconcile.job_failure import failed_job_message
 from datamigration_operator.reconcile.phases.base import GateClosed, GateInputs
 from datamigration_operator.reconcile.phases.dual_write import DUAL_WRITE
 from datamigration_operator.reconcile.phases.jobs import JobPhase, credit_late_job
@@ -28,13 +29,17 @@ class Validate(JobPhase):
         credit_late_job(draft, DUAL_WRITE)
         report = draft.obs.status.validation
         if report is None or report.job != draft.job_name or report.finished_at is None:
-            ended = draft.job_state() in ("Succeeded", "Failed", "Deleted")
+            state = draft.job_state()
+            ended = state in ("Succeeded", "Failed", "Deleted")
             reason = reasons.JOB_FAILED if ended else reasons.VALIDATION_RUNNING
             message = (
                 f"validate Job {draft.job_name} ended without a report"
                 if ended
                 else f"validate Job {draft.job_name} has not reported yet"
             )
+            if state in ("Failed", "Deleted") and draft.job_name is not None:
+                job = draft.observed_jobs.get(draft.job_name)
+                message = failed_job_message("validate", draft.job_name, state, job)
             draft.condition(reasons.VALIDATED, "False", reason, message)
             return
         record_verdict(draft)

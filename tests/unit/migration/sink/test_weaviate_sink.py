@@ -12,14 +12,22 @@ import grpc
 import pytest
 from weaviate.exceptions import WeaviateBatchError
 
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.mapping import MigrationObject
+from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.sink.weaviate_sink import (
+    CollectionKeeper,
     RateLimiter,
-    SinkError,
     SinkSettings,
+    TargetResetError,
     TransientSinkError,
+    WeaviateAuthError,
     WeaviateSink,
     backoff_delay,
+    connect,
+    missing_collection,
+    root_cause,
 )
 from tests.note_plan import NOTE_PLAN as PLAN
 
@@ -117,7 +125,7 @@ def test_refused_credentials_are_not_retried() -> None:
         raise WeaviateBatchError("unauthenticated: a valid API key is required")
 
     sink, connection, _ = _sink(refuse)
-    with pytest.raises(SinkError, match="refused"):
+    with pytest.raises(WeaviateAuthError, match="Weaviate refused the API key"):
         sink.write(PLAN, *_objects(1))
     assert len(connection.calls) == 1
 
@@ -196,7 +204,7 @@ def test_without_client_retries_refused_credentials_are_not_retried(
     code: grpc.StatusCode,
 ) -> None:
     sink, stub, _ = _single_try_sink([FailedCall(code, "no key")], max_attempts=4)
-    with pytest.raises(SinkError, match=f"refused the batch: {code.name}: no key"):
+    with pytest.raises(WeaviateAuthError, match=f"refused the API key .*{code.name}: no key"):
         sink.write(PLAN, *_objects(1))
     assert len(stub.calls) == 1
 
@@ -225,3 +233,125 @@ def test_rate_limiter_spaces_objects_to_the_configured_rate() -> None:
     assert waits == [0.5, 0.5, 0.5]
     RateLimiter(0, clock=lambda: now[0], sleep=sleep).acquire(10**9)
     assert len(waits) == 3
+
+
+# -- collections that vanish mid-run ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "collection"),
+    [
+        ("could not find class Message in schema", "Message"),  # the sandbox, the shard path
+        ("class 'Message' not present in schema", "Message"),  # weaviate-server's batch path
+        ("class Note not found in schema", "Note"),
+        ("no such property", None),
+    ],
+)
+def test_missing_collection_errors_are_recognised(message: str, collection: str | None) -> None:
+    assert missing_collection(message) == collection
+
+
+class Schema:
+    """ensure_collections' view of Weaviate: which collections exist, what it created."""
+
+    def __init__(self) -> None:
+        self.existing: set[str] = set()
+        self.created: list[str] = []
+
+    def ensure(self, client: Any, plans: Any, *, owner: str) -> list[str]:
+        made = [plan.collection for plan in plans if plan.collection not in self.existing]
+        self.existing.update(made)
+        self.created.extend(made)
+        return made
+
+
+def _keeper(monkeypatch: pytest.MonkeyPatch, limit: int = 3) -> tuple[CollectionKeeper, Schema]:
+    schema = Schema()
+    monkeypatch.setattr(
+        "datamigration_operator.migration.sink.weaviate_sink.ensure_collections", schema.ensure
+    )
+    return CollectionKeeper(SimpleNamespace(), [PLAN], owner="t/t", limit=limit), schema
+
+
+def test_a_vanished_collection_is_recreated_once_and_the_run_told_to_start_over(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper, schema = _keeper(monkeypatch)
+    gone = f"could not find class {PLAN.collection} in schema"
+    connection = FakeConnection(lambda uuids: dict.fromkeys(range(len(uuids)), gone))
+    sink = WeaviateSink(
+        SimpleNamespace(_connection=connection),
+        SinkSettings(max_attempts=4),
+        sleep=lambda _: None,
+        keeper=keeper,
+    )
+    with pytest.raises(TargetResetError) as raised:
+        sink.write(PLAN, *_objects(3))
+    assert raised.value.collections == [PLAN.collection]
+    assert schema.created == [PLAN.collection]
+    assert keeper.recreations == 1
+    assert len(connection.calls) == 1  # no retries into a collection that is not there
+    warnings = [r for r in caplog.records if "vanished" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_batches_that_saw_the_same_loss_recreate_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper, schema = _keeper(monkeypatch)
+    assert keeper.recreate(seen=0) == [PLAN.collection]
+    # a second batch, sent before the recreation, reports the same loss: nothing more to do
+    assert keeper.recreate(seen=0) == [PLAN.collection]
+    assert (keeper.recreations, schema.created) == (1, [PLAN.collection])
+
+
+def test_recreation_is_bounded_then_the_objects_fail_by_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper, schema = _keeper(monkeypatch, limit=2)
+    for seen in range(2):
+        schema.existing.clear()  # lost again
+        assert keeper.recreate(seen=seen)
+    schema.existing.clear()
+    assert keeper.recreate(seen=2) == []  # the limit: no third recreation
+    gone = f"could not find class {PLAN.collection} in schema"
+    sink = WeaviateSink(
+        SimpleNamespace(_connection=FakeConnection(lambda uuids: {0: gone})),
+        SinkSettings(max_attempts=3),
+        sleep=lambda _: None,
+        keeper=keeper,
+    )
+    outcome = sink.write(PLAN, *_objects(2))
+    assert outcome.written == 1
+    assert [(f.key, f.message) for f in outcome.failed] == [((0,), gone)]
+    assert keeper.recreations == 2
+    assert len([r for r in caplog.records if "vanished" in r.getMessage()]) == 1
+
+
+def test_a_missing_collection_that_exists_again_is_just_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stale error (the collection is there when the keeper looks): no reset, the batch is
+    retried as any failed object."""
+    keeper, schema = _keeper(monkeypatch)
+    schema.existing.add(PLAN.collection)
+    answers = iter([{0: f"could not find class {PLAN.collection} in schema"}, {}])
+    sink = WeaviateSink(
+        SimpleNamespace(_connection=FakeConnection(lambda uuids: next(answers))),
+        SinkSettings(max_attempts=3),
+        sleep=lambda _: None,
+        keeper=keeper,
+    )
+    assert sink.write(PLAN, *_objects(2)).written == 2
+    assert keeper.recreations == 0
+
+
+def test_the_root_cause_of_a_connection_failure_is_named() -> None:
+    outer = RuntimeError("Connection to Weaviate failed. Details: ")
+    outer.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    assert root_cause(outer) == "Connection refused"
+    assert root_cause(RuntimeError("plain")) == "plain"
+
+
+def test_an_endpoint_the_client_cannot_use_is_not_retried() -> None:
+    same = Endpoint(host="127.0.0.1", port=8080)
+    with pytest.raises(NotRetryableError, match="must be different"):
+        connect(JobTarget(http=same, grpc=same, tls=False), None)

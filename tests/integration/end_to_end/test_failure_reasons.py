@@ -1,0 +1,226 @@
+"""Reasons where users look (issue 11, item 7), on the sandbox with RBAC on and Weaviate behind an
+API key, the operator a real process and its Jobs the real `dmctl job copy` of this checkout:
+a failed Job's own words reach status.message and a Warning event, keeping the rerun hint;
+a refused API key fails the copy Job at once (one pod, no retries); an endpoint nobody answers
+on fails the copy within seconds naming host and port. No secret shows up in any of it."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.sample_data import generate_database
+from tests.integration.conftest import kube_api
+from tests.integration.operator.conftest import (
+    CLAIM,
+    CONFIG_MAP,
+    GROUP,
+    PLURAL,
+    ROOT,
+    SECRET,
+    SECRET_VALUE,
+    VERSION,
+    OperatorProcess,
+    prepare_namespace,
+    wait_for,
+)
+
+WRONG_KEY = "sk-wrong-7c1f0b2d"
+
+
+def _this_checkouts_dmctl(bin_dir: Path) -> None:
+    """`dmctl` for the Job pods: this checkout's code, whichever checkout the virtualenv's
+    editable install points at."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "dmctl"
+    paths = [str(ROOT / "operator"), str(ROOT / "sandbox")]
+    script.write_text(
+        f"#!{sys.executable}\n"
+        f"import sys\nsys.path[:0] = {paths!r}\n"
+        "from datamigration_operator.cli.main import main\nmain()\n"
+    )
+    script.chmod(0o755)
+
+
+@dataclass
+class World:
+    plane: ControlPlane
+    api: kubernetes.client.ApiClient
+    ports: tuple[int, int]
+    operator: OperatorProcess
+
+    @property
+    def custom(self) -> kubernetes.client.CustomObjectsApi:
+        return kubernetes.client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> kubernetes.client.CoreV1Api:
+        return kubernetes.client.CoreV1Api(self.api)
+
+    @property
+    def batch(self) -> kubernetes.client.BatchV1Api:
+        return kubernetes.client.BatchV1Api(self.api)
+
+    def namespace(self, *, database: bool = True) -> str:
+        name = f"r-{uuid.uuid4().hex[:8]}"
+        prepare_namespace(self.api, name, config_map_data={"migration_mode": "sqlite_only"})
+        if database:
+            generate_database(self.plane.runner.claim_dir(name, CLAIM) / "app.db", rows=50)
+        return name
+
+    def migrate(self, namespace: str, *, path: str = "app.db", **target: Any) -> None:
+        http, grpc = self.ports
+        spec = {
+            "phase": "migrate",
+            "source": {"claimName": CLAIM, "path": path},
+            "target": {
+                "http": {"host": "127.0.0.1", "port": http},
+                "grpc": {"host": "127.0.0.1", "port": grpc},
+                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
+                **target,
+            },
+            "collections": [{"table": "conversations", "collection": "Conversation"}],
+            "app": {"configMapRef": {"name": CONFIG_MAP}},
+        }
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DataMigration",
+            "metadata": {"name": "dm"},
+            "spec": spec,
+        }
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    def failed(self, namespace: str, timeout: float = 90) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            dm: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, "dm"
+            )
+            status = dm.get("status") or {}
+            if status.get("state") == "Succeeded":
+                pytest.fail(f"the copy succeeded: {status}")
+            return status if status.get("state") == "Failed" else None
+
+        try:
+            status: dict[str, Any] = wait_for(probe, f"{namespace}/dm to fail", timeout)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\noperator log:\n{self.operator.log()[-6000:]}") from None
+        return status
+
+    def warning(self, namespace: str, reason: str) -> str:
+        def found() -> list[Any]:
+            events = self.core.list_namespaced_event(
+                namespace, field_selector="involvedObject.name=dm"
+            ).items
+            return [e for e in events if e.type == "Warning" and e.reason == reason]
+
+        message: str = wait_for(found, f"a Warning {reason}")[-1].message
+        return message
+
+    def copy_job(self, namespace: str) -> Any:
+        (job,) = self.batch.list_namespaced_job(namespace).items
+        return job
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    base = tmp_path_factory.mktemp("reasons")
+    _this_checkouts_dmctl(base / "bin")
+    plane = ControlPlane(
+        base / "data",
+        crd_dir=ROOT / "crds",
+        rbac=True,
+        weaviate_api_key=SECRET_VALUE,
+        job_path_prefix=(base / "bin",),
+    )
+    thread = ControlPlaneThread(plane)
+    info = thread.start()
+    api = kube_api(info.kubeconfig)
+    operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
+    operator.start()
+    try:
+        yield World(plane, api, (info.weaviate_http_port, info.weaviate_grpc_port), operator)
+    finally:
+        operator.stop()
+        api.close()
+        thread.stop()
+
+
+def _unused_ports() -> tuple[int, int]:
+    """Two ports nobody listens on (bound and released)."""
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        return first.getsockname()[1], second.getsockname()[1]
+
+
+def _no_secret(*texts: str) -> None:
+    for text in texts:
+        assert SECRET_VALUE not in text
+        assert WRONG_KEY not in text
+
+
+def test_a_missing_sqlite_file_is_the_failed_copys_reason_in_status_and_event(
+    world: World,
+) -> None:
+    namespace = world.namespace()
+    world.migrate(namespace, path="missing.db")
+
+    status = world.failed(namespace)
+    message = status["message"]
+    assert "missing.db does not exist" in message, message
+    assert message.startswith("copy Job ")
+    assert "exit code 42" in message  # the Job controller's account stays
+    assert message.endswith("bump spec.rerun to retry")
+    event = world.warning(namespace, "JobFailed")
+    assert "missing.db does not exist" in event
+    assert world.copy_job(namespace).status.failed == 1  # a retry cannot help: not retried
+    _no_secret(message, event)
+
+
+def test_a_wrong_api_key_fails_the_copy_at_once_saying_so(world: World) -> None:
+    namespace = world.namespace()
+    world.core.patch_namespaced_secret(SECRET, namespace, {"stringData": {"api-key": WRONG_KEY}})
+    world.migrate(namespace)
+
+    status = world.failed(namespace)
+    message = status["message"]
+    assert "Weaviate refused the API key" in message, message
+    assert "HTTP 401" in message
+    event = world.warning(namespace, "JobFailed")
+    assert "Weaviate refused the API key" in event
+    job = world.copy_job(namespace)
+    assert job.status.failed == 1  # at once: no pod retries with the same key
+    (failed,) = [c for c in job.status.conditions if c.type == "Failed"]
+    assert failed.reason == "PodFailurePolicy"
+    _no_secret(message, event, str(status))
+
+
+def test_an_endpoint_nobody_answers_on_fails_the_copy_within_seconds_naming_it(
+    world: World,
+) -> None:
+    port, grpc_port = _unused_ports()
+    namespace = world.namespace()
+    world.migrate(
+        namespace,
+        http={"host": "127.0.0.1", "port": port},
+        grpc={"host": "127.0.0.1", "port": grpc_port},
+    )
+
+    status = world.failed(namespace, timeout=60)
+    message = status["message"]
+    assert f"127.0.0.1:{port}" in message, message
+    assert "Connection refused" in message
+    assert "Details: ." not in message
+    job = world.copy_job(namespace)
+    assert job.status.failed == 1
+    started, ended = job.status.start_time, job.status.conditions[-1].last_transition_time
+    assert (ended - started).total_seconds() < 40
