@@ -34,6 +34,7 @@ def build_job(
     image: str,
     service_account: str,
     node_name: str | None = None,
+    scratch_size_limit: str | None = None,
 ) -> dict[str, Any]:
     """A batch/v1 Job running `image` as `service_account` (the planner chose both: the
     builder reads no policy); `node_name` pins it next to the pod holding a ReadWriteOnce
@@ -50,7 +51,7 @@ def build_job(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [_container(dm, kind, name, image)],
-        "volumes": _volumes(dm),
+        "volumes": _volumes(dm, scratch_size_limit),
     }
     if node_name is not None:
         pod_spec["affinity"] = {
@@ -194,14 +195,15 @@ def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[
     return container
 
 
-def _volumes(dm: DataMigration) -> list[dict[str, Any]]:
+def _volumes(dm: DataMigration, scratch_size_limit: str | None) -> list[dict[str, Any]]:
+    scratch: dict[str, Any] = {"sizeLimit": scratch_size_limit} if scratch_size_limit else {}
     volumes: list[dict[str, Any]] = [
         {
             "name": _SOURCE_VOLUME,
             "persistentVolumeClaim": {"claimName": dm.spec.source.claim_name, "readOnly": True},
         },
         # The snapshot and temporary files; the root filesystem stays read-only.
-        {"name": _SCRATCH_VOLUME, "emptyDir": {}},
+        {"name": _SCRATCH_VOLUME, "emptyDir": scratch},
     ]
     ca = dm.spec.target.tls.ca_secret_ref
     if ca is not None:

@@ -138,6 +138,7 @@ async def execute_one(
             image=action.image,
             service_account=action.service_account,
             node_name=action.node_name,
+            scratch_size_limit=action.scratch_size_limit,
         )
         await _create_job(client, ns, job)
     elif isinstance(action, DeleteJobs):

@@ -18,6 +18,7 @@ from datamigration_operator.api.names import (
     owner_id,
 )
 from datamigration_operator.api.phases import JobState, Phase
+from datamigration_operator.api.quantities import quantity_bytes
 from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.api.spec import SecretKeyRef, WorkloadRef
 from datamigration_operator.builders.configmap import read_mode
@@ -274,11 +275,17 @@ async def _observe_claim(client: KubeClient, namespace: str, name: str) -> Obser
     claim = await client.get(PVCS, namespace, name)
     if claim is None:
         return None
-    modes = set((claim.get("spec") or {}).get("accessModes") or [])
-    if not modes & _READ_WRITE_ONCE:
-        return ObservedClaim(read_write_once=False)
+    spec, status = claim.get("spec") or {}, claim.get("status") or {}
+    storage = (status.get("capacity") or {}).get("storage") or (
+        (spec.get("resources") or {}).get("requests") or {}
+    ).get("storage")
+    capacity = quantity_bytes(storage) if isinstance(storage, str) else None
+    if not set(spec.get("accessModes") or []) & _READ_WRITE_ONCE:
+        return ObservedClaim(read_write_once=False, capacity=capacity)
     return ObservedClaim(
-        read_write_once=True, node_name=await _node_holding(client, namespace, name)
+        read_write_once=True,
+        node_name=await _node_holding(client, namespace, name),
+        capacity=capacity,
     )
 
 
@@ -299,14 +306,30 @@ async def _node_holding(client: KubeClient, namespace: str, claim: str) -> str |
 
 async def _observe_secrets(
     client: KubeClient, namespace: str, refs: list[SecretKeyRef]
-) -> dict[str, frozenset[str]]:
-    """Names and keys only: values are dropped as soon as they arrive."""
+) -> dict[str, frozenset[str] | None]:
+    """Names and keys only: values are dropped as soon as they arrive. By default the operator
+    may not read Secrets (least privilege): a 403 leaves the Secret unchecked (None), and the
+    Job's pod reports a missing one itself."""
     names = sorted({ref.name for ref in refs})
-    found = await asyncio.gather(*(client.get(SECRETS, namespace, name) for name in names))
-    keys: dict[str, frozenset[str]] = {}
+    found = await asyncio.gather(*(_secret(client, namespace, name) for name in names))
+    keys: dict[str, frozenset[str] | None] = {}
     for name, secret in zip(names, found, strict=True):
-        if secret is not None:
+        if secret is _UNREADABLE:
+            keys[name] = None
+        elif secret is not None:
             keys[name] = frozenset(secret.get("data") or {}) | frozenset(
                 secret.get("stringData") or {}
             )
     return keys
+
+
+_UNREADABLE: Object = {}  # a sentinel, told apart by identity: get() returns fresh dicts
+
+
+async def _secret(client: KubeClient, namespace: str, name: str) -> Object | None:
+    try:
+        return await client.get(SECRETS, namespace, name)
+    except KubeApiError as error:
+        if error.code != 403:
+            raise
+        return _UNREADABLE

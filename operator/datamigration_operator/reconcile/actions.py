@@ -51,6 +51,8 @@ class CreateJob:
     node_name: str | None
     image: str
     service_account: str
+    scratch_size_limit: str | None = None
+    """sizeLimit of the Job's scratch emptyDir (snapshot and diff files)."""
 
 
 @dataclass(frozen=True)

@@ -99,9 +99,11 @@ def job_problem(
     for where, ref in refs:
         if ref is None:
             continue
-        keys = obs.secrets.get(ref.name)
-        if keys is None:
+        if ref.name not in obs.secrets:
             return reasons.SECRET_NOT_FOUND, f"Secret {ref.name} ({where}) not found"
+        keys = obs.secrets[ref.name]
+        if keys is None:  # not ours to read: the Job's pod says so if it is missing
+            continue
         if ref.key not in keys:
             return (
                 reasons.SECRET_NOT_FOUND,

@@ -63,6 +63,8 @@ class ObservedClaim:
     read_write_once: bool
     node_name: str | None = None
     """Node of the running pod that mounts the claim, if any."""
+    capacity: int | None = None
+    """Bytes the claim holds (status.capacity, else its request): what bounds the source."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,9 @@ class Observation:
     workloads: tuple[ObservedWorkload, ...] = ()
     claim: ObservedClaim | None = None
     """None when the claim does not exist."""
-    secrets: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """Referenced Secrets that exist, with their keys."""
+    secrets: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    """Referenced Secrets that exist, with their keys; None for one the operator may not
+    read (not granted by default), which is then not checked."""
     job_policy: JobPolicy = JobPolicy()
     """The operator's settings for Job images and ServiceAccounts."""
     created_at: datetime | None = None

@@ -173,3 +173,23 @@ def test_the_final_error_goes_to_the_termination_message_the_job_finds_by_its_va
     assert spec["terminationMessagePolicy"] == "FallbackToLogsOnError"
     (variable,) = [e for e in spec["env"] if e["name"] == job_contract.TERMINATION_LOG_ENV]
     assert variable["value"] == spec["terminationMessagePath"]
+
+
+def test_the_scratch_volume_gets_the_size_limit_it_is_given() -> None:
+    def scratch(manifest: dict[str, Any]) -> dict[str, Any]:
+        volumes = manifest["spec"]["template"]["spec"]["volumes"]
+        found: dict[str, Any] = next(v for v in volumes if v["name"] == "scratch")["emptyDir"]
+        return found
+
+    limited = build_job(
+        datamigration(),
+        kind="copy",
+        name="shop-migrate-1234abcd",
+        phase="migrate",
+        generation=1,
+        image=IMAGE,
+        service_account=ACCOUNT,
+        scratch_size_limit="5120Mi",
+    )
+    assert scratch(limited) == {"sizeLimit": "5120Mi"}
+    assert scratch(job()) == {}

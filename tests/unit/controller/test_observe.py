@@ -210,3 +210,29 @@ async def test_a_namespaced_install_sees_the_migrations_of_its_namespace() -> No
     api.fail[("GET", DATAMIGRATIONS.all_namespaces_path())] = forbidden
     others = (await observe(client(api), dm, NOW)).observation.other_migrations
     assert [o.owner for o in others] == [f"{NS}/neighbour"]
+
+
+async def test_a_secret_the_operator_may_not_read_is_left_unchecked() -> None:
+    api = FakeApi()
+    dm = populate(api)
+    path = SECRETS.path(NS, "weaviate-auth")
+    api.fail[("GET", path)] = KubeApiError(403, "Forbidden", "secrets is forbidden")
+    observation = (await observe(client(api), dm, NOW)).observation
+    assert observation.secrets == {"weaviate-auth": None}
+    del api.objects[path]
+    del api.fail[("GET", path)]
+    assert (await observe(client(api), dm, NOW)).observation.secrets == {}  # 404: missing
+
+
+async def test_the_claims_capacity_is_observed() -> None:
+    api = FakeApi()
+    dm = populate(api)
+    claim = api.objects[PVCS.path(NS, "shop-data")]
+    claim["spec"]["resources"] = {"requests": {"storage": "1Gi"}}
+    observed = (await observe(client(api), dm, NOW)).observation.claim
+    assert observed is not None
+    assert observed.capacity == 2**30
+    claim["status"] = {"capacity": {"storage": "2Gi"}}  # what was provisioned wins
+    observed = (await observe(client(api), dm, NOW)).observation.claim
+    assert observed is not None
+    assert observed.capacity == 2 * 2**30

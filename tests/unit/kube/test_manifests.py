@@ -144,12 +144,12 @@ async def test_operator_cluster_role_covers_every_request_the_operator_makes() -
     role = _by_kind(_documents("base/operator-rbac.yaml"), "ClusterRole")
     granted = _granted(role["rules"])
     needed = await _kube_layer_permissions() | _kopf_permissions()
-    assert needed - granted == set()
-    # and nothing that would let it read what it must not: no wildcard, no secret listing
+    # reading a referenced Secret's key names is optional: a 403 leaves it unchecked
+    assert ("", "secrets", "get") in needed
+    assert needed - granted == {("", "secrets", "get")}
+    # and nothing that would let it read what it must not: no wildcard, no Secret at all
     assert not [p for p in granted if "*" in p]
-    assert ("", "secrets", "list") not in granted
-    assert ("", "secrets", "watch") not in granted
-    assert {v for g, r, v in granted if r == "secrets"} == {"get"}
+    assert not [p for p in granted if p[1] == "secrets"]
 
 
 def test_bindings_point_at_the_service_accounts() -> None:

@@ -236,6 +236,21 @@ def test_missing_secret_key_or_claim_blocks_before_the_job() -> None:
     assert blocked_by(obs).reason == "ClaimNotFound"
 
 
+def test_the_scratch_volume_is_limited_to_twice_the_claim_and_a_gibibyte() -> None:
+    claim = ObservedClaim(read_write_once=False, capacity=2 * 2**30)
+    planned = plan(dataclasses.replace(observation("migrate"), claim=claim))
+    created = [a for a in planned if isinstance(a, CreateJob)]
+    assert [a.scratch_size_limit for a in created] == ["5120Mi"]
+    unknown = ObservedClaim(read_write_once=False)
+    planned = plan(dataclasses.replace(observation("migrate"), claim=unknown))
+    assert [a.scratch_size_limit for a in planned if isinstance(a, CreateJob)] == [None]
+
+
+def test_a_secret_the_operator_may_not_read_does_not_block_the_job() -> None:
+    obs = dataclasses.replace(observation("migrate"), secrets={"weaviate-auth": None})
+    assert any(isinstance(action, CreateJob) for action in plan(obs))
+
+
 # -- dual-write -------------------------------------------------------------------------------
 
 

@@ -4,14 +4,18 @@ fails the phase."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from datamigration_operator.api import reasons
 from datamigration_operator.api.phases import JobState
+from datamigration_operator.api.quantities import mebibytes
 from datamigration_operator.api.status import JobRecord
 from datamigration_operator.reconcile.actions import CreateJob, EnsureJobAccess
 from datamigration_operator.reconcile.conditions import find_condition
 from datamigration_operator.reconcile.draft import ACTIVE, Draft
 from datamigration_operator.reconcile.inputs import Problem, job_problem
 from datamigration_operator.reconcile.job_failure import failed_job_message
+from datamigration_operator.reconcile.observed import ObservedClaim
 from datamigration_operator.reconcile.phases.forward import ForwardPhase
 
 
@@ -82,12 +86,27 @@ class JobPhase(ForwardPhase):
                 node,
                 image=draft.job_image,
                 service_account=draft.job_service_account,
+                scratch_size_limit=scratch_size_limit(claim),
             )
         )
         fresh = JobRecord(phase=self.phase, name=name, state="Pending")
         draft.jobs = [r for r in draft.jobs if r.name != name] + [fresh]
         draft.event("Normal", reasons.EVENT_JOB_CREATED, f"created {kind} Job {name}")
         draft.progressing("Pending", reasons.JOB_PENDING, f"{kind} Job {name} pending")
+
+
+# The scratch volume holds the snapshot (at most the source file, so at most its claim) and the
+# diff's index and temporary files (smaller than the source): twice the claim, plus room for
+# SQLite's temporary files on a small one.
+SCRATCH_HEADROOM: Final = 1 << 30
+
+
+def scratch_size_limit(claim: ObservedClaim | None) -> str | None:
+    """The scratch emptyDir's sizeLimit: a Job cannot fill its node's disk; None (no
+    limit) when the claim's size is unknown."""
+    if claim is None or claim.capacity is None:
+        return None
+    return mebibytes(2 * claim.capacity + SCRATCH_HEADROOM)
 
 
 def credit_late_job(draft: Draft, previous: JobPhase) -> None:
