@@ -239,10 +239,15 @@ def datamigration_manifest(name: str, config_map: str, claim: str = CLAIM) -> di
                 "http": {"host": "127.0.0.1", "port": 8080},
                 "grpc": {"host": "127.0.0.1", "port": 50051},
             },
-            "collections": [{"table": "items", "collection": "Item"}],
+            # its own collection: of two DataMigrations naming one, the younger is Blocked
+            "collections": [{"table": "items", "collection": "Item" + _alnum(name)}],
             "app": {"configMapRef": {"name": config_map}},
         },
     }
+
+
+def _alnum(name: str) -> str:
+    return "".join(ch for ch in name.title() if ch.isalnum())
 
 
 def _document(value: object) -> dict[str, Any]:

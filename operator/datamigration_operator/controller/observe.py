@@ -144,6 +144,7 @@ def _other_migration(obj: Object) -> OtherMigration | None:
         created_at=datetime.fromisoformat(created) if isinstance(created, str) else None,
         endpoint=endpoint_key(http["host"], http["port"]),
         collections=frozenset(c.lower() for c in collections if isinstance(c, str)),
+        started=bool((obj.get("status") or {}).get("jobs")),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import SecretKeyRef
 from datamigration_operator.builders.configmap import check_config_map
-from datamigration_operator.reconcile.observed import Observation
+from datamigration_operator.reconcile.observed import Observation, OtherMigration
 
 Problem = tuple[str, str]
 """(reason, message) of a Blocked phase."""
@@ -32,31 +32,38 @@ def endpoint_key(host: str, port: int) -> str:
 
 
 def collection_problem(obs: Observation, me: str) -> Problem | None:
-    """A collection on the same Weaviate endpoint that an older DataMigration also writes
-    belongs to that one: two id namespaces in one collection would duplicate every row, and
-    each sync would delete the other's objects. (The Jobs check the claim recorded on the
-    collection too; this refuses before any Job runs, and across namespaces.)"""
+    """A collection on the same Weaviate endpoint that another DataMigration, started or
+    older, also names belongs to that one: two id namespaces in one collection would
+    duplicate every row, and each sync would delete the other's objects. (The Jobs check the
+    claim recorded on the collection too; this refuses before any Job runs, and across
+    namespaces.)"""
     target = obs.spec.target.http
     endpoint = endpoint_key(target.host, target.port)
     mine = {c.collection.lower(): c.collection for c in obs.spec.collections}
-    my_age = _age(obs.created_at, me)
-    for other in sorted(obs.other_migrations, key=lambda o: _age(o.created_at, o.owner)):
+    my_claim = _claim(bool(obs.status.jobs), obs.created_at, me)
+    for other in sorted(obs.other_migrations, key=_other_claim):
         shared = sorted(mine[name] for name in other.collections & mine.keys())
-        if other.endpoint != endpoint or not shared or _age(other.created_at, other.owner) > my_age:
+        if other.endpoint != endpoint or not shared or _other_claim(other) > my_claim:
             continue
         listed = ", ".join(shared)
         return (
             reasons.COLLECTION_OWNED_BY_OTHER,
-            f"collection {listed} on Weaviate {endpoint} belongs to DataMigration {other.owner}, "
-            "created earlier; migrate into other collections (spec is immutable: create a new "
-            "DataMigration), or delete that one and its collections first",
+            f"collection {listed} on Weaviate {endpoint} belongs to DataMigration {other.owner} "
+            "(started or created first); migrate into other collections (spec is immutable: "
+            "create a new DataMigration), or delete that one and its collections first",
         )
     return None
 
 
-def _age(created_at: datetime | None, owner: str) -> tuple[datetime, str]:
-    """Older first; a tie (same second) goes to the owner id, so exactly one of two wins."""
-    return created_at or datetime.max.replace(tzinfo=UTC), owner
+def _claim(started: bool, created_at: datetime | None, owner: str) -> tuple[bool, datetime, str]:
+    """Who keeps a collection, first first: one that has run a Job (it may have written),
+    then the older (creationTimestamp has seconds only), then the owner id, so exactly one of
+    two wins."""
+    return not started, created_at or datetime.max.replace(tzinfo=UTC), owner
+
+
+def _other_claim(other: OtherMigration) -> tuple[bool, datetime, str]:
+    return _claim(other.started, other.created_at, other.owner)
 
 
 def workload_problem(obs: Observation) -> Problem | None:

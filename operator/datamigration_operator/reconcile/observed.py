@@ -89,6 +89,8 @@ class OtherMigration:
     """`host:port` of its Weaviate REST endpoint, lower-cased."""
     collections: frozenset[str]
     """Its target collections, lower-cased (Weaviate compares class names so)."""
+    started: bool = False
+    """It has created a Job (status.jobs): it may have written to its collections."""
 
 
 @dataclass(frozen=True)

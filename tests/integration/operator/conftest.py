@@ -20,6 +20,7 @@ On a failing test the operator's log tail is printed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -269,7 +270,16 @@ def dm_spec(sandbox: Sandbox, **overrides: Any) -> dict[str, Any]:
     return spec
 
 
+def own_collection(namespace: str, name: str) -> str:
+    """A collection no other test's DataMigration names: one Weaviate serves every test, and
+    of two DataMigrations naming one collection the younger is Blocked."""
+    return "Item" + hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:12]
+
+
 def new_datamigration(sandbox: Sandbox, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    spec.setdefault(
+        "collections", [{"table": "items", "collection": own_collection(namespace, name)}]
+    )
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "DataMigration",

@@ -18,6 +18,7 @@ from tests.integration.operator.conftest import (
     get_dm,
     new_datamigration,
     patch_spec,
+    prepare_namespace,
     settled,
     state_is,
     wait_for,
@@ -130,6 +131,27 @@ def test_non_retryable_job_failure_fails_the_phase_and_rerun_retries(
     sandbox.behave(namespace, "app", "copy", exit=0)
     patch_spec(sandbox, namespace, "app", rerun=1)
     wait_for(lambda: settled(sandbox, namespace, "app", "migrate"), "migrate after rerun")
+
+
+def test_a_second_datamigration_on_the_same_collections_is_blocked_across_namespaces(
+    sandbox: Sandbox, operator_process: OperatorProcess, namespace: str
+) -> None:
+    """Issue 11, case 1: namespaces base and tb naming one collection on one Weaviate."""
+    shared = [{"table": "items", "collection": "Shared" + namespace.replace("-", "")}]
+    new_datamigration(sandbox, namespace, "base", collections=shared)
+    wait_for(lambda: settled(sandbox, namespace, "base", "migrate"), "base migrate")
+    other = f"{namespace}-tb"
+    prepare_namespace(sandbox.api, other, config_map_data={"other": "kept"})
+    new_datamigration(sandbox, other, "happy2", collections=shared)
+    dm = wait_for(
+        lambda: state_is(sandbox, other, "happy2", "Blocked", "CollectionOwnedByOther"),
+        "tb Blocked",
+    )
+    assert f"DataMigration {namespace}/base" in dm["status"]["message"]
+    assert len(warnings_of(sandbox, other, "happy2", "CollectionOwnedByOther")) == 1
+    assert not sandbox.runs(other)  # no Job: nothing written, nothing deleted
+    assert config_map_mode(sandbox, other) is None
+    assert get_dm(sandbox, namespace, "base")["status"]["state"] == "Succeeded"
 
 
 def test_a_missing_secret_blocks_until_it_is_created(

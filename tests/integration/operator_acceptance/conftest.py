@@ -4,6 +4,7 @@ as a subprocess (so it can be SIGKILLed), with Job containers running job_stand_
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import sqlite3
 import sys
@@ -124,6 +125,13 @@ class Sandbox:
     # -- DataMigrations ------------------------------------------------------------------------
 
     def create_dm(self, ns: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Creates `body` in `ns`; collections named by `manifest()`'s defaults get this
+        DataMigration's own names (one Weaviate endpoint serves every test, and of two
+        DataMigrations naming one collection the younger is Blocked)."""
+        body = copy.deepcopy(body)
+        for mapping in body["spec"].get("collections") or []:
+            if mapping.get("collection") in DEFAULT_COLLECTIONS:
+                mapping["collection"] += hashlib.sha256(ns.encode()).hexdigest()[:12]
         result: dict[str, Any] = self.custom.create_namespaced_custom_object(
             GROUP, VERSION, ns, PLURAL, body, **kwargs
         )
@@ -164,6 +172,9 @@ class Sandbox:
             ns, field_selector=f"involvedObject.name={name},type=Warning"
         )
         return list(events.items)
+
+
+DEFAULT_COLLECTIONS = ("Item", "Tag")
 
 
 def manifest(name: str = "dm", **spec: Any) -> dict[str, Any]:

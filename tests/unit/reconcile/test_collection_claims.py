@@ -51,3 +51,9 @@ def test_other_collections_or_another_weaviate_do_not_collide() -> None:
     for others in (other({"invoice"}), other({"order"}, endpoint="weaviate.other.svc:8080")):
         _, after = planned(others)
         assert after.status.state != "Blocked"
+
+
+def test_one_that_already_ran_a_job_keeps_the_collection_whatever_its_age() -> None:
+    started = dataclasses.replace(other({"order"}, age=1), started=True)  # younger, started
+    _, after = planned(started)
+    assert after.status.state == "Blocked"
