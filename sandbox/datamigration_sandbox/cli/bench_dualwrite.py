@@ -27,6 +27,7 @@ from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.dualwrite.modes import DEFAULT_KEY, ModeSource
 from datamigration_sandbox.cli.bench_migration import (
+    BENCH_MIGRATION,
     Weaviate,
     mapping_file,
     our_copy,
@@ -43,7 +44,7 @@ DRAIN_BATCH = 500  # messages per app transaction when filling the outbox
 def _store(db: Path, server: Weaviate, volume: Path, registry: CollectorRegistry) -> ChatStore:
     settings = AppSettings(
         database=db,
-        migration="bench/dualwrite",
+        migration=BENCH_MIGRATION,
         weaviate=JobTarget(
             http=Endpoint(host="127.0.0.1", port=server.http),
             grpc=Endpoint(host="127.0.0.1", port=server.grpc),

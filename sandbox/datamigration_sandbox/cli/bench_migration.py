@@ -241,6 +241,11 @@ def _dmctl() -> list[str]:
     return [sys.executable, "-m", "datamigration_operator.cli.main"]
 
 
+# The id namespace of every benchmark writer (a collection belongs to one): the copy, the bare
+# client and the dual-write app write the same objects.
+BENCH_MIGRATION = "bench/migration"
+
+
 def _common(db: Path, weaviate: Weaviate, mapping: Path) -> list[str]:
     return [
         "--sqlite",
@@ -252,7 +257,7 @@ def _common(db: Path, weaviate: Weaviate, mapping: Path) -> list[str]:
         "--mapping",
         str(mapping),
         "--namespace",
-        "bench",
+        BENCH_MIGRATION,
         "--json",
     ]
 
@@ -296,7 +301,7 @@ def bench_copy(rows: int) -> dict[str, Any]:
         db = generate_database(directory / "app.db", rows=rows).path
         mapping = mapping_file(directory)
         read = sqlite_read_rate(db)
-        bare = bare_ingest_rate(db, server, "bench")
+        bare = bare_ingest_rate(db, server, BENCH_MIGRATION)
         naive = naive_copy_rate(db, server)
         copy = our_copy(db, server, mapping)
     return {

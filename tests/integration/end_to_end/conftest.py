@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kubernetes.config import new_client_from_config
+
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import generate_database
-from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CLAIM,
     ROOT,
@@ -30,7 +31,7 @@ def migration_world(base: Path, namespace: str, rows: int) -> Iterator[dict[str,
     )
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    api = kube_api(info.kubeconfig)
+    api = new_client_from_config(config_file=str(info.kubeconfig))
     prepare_namespace(api, namespace, config_map_data={"migration_mode": "sqlite_only"})
     database = generate_database(plane.runner.claim_dir(namespace, CLAIM) / "app.db", rows=rows)
     operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")

@@ -16,10 +16,10 @@ from typing import Any
 
 import kubernetes
 import pytest
+from kubernetes.config import new_client_from_config
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import generate_database
-from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -143,7 +143,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    api = kube_api(info.kubeconfig)
+    api = new_client_from_config(config_file=str(info.kubeconfig))
     operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
     operator.start()
     try:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import kubernetes
 import pytest
+from kubernetes.config import new_client_from_config
 
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
 from datamigration_operator.api.resource import DataMigration
@@ -32,7 +33,6 @@ from datamigration_operator.migration.runs.run import RunSettings
 from datamigration_operator.migration.sink.weaviate_sink import FailedObject, SinkSettings
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import SampleDatabase
-from tests.integration.conftest import kube_api
 from tests.integration.migration.conftest import (
     NAMESPACE,
     RunningWeaviate,
@@ -539,7 +539,7 @@ def plane(tmp_path: Path) -> Iterator[tuple[ControlPlane, Any, tuple[int, int]]]
     plane = ControlPlane(tmp_path / "sandbox", crd_dir=ROOT / "crds", rbac=True)
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    api = kube_api(info.kubeconfig)
+    api = new_client_from_config(config_file=str(info.kubeconfig))
     try:
         yield plane, api, (info.weaviate_http_port, info.weaviate_grpc_port)
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+from kubernetes.config import new_client_from_config
 
 from datamigration_operator.api.job_contract import (
     CONFIG_ENV,
@@ -31,7 +32,6 @@ from datamigration_sandbox.sample_data import (
     generate_database,
     sample_collections,
 )
-from tests.integration.conftest import kube_api
 from tests.integration.migration.conftest import DMCTL, cli_env, parse_json_line
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,7 +56,7 @@ class Plane:
 def plane(tmp_path: Path) -> Iterator[Plane]:
     thread = ControlPlaneThread(ControlPlane(tmp_path / "sandbox", crd_dir=ROOT / "crds"))
     info = thread.start()
-    api = kube_api(info.kubeconfig)
+    api = new_client_from_config(config_file=str(info.kubeconfig))
     try:
         yield Plane(
             thread, Path(info.kubeconfig), api, info.weaviate_http_port, info.weaviate_grpc_port

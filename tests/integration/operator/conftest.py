@@ -35,9 +35,9 @@ from typing import Any, TypeVar
 
 import kubernetes
 import pytest
+from kubernetes.config import new_client_from_config
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
-from tests.integration.conftest import kube_api
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[3]
@@ -117,7 +117,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     )
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    api = kube_api(info.kubeconfig)
+    api = new_client_from_config(config_file=str(info.kubeconfig))
     try:
         yield Sandbox(
             thread,

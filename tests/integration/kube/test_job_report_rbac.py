@@ -15,6 +15,7 @@ from typing import Any
 import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import new_client_from_config
 
 from datamigration_operator.api.job_contract import MigrationRef
 from datamigration_operator.api.status import Progress, ValidationReport
@@ -23,7 +24,6 @@ from datamigration_operator.kube.migration_reporter import MigrationReporter, Re
 from datamigration_operator.reconcile.job_names import job_account_name
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.kube.kubeconfig import write_kubeconfig
-from tests.integration.conftest import kube_api
 from tests.integration.operator.conftest import (
     CONFIG_MAP,
     GROUP,
@@ -53,7 +53,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     plane = ControlPlane(tmp_path, crd_dir=ROOT / "crds", rbac=True)
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    admin = kube_api(info.kubeconfig)
+    admin = new_client_from_config(config_file=str(info.kubeconfig))
     job: Any = None
     try:
         prepare_namespace(admin, NS, config_map_data=APP_DATA)

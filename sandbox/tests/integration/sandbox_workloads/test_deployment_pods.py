@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.integration.sandbox_workloads.conftest import (
+from sandbox_workloads.conftest import (
     CONFIG_MAP,
     Sandbox,
     app_deployment,

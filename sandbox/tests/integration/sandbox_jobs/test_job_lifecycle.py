@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.jobs.conftest import Cluster, conditions
+from sandbox_jobs.conftest import Cluster, conditions
 
 
 async def test_successful_job_completes_with_controller_status(cluster: Cluster) -> None:

@@ -16,10 +16,24 @@ import pytest
 
 from datamigration_sandbox.jobs.atomic_writer import FileProjection, write_payload
 from datamigration_sandbox.walk import free_port
-from tests.integration.dualwrite.conftest import RunningWeaviate, weaviate
+from datamigration_sandbox.weaviate.background import serving_in_background
+from datamigration_sandbox.weaviate.server import WeaviateServer
 
-__all__ = ["weaviate"]
 MIGRATION = "chat/chat-history"
+
+
+@dataclass
+class RunningWeaviate:
+    server: WeaviateServer
+    http_port: int
+    grpc_port: int
+
+
+@pytest.fixture
+def weaviate() -> Iterator[RunningWeaviate]:
+    server = WeaviateServer()
+    with serving_in_background(server) as (http_port, grpc_port):
+        yield RunningWeaviate(server, http_port, grpc_port)
 
 
 def dmctl(*args: str) -> list[str]:

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from datamigration_operator.dualwrite.read_fallback import ReadGuard, WeaviateReadTimeoutError
 from datamigration_operator.dualwrite.reads import ReadRouter, Row
 from datamigration_operator.migration.mapping import CollectionPlan, row_to_object
-from tests.integration.dualwrite_reads.conftest import MIGRATION_NAMESPACE, NAME, NAMESPACE, Loaded
+from tests.integration.dualwrite.reads.conftest import MIGRATION_NAMESPACE, NAME, NAMESPACE, Loaded
 
 MODES = ("sqlite_only", "dual_write", "weaviate_primary")
 
@@ -39,7 +39,7 @@ class Setup:
         return self.loaded.db
 
     def searches(self) -> int:
-        return self.loaded.sandbox.server.database.stats.search_calls
+        return self.loaded.server.database.stats.search_calls
 
     def count(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
@@ -61,7 +61,7 @@ def setup(loaded: Loaded) -> Iterator[Setup]:
         guard=ReadGuard(timeout=0.5, cooldown=0),
     )
     yield Setup(loaded, mode, registry, router)
-    loaded.sandbox.server.faults.unavailable_bursts = 0
+    loaded.server.faults.unavailable_bursts = 0
 
 
 def expected(plan: CollectionPlan, row: sqlite3.Row) -> Row:
@@ -146,14 +146,14 @@ def test_near_vector_and_near_text_put_the_same_embedding_first(setup: Setup) ->
 
 def test_weaviate_unavailable_falls_back_to_sqlite_and_counts(setup: Setup) -> None:
     row = a_message(setup.db)
-    setup.loaded.sandbox.server.faults.unavailable_bursts = 1_000
+    setup.loaded.server.faults.unavailable_bursts = 1_000
     sqlite_answer: Row = {"from": "sqlite"}
     assert setup.router.by_id("messages", row["id"], lambda: sqlite_answer) is sqlite_answer
     assert setup.router.bm25("documents", "weaviate", lambda: [sqlite_answer]) == [sqlite_answer]
     labels = {"kind": "by_id", "table": "messages"}
     assert setup.count("datamigration_dualwrite_read_fallbacks_total", **labels) == 1
     assert setup.count("datamigration_dualwrite_reads_total", **labels, source="weaviate") == 0
-    setup.loaded.sandbox.server.faults.unavailable_bursts = 0
+    setup.loaded.server.faults.unavailable_bursts = 0
     assert setup.router.by_id("messages", row["id"], lambda: sqlite_answer) != sqlite_answer
     assert setup.count("datamigration_dualwrite_reads_total", **labels, source="weaviate") == 1
 
@@ -170,9 +170,9 @@ def test_fallback_off_raises_the_weaviate_error(loaded: Loaded) -> None:
         registry=CollectorRegistry(),
     )
     row = a_message(loaded.db)
-    loaded.sandbox.server.faults.unavailable_bursts = 1_000
+    loaded.server.faults.unavailable_bursts = 1_000
     try:
         with pytest.raises(WeaviateReadTimeoutError):
             router.by_id("messages", row["id"], lambda: pytest.fail("no fallback wanted"))
     finally:
-        loaded.sandbox.server.faults.unavailable_bursts = 0
+        loaded.server.faults.unavailable_bursts = 0

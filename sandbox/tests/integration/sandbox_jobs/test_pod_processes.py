@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.integration.jobs.conftest import Cluster, conditions
+from sandbox_jobs.conftest import Cluster, conditions
 
 DUMP_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
 

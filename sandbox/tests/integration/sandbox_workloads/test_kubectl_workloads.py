@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.sandbox_workloads.conftest import (
+from sandbox_workloads.conftest import (
     Sandbox,
     app_deployment,
     free_port,

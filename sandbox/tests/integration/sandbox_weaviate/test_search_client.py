@@ -12,7 +12,7 @@ from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateQueryError
 
-from tests.integration.weaviate.conftest import RunningWeaviate
+from sandbox_weaviate.conftest import RunningWeaviate
 
 DOCS = [
     ("fox", "The quick brown fox", "jumps over the lazy dog", "animals", [1.0, 0.0, 0.0]),

@@ -19,7 +19,7 @@ from weaviate.collections.classes.config import VectorIndexType
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.sink.weaviate_sink import WeaviateAuthError, connect
-from tests.integration.weaviate.conftest import API_KEY, RunningWeaviate
+from sandbox_weaviate.conftest import API_KEY, RunningWeaviate
 
 NAMESPACE = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 

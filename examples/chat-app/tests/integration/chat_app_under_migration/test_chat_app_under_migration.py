@@ -10,7 +10,7 @@ import time
 import httpx
 
 from chat_app.loadgen import LoadGenerator, LoadSettings, verify
-from tests.integration.sampleapp.conftest import RunningApp
+from chat_app_under_migration.conftest import RunningApp
 
 
 def _reads_from_weaviate(app: RunningApp) -> float:

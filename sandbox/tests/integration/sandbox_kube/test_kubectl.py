@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.integration.kube.conftest import (
+from sandbox_kube.conftest import (
     PHASE_RULE_MESSAGE,
     WIDGET_CRD,
     WIDGET_GROUP,

@@ -10,7 +10,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.integration.kube.conftest import WIDGET_CRD, WIDGET_GROUP, KubeSandbox, start_sandbox
+from sandbox_kube.conftest import WIDGET_CRD, WIDGET_GROUP, KubeSandbox, start_sandbox
 
 TABLE_V1 = "application/json;as=Table;v=v1;g=meta.k8s.io"
 TABLE_V1BETA1 = "application/json;as=Table;v=v1beta1;g=meta.k8s.io"

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 import kubernetes
 import pytest
+from kubernetes.config import new_client_from_config
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
-from tests.integration.conftest import kube_api
 
 APP = Path(__file__).with_name("mode_app.py")
 CONFIG_MAP = "app-config"
@@ -63,7 +63,9 @@ def start_sandbox(data_dir: Path) -> Sandbox:
     plane = ControlPlane(data_dir)
     thread = ControlPlaneThread(plane)
     info = thread.start()
-    return Sandbox(plane, thread, info.kubeconfig, kube_api(info.kubeconfig))
+    return Sandbox(
+        plane, thread, info.kubeconfig, new_client_from_config(config_file=str(info.kubeconfig))
+    )
 
 
 @pytest.fixture(scope="module")

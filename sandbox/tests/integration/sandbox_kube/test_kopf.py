@@ -11,7 +11,7 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
 
-from tests.integration.kube.conftest import WIDGET_GROUP, KubeSandbox
+from sandbox_kube.conftest import WIDGET_GROUP, KubeSandbox
 
 OPERATOR = Path(__file__).with_name("widget_operator.py")
 WIDGETS = {"group": WIDGET_GROUP, "version": "v1", "plural": "widgets", "namespace": "default"}

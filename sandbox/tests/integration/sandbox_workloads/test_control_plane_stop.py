@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.sandbox_workloads.conftest import (
+from sandbox_workloads.conftest import (
     app_deployment,
     free_port,
     http_get,

@@ -15,7 +15,7 @@ from datamigration_sandbox.jobs.runner import JobRunner
 from datamigration_sandbox.kube.auth import Authenticator, UserInfo
 from datamigration_sandbox.kube.server import KubeApiServer
 from datamigration_sandbox.kube.store import Store
-from tests.integration.jobs.conftest import Cluster, conditions
+from sandbox_jobs.conftest import Cluster, conditions
 
 ADMIN_TOKEN = "admin-token-for-tests"
 READ_OWN_POD = """

@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client import ApiException
 
-from tests.integration.kube.conftest import WIDGET_GROUP, KubeSandbox, start_sandbox
+from sandbox_kube.conftest import WIDGET_GROUP, KubeSandbox, start_sandbox
 
 WIDGETS = {"group": WIDGET_GROUP, "version": "v1", "plural": "widgets"}
 
