@@ -36,7 +36,7 @@ from datamigration_sandbox.jobs.pod_manifest import qos_class
 from datamigration_sandbox.jobs.pod_process import (
     ContainerProcess,
     ContainerStartError,
-    container_path,
+    image_environment,
 )
 from datamigration_sandbox.jobs.pod_status import (
     container_status,
@@ -248,7 +248,7 @@ class PodRuntime:
             home.mkdir(parents=True, exist_ok=True)
             host, port = _host_port(self._api.server)
             base = {
-                "PATH": container_path(self._settings.path_prefix),
+                **image_environment(self._settings.path_prefix),
                 "HOME": str(home),
                 "LANG": "C.UTF-8",
                 "HOSTNAME": self.name,
