@@ -214,8 +214,9 @@ def bare_ingest(path: Path, weaviate: Weaviate, namespace: str) -> Ingest:
 
 def naive_copy(path: Path, weaviate: Weaviate) -> tuple[float, int]:
     """ORM objects, one insert per object, as the scripts we replace do, logging and dropping
-    what Weaviate refuses (auto-schema types a first null `tokens` as text and then refuses
-    numbers); on NAIVE_SAMPLE rows: (objects attempted per second, objects dropped)."""
+    what Weaviate refuses; on NAIVE_SAMPLE rows: (objects per second, objects dropped). Nulls
+    are left out: Weaviate's auto-schema would type a first null `tokens` as text and refuse
+    every number after it (86% of the sample dropped, fast, on weaviate-server 1.35.2)."""
     client = weaviate.client()
     engine = create_engine(f"sqlite:///{path}")
     try:
@@ -228,16 +229,15 @@ def naive_copy(path: Path, weaviate: Weaviate) -> tuple[float, int]:
             count = dropped = 0
             for message in session.scalars(statement):
                 try:
-                    collection.data.insert(
-                        {
-                            "message_id": message.id,
-                            "conversation_id": message.conversation_id,
-                            "role": message.role,
-                            "content": message.content,
-                            "tokens": message.tokens,
-                            "created_at": message.created_at,
-                        }
-                    )
+                    properties = {
+                        "message_id": message.id,
+                        "conversation_id": message.conversation_id,
+                        "role": message.role,
+                        "content": message.content,
+                        "tokens": message.tokens,
+                        "created_at": message.created_at,
+                    }
+                    collection.data.insert({k: v for k, v in properties.items() if v is not None})
                 except UnexpectedStatusCodeError:
                     dropped += 1
                 count += 1
