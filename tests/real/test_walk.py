@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from datamigration_operator.migration.app_outbox import AppOutbox
+from datamigration_operator.migration.source.app_outbox import AppOutbox
 from datamigration_sandbox.planes import RealPlane
 from datamigration_sandbox.walk import CLAIM, NAMESPACE, World
 from tests.real.conftest import WEAVIATE_API_KEY, RealCluster

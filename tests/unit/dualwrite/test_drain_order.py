@@ -4,7 +4,7 @@ Weaviate refuses an object whose reference names an object it does not hold yet.
 from __future__ import annotations
 
 from datamigration_operator.dualwrite.drainer import _Writes, referenced_first
-from datamigration_operator.migration.plan import CollectionPlan, ReferencePlan
+from datamigration_operator.migration.mapping.model import CollectionPlan, ReferencePlan
 
 
 def _plan(table: str, *targets: str) -> CollectionPlan:
