@@ -1,9 +1,10 @@
-"""A migration walked on the sandbox with the sample app under load: the demo's world and the
-scenario tests'.
+"""A migration walked on the sandbox with the sample app under load: the demo's world, the
+scenario tests' and the real tier's.
 
-The control plane runs in this process, the operator as a child process (the command its
-Deployment runs), the chat app as a Deployment whose pods are local processes (rolled by the
-operator at every mode change), and a load generator writes and reads through all of it.
+The control plane is the emulator (in this process) or the real servers (`real=True`, or an
+already started real plane), the operator runs as a child process (the command its Deployment
+runs), the chat app as a Deployment whose pods are local processes (rolled by the operator at
+every mode change), and a load generator writes and reads through all of it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from datamigration_operator.api.names import GROUP, PLURAL, VERSION
 from datamigration_operator.builders.workloads import rollout_complete
 from datamigration_operator.cli.migrations import settled
 from datamigration_operator.migration.source.app_outbox import AppOutbox
-from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.info import SandboxInfo
 from datamigration_sandbox.kube.rollout_controller import RUN_PODS_ANNOTATION
+from datamigration_sandbox.planes import Plane, open_plane, repository_file
 from datamigration_sandbox.sample_data import generate_database, sample_collections
 
 NAMESPACE: Final = "chat"
@@ -43,14 +44,6 @@ APP_CONFIGMAP, CLAIM, SECRET = "chat-app", "chat-data", "weaviate-auth"
 APP_DEPLOYMENT: Final = "chat-app"
 DM_API_VERSION: Final = f"{GROUP}/{VERSION}"
 ROWS: Final = 5_000
-
-
-def repository_file(relative: str) -> Path:
-    """A file of the checkout (crds/, manifests/): from the working directory or the source."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (root / relative).exists():
-            return root / relative
-    raise FileNotFoundError(f"{relative} not found; run from the repository root")
 
 
 def data_migration(info: SandboxInfo) -> dict[str, Any]:
@@ -95,7 +88,7 @@ def operator_process(kubeconfig: str, log: Path) -> Iterator[None]:
             process.wait()
 
 
-def create_application(api: Any, plane: ControlPlane, api_key: str, rows: int = ROWS) -> int:
+def create_application(api: Any, plane: Plane, rows: int = ROWS) -> int:
     """The app's namespace, ConfigMap, database on a PVC, Weaviate key and the Jobs' RBAC."""
 
     def create(api_version: str, kind: str, body: dict[str, Any]) -> None:
@@ -112,11 +105,14 @@ def create_application(api: Any, plane: ControlPlane, api_key: str, rows: int = 
     claim_spec = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}}
     create("v1", "PersistentVolumeClaim", {"metadata": {**meta, "name": CLAIM}, "spec": claim_spec})
     create(
-        "v1", "Secret", {"metadata": {**meta, "name": SECRET}, "stringData": {"api-key": api_key}}
+        "v1",
+        "Secret",
+        {"metadata": {**meta, "name": SECRET}, "stringData": {"api-key": plane.weaviate_api_key}},
     )
     # No Job RBAC to apply: the operator creates each DataMigration's ServiceAccount, Role and
     # RoleBinding for its Jobs.
-    database = generate_database(plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=rows)
+    # the emulator's claim folder at once; the real PV controller's binding first
+    database = generate_database(plane.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=rows)
     return sum(database.counts.values())
 
 
@@ -170,19 +166,29 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 class World:
     """The sandbox, the chat app under load, the operator and one DataMigration in phase
-    migrate; `advance` drives it, the fault methods break things on the way."""
+    migrate; `advance` drives it, the fault methods break things on the way.
 
-    def __init__(self, data_dir: Path, *, rate: float, rows: int = ROWS, replicas: int = 1) -> None:
+    `real=True` starts the real servers; `plane=` runs on a plane the caller started (and stops).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        rate: float,
+        rows: int = ROWS,
+        replicas: int = 1,
+        real: bool = False,
+        plane: Plane | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.replicas = replicas
         self.rate = rate
         self.rows = rows
+        self.real = real
         self._stack = ExitStack()
         self.load: LoadGenerator | None = None
-        self.api_key = os.urandom(12).hex()
-        self.plane = ControlPlane(
-            data_dir, crd_dir=repository_file("crds"), weaviate_api_key=self.api_key
-        )
+        self.plane: Plane | None = plane
 
     def __enter__(self) -> World:
         try:
@@ -196,20 +202,24 @@ class World:
         self._stack.close()
 
     def _start(self) -> None:
-        self._thread = ControlPlaneThread(self.plane)
-        self.info = self._stack.enter_context(self._thread)
+        plane = self.plane
+        if plane is None:
+            plane = open_plane(self.data_dir, os.urandom(12).hex(), real=self.real)
+            self._stack.callback(plane.close)
+            self.plane = plane
+        self.info = plane.info
         api_client = k8s_config.new_client_from_config(config_file=self.info.kubeconfig)  # type: ignore[no-untyped-call]
         self._stack.callback(api_client.close)
         self.custom = k8s.CustomObjectsApi(api_client)
         self.apps = k8s.AppsV1Api(api_client)
         dynamic = DynamicClient(api_client)  # type: ignore[no-untyped-call]
-        create_application(dynamic, self.plane, self.api_key, self.rows)
+        create_application(dynamic, plane, self.rows)
         port = free_port()
         deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
         deployment = chat_app_deployment(self.info, port)
         deployment["spec"]["replicas"] = self.replicas
         deployments.create(deployment, namespace=NAMESPACE)
-        wait_until(self.app_rolled_out, 60, "the chat app's first rollout")
+        wait_until(self.app_rolled_out, 120, "the chat app's first rollout")
         self.app_url = f"http://127.0.0.1:{port}"
         self._stack.enter_context(
             operator_process(self.info.kubeconfig, self.data_dir / "operator.log")
@@ -279,7 +289,8 @@ class World:
     def drain_lease_holder(self) -> int | None:
         """The pid of the app process holding the outbox drain lease (holders are named
         host/pid/suffix), if the lease is held."""
-        database = self.plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db"
+        assert self.plane is not None
+        database = self.plane.claim_dir(NAMESPACE, CLAIM) / "app.db"
         with AppOutbox(database) as outbox:
             holder = outbox.state().holder
         return None if holder is None else int(holder.split("/")[-2])
@@ -297,15 +308,13 @@ class World:
 
     def weaviate_down(self) -> None:
         """Both Weaviate ports closed (connection refused), as during a Weaviate restart."""
-        self._thread.call(self.plane.weaviate.stop())
+        assert self.plane is not None
+        self.plane.weaviate_down()
 
     def weaviate_up(self) -> None:
         """Weaviate back on the same ports, with its data."""
-        self._thread.call(
-            self.plane.weaviate.start(
-                http_port=self.info.weaviate_http_port, grpc_port=self.info.weaviate_grpc_port
-            )
-        )
+        assert self.plane is not None
+        self.plane.weaviate_up()
 
     # -- the outcome ---------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from datamigration_sandbox.real.server_binaries import locate_binaries
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = "/usr/bin/kubectl"
+# Weaviate takes this key only (no anonymous access), as the walk's Secret carries it
+WEAVIATE_API_KEY = "real-tier-" + uuid.uuid4().hex[:12]
 T = TypeVar("T")
 
 
@@ -78,6 +80,7 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealClust
         binaries=binaries,
         kubelet_sync_period=1.0,
         crd_dir=REPO / "crds",
+        weaviate_api_key=WEAVIATE_API_KEY,
     )
     plane.start()
     api = config.new_client_from_config(str(plane.kubeconfig))

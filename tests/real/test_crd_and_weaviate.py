@@ -18,8 +18,15 @@ from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.operator_bench import datamigration_manifest
 from datamigration_sandbox.sample_data import generate_database
-from tests.integration.migration.conftest import RecordingReporter, settings
-from tests.real.conftest import REPO, RealCluster
+from tests.integration.migration.conftest import (
+    RecordingReporter,
+    RunningWeaviate,
+    settings,
+    weaviate,
+)
+from tests.real.conftest import REPO, WEAVIATE_API_KEY, RealCluster
+
+__all__ = ["weaviate"]  # the emulated Weaviate fixture
 
 GROUP, VERSION, PLURAL = "migrations.gremlins.ai", "v1alpha1", "datamigrations"
 
@@ -85,15 +92,77 @@ def test_the_project_client_copies_and_validates_against_the_real_weaviate(
     )
     database = generate_database(tmp_path / "app.db", rows=300)
     run = settings(database, tmp_path / "scratch")
-    weaviate = connect(target, None)
+    weaviate = connect(target, WEAVIATE_API_KEY)
     try:
         assert weaviate.is_ready()
         assert weaviate.get_meta()["version"] == "1.35.2"
         copied, _ = copy_run(run, weaviate, RecordingReporter())
         diffed = diff_run(run, weaviate, RecordingReporter(), repair=False)
     finally:
+        weaviate.collections.delete_all()  # the walk's migration uses the same collections
         weaviate.close()
     assert copied.failed_count == 0, copied
     assert copied.written == copied.rows_read > 0
     assert diffed.differences == 0, diffed
     assert diffed.checked == copied.written
+
+
+PARENT, CHILD = "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"
+
+
+def _reference_writes(client: Any) -> list[list[str]]:
+    """The per-object errors of three writes of a Child referencing a Parent: alone while the
+    Parent is missing, in one batch (one BatchObjects call) after the Parent, then alone again."""
+    from weaviate.classes.config import Configure, DataType, Property, ReferenceProperty
+    from weaviate.classes.data import DataObject
+    from weaviate.exceptions import WeaviateInsertManyAllFailedError
+
+    client.collections.delete_all()
+    text = [Property(name="title", data_type=DataType.TEXT)]
+    vectors = Configure.Vectors.self_provided()
+    client.collections.create("Parent", properties=text, vector_config=vectors)
+    child = client.collections.create(
+        "Child",
+        properties=text,
+        references=[ReferenceProperty(name="parent", target_collection="Parent")],
+        vector_config=vectors,
+    )
+    obj = DataObject(properties={"title": "c"}, uuid=CHILD, references={"parent": [PARENT]})
+    try:
+        errors = [[e.message for e in child.data.insert_many([obj]).errors.values()]]
+    except WeaviateInsertManyAllFailedError as every:  # one object: it failed
+        errors = [[str(every)]]
+    with client.batch.fixed_size(batch_size=10, concurrent_requests=1) as batch:
+        batch.add_object("Parent", {"title": "p"}, uuid=PARENT)
+        batch.add_object("Child", {"title": "c"}, uuid=CHILD, references={"parent": PARENT})
+    errors.append([e.message for e in client.batch.failed_objects])
+    errors.append([e.message for e in child.data.insert_many([obj]).errors.values()])
+    client.collections.delete_all()
+    return errors
+
+
+def test_a_reference_to_an_object_weaviate_does_not_hold_yet_is_refused_by_both(
+    real_cluster: RealCluster, weaviate: RunningWeaviate
+) -> None:
+    ports = real_cluster.plane.ports
+    real_target = JobTarget(
+        http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
+        grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
+        tls=False,
+    )
+    found = {}
+    for name, target, key in (
+        ("real", real_target, WEAVIATE_API_KEY),
+        ("emulator", weaviate.target, None),
+    ):
+        client = connect(target, key)
+        try:
+            found[name] = _reference_writes(client)
+        finally:
+            client.close()
+    refusal = f"invalid cref: 'cref' Child:parent: no object with id {PARENT} found"
+    for name, (alone, same_batch, after) in found.items():
+        assert [refusal in message for message in alone] == [True], (name, alone)
+        # validated before any object of the batch is stored: the Parent beside it is not seen
+        assert [refusal in message for message in same_batch] == [True], (name, same_batch)
+        assert after == [], (name, after)

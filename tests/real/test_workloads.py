@@ -196,3 +196,68 @@ def test_claim_binds_to_a_hostpath_volume_and_a_pod_writes_into_it(
     assert volume.status.phase == "Bound"
     assert volume.spec.claim_ref.name == "data"
     assert Path(volume.spec.host_path.path, "hello.txt").read_text() == "written by the pod"
+
+
+def test_init_containers_run_first_and_in_order(real_cluster: RealCluster, namespace: str) -> None:
+    """Each init container runs to completion before the next, the app containers after them;
+    an emptyDir carries what they leave; `kubectl logs -c` reaches each one."""
+    write = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + chr(10)); print(sys.argv[2])"
+    mount = [{"name": "work", "mountPath": "/work"}]
+
+    def step(name: str, word: str) -> dict[str, Any]:
+        command = ["python", "-c", write, "/work/steps", word]
+        image = "python:3.11-slim"
+        return {"name": name, "image": image, "command": command, "volumeMounts": mount}
+
+    spec = python_pod_spec(
+        "import sys; print(open(sys.argv[1]).read().split())",
+        "/work/steps",  # an argument: the process kubelet maps mountPaths in argv words
+        restartPolicy="Never",
+        initContainers=[step("first", "one"), step("second", "two")],
+        volumes=[{"name": "work", "emptyDir": {}}],
+        container={"volumeMounts": mount},
+    )
+    real_cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": "init"}, "spec": spec})
+
+    def done() -> Any:
+        pod = real_cluster.core.read_namespaced_pod("init", namespace)
+        return pod if pod.status.phase in ("Succeeded", "Failed") else None
+
+    pod = eventually(done, "the pod to finish", 60)
+    logs = {
+        name: real_cluster.kubectl("logs", "init", "-c", name, "-n", namespace, check=False)
+        for name in ("first", "second", "main")
+    }
+    assert pod.status.phase == "Succeeded", {n: r.stdout + r.stderr for n, r in logs.items()}
+    init = {s.name: s.state.terminated.exit_code for s in pod.status.init_container_statuses}
+    assert init == {"first": 0, "second": 0}
+    assert logs["main"].stdout.strip() == "['one', 'two']"
+    assert logs["second"].stdout == "two\n"
+
+
+def test_a_failed_liveness_probe_restarts_the_container(
+    real_cluster: RealCluster, namespace: str
+) -> None:
+    port = _free_port()  # nothing listens there: every probe fails
+    spec = python_pod_spec(
+        "import time; time.sleep(600)",
+        terminationGracePeriodSeconds=2,
+        container={
+            "livenessProbe": {
+                "tcpSocket": {"port": port},
+                "periodSeconds": 1,
+                "failureThreshold": 2,
+            }
+        },
+    )
+    real_cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": "live"}, "spec": spec})
+
+    def restarted() -> Any:
+        pod = real_cluster.core.read_namespaced_pod("live", namespace)
+        statuses = pod.status.container_statuses or []
+        return pod if statuses and statuses[0].restart_count >= 1 else None
+
+    pod = eventually(restarted, "a restart after the liveness probe failed", 60)
+    assert pod.status.container_statuses[0].last_state.terminated is not None
+    events = real_cluster.kubectl("get", "events", "-n", namespace).stdout
+    assert "failed liveness probe, will be restarted" in events

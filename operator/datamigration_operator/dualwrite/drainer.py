@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +87,26 @@ class _Writes:
     objects: list[MigrationObject] = field(default_factory=list)
     keys: list[Key] = field(default_factory=list)
     gone: list[UUID] = field(default_factory=list)
+
+
+def referenced_first(batch: Sequence[_Writes], plans: Iterable[CollectionPlan]) -> list[_Writes]:
+    """The batch's collections with every reference target before the collections that point
+    to it: Weaviate refuses an object whose reference names an object it does not hold yet
+    ("invalid cref: ... no object with id"), so a conversation inserted in the same
+    transaction as its first message must be written first, whatever the entries' order."""
+    targets = {
+        plan.table.casefold(): {r.target_table.casefold() for r in plan.references}
+        for plan in plans
+    }
+    depths: dict[str, int] = {}
+
+    def depth(table: str, seen: frozenset[str]) -> int:
+        if table not in depths:
+            above = [depth(t, seen | {table}) for t in targets.get(table, ()) if t not in seen]
+            depths[table] = 1 + max(above, default=-1)
+        return depths[table]
+
+    return sorted(batch, key=lambda writes: depth(writes.plan.table.casefold(), frozenset()))
 
 
 class Drainer:
@@ -325,7 +345,7 @@ class Drainer:
                 log.error("outbox entries for table %s, which no mapping names: dropped", table)
                 continue
             batch.append(self._writes(plan, table_entries))
-        return batch
+        return referenced_first(batch, self._plans.values())
 
     def _writes(self, plan: CollectionPlan, entries: Sequence[OutboxEntry]) -> _Writes:
         keys = list(dict.fromkeys(entry.key for entry in entries))  # once each, in order

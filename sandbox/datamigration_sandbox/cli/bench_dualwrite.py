@@ -1,6 +1,7 @@
 """`dmctl bench dualwrite`: what dual-write costs the app, and how fast the outbox drains.
 
-In one run, on a generated GremlinsAI-shaped database and a sandbox Weaviate in a subprocess:
+In one run, on a generated GremlinsAI-shaped database and a Weaviate in a subprocess (the
+emulator's, or with `--real` one weaviate-server):
 - the copy Job's rate (`dmctl copy`, the baseline the drain is compared with);
 - app write latency: the sample app's `post_message` (one ORM transaction), in alternating
   blocks of sqlite_only and dual_write so load drift hits both modes alike, the drainer
@@ -28,6 +29,7 @@ from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.dualwrite.modes import DEFAULT_KEY, ModeSource
 from datamigration_sandbox.cli.bench_migration import (
     BENCH_MIGRATION,
+    RealOption,
     Weaviate,
     mapping_file,
     our_copy,
@@ -72,6 +74,9 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def write_latency(store: ChatStore, volume: Path, writes: int) -> dict[str, dict[str, float]]:
+    # created in dual_write, so Weaviate holds it: a real Weaviate refuses the messages of a
+    # conversation it does not hold (in a migration the sync Job copies those)
+    _switch(store, volume, "dual_write")
     conversation = str(store.create_conversation("latency")["id"])
     samples: dict[str, list[float]] = {"sqlite_only": [], "dual_write": []}
     while min(len(v) for v in samples.values()) < writes:
@@ -121,8 +126,11 @@ def drain_rate(
     }
 
 
-def bench_dualwrite(writes: int, entries: int, rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
+def bench_dualwrite(writes: int, entries: int, rows: int, real: bool = False) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp,
+        weaviate_server(real) as server,
+    ):
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
         copy = our_copy(db, server, mapping_file(directory))
@@ -137,6 +145,7 @@ def bench_dualwrite(writes: int, entries: int, rows: int) -> dict[str, Any]:
             store.close()
     return {
         "benchmark": "dualwrite",
+        "weaviate": server.kind,
         "writes_per_mode": writes,
         "write_latency": latency,
         "dual_write_vs_sqlite_only_p50": round(
@@ -154,6 +163,7 @@ def dualwrite_benchmark(
     entries: Annotated[int, typer.Option(min=100, help="Outbox entries to drain.")] = 20_000,
     rows: Annotated[int, typer.Option(min=1_000, max=2_000_000, help="Database rows.")] = 20_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    real: RealOption = False,
 ) -> None:
     """App write latency in sqlite_only vs dual_write, and drain rate vs the copy Job's."""
-    print_result(bench_dualwrite(writes, entries, rows), as_json)
+    print_result(bench_dualwrite(writes, entries, rows, real), as_json)

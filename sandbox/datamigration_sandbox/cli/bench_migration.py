@@ -1,7 +1,8 @@
 """`dmctl bench copy|validate --rows N`: the migration engine against its baselines, in one run.
 
-Everything runs on the same generated GremlinsAI-shaped database and one sandbox Weaviate in a
-subprocess (client and server do not share a GIL):
+Everything runs on the same generated GremlinsAI-shaped database and one Weaviate in a
+subprocess (client and server do not share a GIL): the emulator's, or with `--real` one
+weaviate-server built from its Go module (scripts/build-servers.sh builds it once):
 - raw SQLite read rate (sqlite3, every table in key order);
 - bare weaviate-client ingest: insert_many of the same objects, built beforehand, only the calls
   timed (the client-side ceiling);
@@ -11,12 +12,16 @@ subprocess (client and server do not share a GIL):
   sample, rate extrapolated;
 - validate: `dmctl validate` as a subprocess over what our copy wrote, with its peak RSS
   (the process and its children: the SQLite side runs in a child process).
+Client CPU per row: the bare client's is this process's CPU time during its insert_many calls
+only; the copy's is its whole process tree (snapshot, reading, mapping, writing). The server's
+CPU per row is read from its process over the same spans.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +39,7 @@ import typer
 import yaml
 from sqlalchemy import Integer, String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from weaviate.exceptions import UnexpectedStatusCodeError
 
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import Endpoint
@@ -81,12 +87,29 @@ class NaiveMessage(NaiveBase):
 
 RowsOption = Annotated[int, typer.Option("--rows", min=1_000, max=2_000_000)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+RealOption = Annotated[
+    bool,
+    typer.Option(
+        "--real",
+        help="Against one real weaviate-server (built by scripts/build-servers.sh) instead "
+        "of the emulator.",
+    ),
+]
 
 
 @dataclass
 class Weaviate:
     http: int
     grpc: int
+    pid: int | None = None
+    kind: str = "emulator"
+
+    def server_cpu(self) -> float:
+        """CPU seconds the server process used so far (user + system)."""
+        if self.pid is None:
+            return 0.0
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
 
     @property
     def url(self) -> str:
@@ -112,14 +135,23 @@ def _quiet_env() -> dict[str, str]:
 
 
 @contextmanager
-def weaviate_server() -> Iterator[Weaviate]:
+def weaviate_server(real: bool = False) -> Iterator[Weaviate]:
+    if real:
+        from datamigration_sandbox.real.weaviate_node import WeaviateNode
+
+        with (
+            tempfile.TemporaryDirectory(prefix="dmctl-bench-weaviate-") as data,
+            WeaviateNode(Path(data)) as node,
+        ):
+            yield Weaviate(node.http_port, node.grpc_port, node.pid, f"weaviate {node.version}")
+        return
     process = subprocess.Popen(
         [sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, env=_quiet_env()
     )
     try:
         assert process.stdout is not None
         ports = json.loads(process.stdout.readline())
-        yield Weaviate(ports["http"], ports["grpc"])
+        yield Weaviate(ports["http"], ports["grpc"], process.pid)
     finally:
         process.kill()
         process.wait()
@@ -140,35 +172,51 @@ def sqlite_read_rate(path: Path) -> float:
         connection.close()
 
 
-def bare_ingest_rate(path: Path, weaviate: Weaviate, namespace: str) -> float:
-    """insert_many of prebuilt objects, one call at a time; only the calls are timed."""
+@dataclass
+class Ingest:
+    objects_per_second: float
+    client_cpu_seconds: float
+    server_cpu_seconds: float
+    count: int
+
+
+def bare_ingest(path: Path, weaviate: Weaviate, namespace: str) -> Ingest:
+    """insert_many of prebuilt objects, one call at a time; only the calls are timed (and
+    their client CPU counted)."""
     client = weaviate.client()
     source = SqliteSource(path, snapshot=False)
     try:
         plans = plan_collections(sample_collections(), source.tables())
         ensure_collections(client, plans, owner=namespace)
         elapsed = 0.0
+        cpu = 0.0
+        server_before = weaviate.server_cpu()
         count = 0
         for plan in plans:
             build = ObjectBuilder(plan, migration_namespace=namespace).build
             collection = client.collections.get(plan.collection)
             for rows in source.rows(plan, batch_size=BATCH):
                 data = [to_data_object(build(row)) for row in rows]
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 result = collection.data.insert_many(data)
                 elapsed += time.perf_counter() - started
+                cpu += time.process_time() - cpu_started
                 if result.errors:
                     raise RuntimeError(f"bare ingest: {len(result.errors)} objects failed")
                 count += len(data)
+        server = weaviate.server_cpu() - server_before
         client.collections.delete_all()
-        return count / elapsed
+        return Ingest(count / elapsed, cpu, server, count)
     finally:
         source.close()
         client.close()
 
 
-def naive_copy_rate(path: Path, weaviate: Weaviate) -> float:
-    """ORM objects, one insert per object, as the scripts we replace do; on NAIVE_SAMPLE rows."""
+def naive_copy(path: Path, weaviate: Weaviate) -> tuple[float, int]:
+    """ORM objects, one insert per object, as the scripts we replace do, logging and dropping
+    what Weaviate refuses; on NAIVE_SAMPLE rows: (objects per second, objects dropped). Nulls
+    are left out: Weaviate's auto-schema would type a first null `tokens` as text and refuse
+    every number after it (86% of the sample dropped, fast, on weaviate-server 1.35.2)."""
     client = weaviate.client()
     engine = create_engine(f"sqlite:///{path}")
     try:
@@ -178,10 +226,10 @@ def naive_copy_rate(path: Path, weaviate: Weaviate) -> float:
         started = time.perf_counter()
         with Session(engine) as session:
             statement = select(NaiveMessage).limit(NAIVE_SAMPLE)
-            count = 0
+            count = dropped = 0
             for message in session.scalars(statement):
-                collection.data.insert(
-                    {
+                try:
+                    properties = {
                         "message_id": message.id,
                         "conversation_id": message.conversation_id,
                         "role": message.role,
@@ -189,11 +237,13 @@ def naive_copy_rate(path: Path, weaviate: Weaviate) -> float:
                         "tokens": message.tokens,
                         "created_at": message.created_at,
                     }
-                )
+                    collection.data.insert({k: v for k, v in properties.items() if v is not None})
+                except UnexpectedStatusCodeError:
+                    dropped += 1
                 count += 1
         rate = count / (time.perf_counter() - started)
         client.collections.delete("NaiveMessage")
-        return rate
+        return rate, dropped
     finally:
         engine.dispose()
         client.close()
@@ -210,9 +260,15 @@ def _tree_rss(handle: psutil.Process) -> int:
     return total
 
 
-def run_measured(argv: list[str]) -> tuple[dict[str, Any], int]:
-    """Runs a dmctl command as a subprocess; its JSON output and the peak RSS in bytes of it
-    and its children together."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_measured(argv: list[str]) -> tuple[dict[str, Any], int, float]:
+    """Runs a dmctl command as a subprocess; its JSON output, the peak RSS in bytes of it and
+    its children together, and their CPU seconds (user + system)."""
+    cpu_before = _children_cpu()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=_quiet_env())
     peak = 0
     done = threading.Event()
@@ -234,7 +290,7 @@ def run_measured(argv: list[str]) -> tuple[dict[str, Any], int]:
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:2])} exited {process.returncode}: {out[-2000:]!r}")
-    return json.loads(out), peak
+    return json.loads(out), peak, _children_cpu() - cpu_before
 
 
 def _dmctl() -> list[str]:
@@ -273,52 +329,72 @@ def mapping_file(directory: Path) -> Path:
 
 
 def our_copy(db: Path, weaviate: Weaviate, mapping: Path) -> dict[str, Any]:
-    summary, peak = run_measured([*_dmctl(), "copy", *_common(db, weaviate, mapping)])
+    server_before = weaviate.server_cpu()
+    summary, peak, cpu = run_measured([*_dmctl(), "copy", *_common(db, weaviate, mapping)])
+    server = weaviate.server_cpu() - server_before
     return {
         "rows": summary["rows"],
         "seconds": summary["seconds"],
         "rows_per_second": round(summary["rows"] / summary["seconds"]),
         "failed": summary["failed"],
         "peak_rss_mb": round(peak / 2**20, 1),
+        "client_cpu_us_per_row": round(cpu / summary["rows"] * 1e6, 1),
+        "server_cpu_us_per_row": round(server / summary["rows"] * 1e6, 1),
     }
 
 
 def our_validate(db: Path, weaviate: Weaviate, mapping: Path) -> dict[str, Any]:
     argv = [*_dmctl(), "validate", *_common(db, weaviate, mapping), "--recheck-delay", "0"]
-    summary, peak = run_measured(argv)
+    server_before = weaviate.server_cpu()
+    summary, peak, cpu = run_measured(argv)
+    server = weaviate.server_cpu() - server_before
     return {
         "checked": summary["checked"],
         "differences": summary["missing"] + summary["extra"] + summary["mismatched"],
         "seconds": summary["seconds"],
         "rows_per_second": round(summary["checked"] / summary["seconds"]),
         "peak_rss_mb": round(peak / 2**20, 1),
+        "client_cpu_us_per_row": round(cpu / summary["checked"] * 1e6, 1),
+        "server_cpu_us_per_row": round(server / summary["checked"] * 1e6, 1),
     }
 
 
-def bench_copy(rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
+def bench_copy(rows: int, real: bool = False) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp,
+        weaviate_server(real) as server,
+    ):
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
         mapping = mapping_file(directory)
         read = sqlite_read_rate(db)
-        bare = bare_ingest_rate(db, server, BENCH_MIGRATION)
-        naive = naive_copy_rate(db, server)
+        bare = bare_ingest(db, server, BENCH_MIGRATION)
+        naive, naive_dropped = naive_copy(db, server)
         copy = our_copy(db, server, mapping)
+    bare_cpu = bare.client_cpu_seconds / bare.count * 1e6
     return {
         "benchmark": "copy",
+        "weaviate": server.kind,
         "rows": rows,
         "sqlite_read_rows_per_second": round(read),
-        "bare_insert_many_objects_per_second": round(bare),
+        "bare_insert_many_objects_per_second": round(bare.objects_per_second),
+        "bare_client_cpu_us_per_row": round(bare_cpu, 1),
+        "bare_server_cpu_us_per_row": round(bare.server_cpu_seconds / bare.count * 1e6, 1),
         "naive_orm_one_by_one_objects_per_second": round(naive, 1),
+        "naive_dropped_of_sample": [naive_dropped, NAIVE_SAMPLE],
         "copy": copy,
-        "copy_vs_bare": round(copy["rows_per_second"] / bare, 3),
+        "copy_vs_bare": round(copy["rows_per_second"] / bare.objects_per_second, 3),
         "copy_vs_naive": round(copy["rows_per_second"] / naive, 1),
+        "copy_client_cpu_per_row_vs_bare": round(copy["client_cpu_us_per_row"] / bare_cpu, 2),
         "targets": {"copy_vs_bare": 0.9, "copy_vs_naive": 20},
     }
 
 
-def bench_validate(rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp, weaviate_server() as server:
+def bench_validate(rows: int, real: bool = False) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="dmctl-bench-") as tmp,
+        weaviate_server(real) as server,
+    ):
         directory = Path(tmp)
         db = generate_database(directory / "app.db", rows=rows).path
         mapping = mapping_file(directory)
@@ -326,6 +402,7 @@ def bench_validate(rows: int) -> dict[str, Any]:
         validate = our_validate(db, server, mapping)
     return {
         "benchmark": "validate",
+        "weaviate": server.kind,
         "rows": rows,
         "copy": copy,
         "validate": validate,
@@ -341,11 +418,15 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
         print(yaml.safe_dump(result, sort_keys=False))
 
 
-def copy_benchmark(rows: RowsOption = 100_000, as_json: JsonOption = False) -> None:
+def copy_benchmark(
+    rows: RowsOption = 100_000, as_json: JsonOption = False, real: RealOption = False
+) -> None:
     """Copy rate vs raw SQLite reads, bare insert_many and a naive one-by-one ORM copy."""
-    print_result(bench_copy(rows), as_json)
+    print_result(bench_copy(rows, real), as_json)
 
 
-def validate_benchmark(rows: RowsOption = 100_000, as_json: JsonOption = False) -> None:
+def validate_benchmark(
+    rows: RowsOption = 100_000, as_json: JsonOption = False, real: RealOption = False
+) -> None:
     """Validation rate and peak RSS vs the copy rate, on what the copy wrote."""
-    print_result(bench_validate(rows), as_json)
+    print_result(bench_validate(rows, real), as_json)

@@ -1,7 +1,8 @@
 """`dmctl sandbox demo`: a migration walked through on the sandbox, as a platform engineer does it.
 
-The sandbox control plane runs in this process, the operator as a child process (the command
-the Deployment runs), and its copy/sync/validate Jobs as local processes. Each step shows the
+The sandbox control plane runs in this process (or, with --real, the real servers built from
+their Go modules run as child processes), the operator as a child process (the command the
+Deployment runs), and its copy/sync/validate Jobs as local processes. Each step shows the
 command a user types (kubectl or dmctl) and its output; kubectl steps are skipped where kubectl
 is absent (the actions themselves go through the kubernetes client).
 """
@@ -27,7 +28,7 @@ from rich.panel import Panel
 from chat_app.loadgen import verify
 from datamigration_operator.api.names import GROUP, PLURAL, VERSION
 from datamigration_operator.api.status import ModeStatus
-from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.planes import open_plane
 from datamigration_sandbox.walk import (
     APP_CONFIGMAP,
     APP_DEPLOYMENT,
@@ -40,7 +41,6 @@ from datamigration_sandbox.walk import (
     free_port,
     load_running,
     operator_process,
-    repository_file,
 )
 
 console = Console()
@@ -96,22 +96,36 @@ def rollback_times(kubeconfig: str, started: datetime) -> str:
     )
 
 
-def run_demo(data_dir: Path) -> None:
-    api_key = os.urandom(12).hex()
-    plane = ControlPlane(data_dir, crd_dir=repository_file("crds"), weaviate_api_key=api_key)
-    with ControlPlaneThread(plane) as info:
+def copy_job(kubeconfig: str) -> str | None:
+    """The name of the migration's copy Job (`<name>-migrate-<hash>`)."""
+    from kubernetes.client import BatchV1Api
+
+    api_client = k8s_config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    try:
+        jobs = BatchV1Api(api_client).list_namespaced_job(NAMESPACE).items
+    finally:
+        api_client.close()
+    names = sorted(str(job.metadata.name) for job in jobs if job.metadata is not None)
+    return next((name for name in names if name.startswith(f"{NAME}-migrate-")), None)
+
+
+def run_demo(data_dir: Path, *, real: bool = False) -> None:
+    if real:
+        console.print("starting the real servers (scripts/build-servers.sh builds them once)")
+    with open_plane(data_dir, os.urandom(12).hex(), real=real) as plane:
+        info = plane.info
         kc = info.kubeconfig
-        step("1. A local control plane: Kubernetes API, Job runner, Weaviate")
+        step(f"1. A local control plane: {plane.description}")
         console.print(f"Kubernetes API {info.kube_url}   Weaviate {info.weaviate_url}")
         console.print(f"export KUBECONFIG={kc}")
-        show(["kubectl", "get", "crds"], kc)
+        show(["kubectl", "get", "nodes,crds"] if real else ["kubectl", "get", "crds"], kc)
 
         step("2. The application: ConfigMap, SQLite database on a PVC, Weaviate API key")
         # The kubernetes package ships these two untyped.
         api_client = k8s_config.new_client_from_config(config_file=kc)  # type: ignore[no-untyped-call]
         try:
             api = DynamicClient(api_client)  # type: ignore[no-untyped-call]
-            rows = create_application(api, plane, api_key)
+            rows = create_application(api, plane)
             console.print(f"generated {rows} rows (conversations, messages, documents) on {CLAIM}")
             port = free_port()
             deployments = api.resources.get(api_version="apps/v1", kind="Deployment")
@@ -138,6 +152,9 @@ def run_demo(data_dir: Path) -> None:
             show(["kubectl", "apply", "-f", str(manifest)], kc)
             show(["dmctl", "advance", NAME, "migrate", "-n", NAMESPACE, "--wait", "120"], kc)
             show(["kubectl", "get", "dm,jobs", "-n", NAMESPACE], kc)
+            job = copy_job(kc)
+            if job:
+                show(["kubectl", "logs", f"job/{job}", "-n", NAMESPACE, "--tail=5"], kc)
 
             step("4. The API server refuses an unsafe jump")
             patch = '{"spec":{"phase":"switch"}}'
@@ -179,20 +196,25 @@ def run_demo(data_dir: Path) -> None:
             console.print(f"  {line}", style="red", markup=False)
         if report["failed"] or problems:
             raise RuntimeError("the app lost or failed writes during the migration")
+        ending = (
+            "The servers stop now; their data stays in the data dir."
+            if real
+            else "The state stays in memory: nothing is left running."
+        )
         console.print(
             Panel(
                 f"{rows} rows copied, synced and validated with 0 differences while the app "
                 f"kept writing ({report['writes']} writes, none lost); the app's mode followed "
-                "every phase. The state stays in memory: nothing is left running.",
+                f"every phase. {ending}",
                 title="done",
             )
         )
 
 
-def main(data_dir: Path | None) -> None:
+def main(data_dir: Path | None, *, real: bool = False) -> None:
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        run_demo(data_dir)
+        run_demo(data_dir, real=real)
         return
     with tempfile.TemporaryDirectory(prefix="dmctl-demo-") as tmp:
-        run_demo(Path(tmp))
+        run_demo(Path(tmp), real=real)

@@ -264,8 +264,9 @@ def demo(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Keep the demo's state here (default: temp).")
     ] = None,
+    real: RealOption = False,
 ) -> None:
     """A guided walk-through: control plane, kubectl, a Job on a PVC, Weaviate, a DataMigration."""
     from datamigration_sandbox.cli.demo import main as run_demo  # heavy imports only when asked
 
-    run_demo(data_dir)
+    run_demo(data_dir, real=real)

@@ -33,6 +33,16 @@ def container_path(prefix: tuple[Path, ...] = ()) -> str:
     return os.pathsep.join([*map(str, prefix), venv_bin_dir(), inherited])
 
 
+def image_environment(prefix: tuple[Path, ...] = ()) -> dict[str, str]:
+    """The variables the "image" (this virtualenv and source tree) gives every container: PATH,
+    and PYTHONPATH when the sandbox itself runs with one (a checkout or worktree other than the
+    one installed in the virtualenv), so pods run the same code as the process that started them."""
+    env = {"PATH": container_path(prefix)}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
 def resolve_executable(name: str, path: str) -> str:
     if "/" in name:
         if os.access(name, os.X_OK) and not os.path.isdir(name):

@@ -37,7 +37,7 @@ from datamigration_sandbox.jobs.pod_manifest import qos_class
 from datamigration_sandbox.jobs.pod_process import (
     ContainerProcess,
     ContainerStartError,
-    container_path,
+    image_environment,
 )
 from datamigration_sandbox.jobs.pod_status import (
     container_status,
@@ -437,7 +437,7 @@ class PodWorker:
             certificate_authority=settings.certificate_authority,
         )
         base = {
-            "PATH": container_path(settings.path_prefix),
+            **image_environment(settings.path_prefix),
             "HOME": str(home),
             "LANG": "C.UTF-8",
             "HOSTNAME": self.name,

@@ -36,9 +36,10 @@ class ProbeSpec:
     failure_threshold: int
 
 
-def parse_probe(container: Mapping[str, Any]) -> ProbeSpec | None:
-    """The container's readinessProbe with the API defaults filled in; None when it has none."""
-    probe = container.get("readinessProbe")
+def parse_probe(container: Mapping[str, Any], field: str = "readinessProbe") -> ProbeSpec | None:
+    """The container's readinessProbe (or `field`: livenessProbe) with the API defaults filled
+    in; None when it has none."""
+    probe = container.get(field)
     if not probe:
         return None
     if "httpGet" in probe:
@@ -47,16 +48,16 @@ def parse_probe(container: Mapping[str, Any]) -> ProbeSpec | None:
         kind, action = "tcpSocket", probe["tcpSocket"] or {}
     else:
         kinds = sorted(k for k in probe if k in ("exec", "grpc"))
-        raise ProbeConfigError(f"sandbox: readinessProbe {kinds or list(probe)} is not supported")
+        raise ProbeConfigError(f"sandbox: {field} {kinds or list(probe)} is not supported")
     scheme = str(action.get("scheme", "HTTP")).upper()
     if scheme not in ("HTTP", "HTTPS"):
-        raise ProbeConfigError(f"readinessProbe: unsupported scheme {scheme!r}")
+        raise ProbeConfigError(f"{field}: unsupported scheme {scheme!r}")
     headers = tuple(
         (str(h.get("name", "")), str(h.get("value", ""))) for h in action.get("httpHeaders") or []
     )
     return ProbeSpec(
         kind=kind,
-        port=_resolve_port(action.get("port"), container),
+        port=_resolve_port(action.get("port"), container, field),
         path=str(action.get("path") or "/"),
         scheme=scheme,
         headers=headers,
@@ -68,16 +69,16 @@ def parse_probe(container: Mapping[str, Any]) -> ProbeSpec | None:
     )
 
 
-def _resolve_port(port: Any, container: Mapping[str, Any]) -> int:
+def _resolve_port(port: Any, container: Mapping[str, Any], field: str) -> int:
     if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
         number = int(port)
         if 0 < number < 65536:
             return number
-        raise ProbeConfigError(f"readinessProbe: port {number} is out of range")
+        raise ProbeConfigError(f"{field}: port {number} is out of range")
     for declared in container.get("ports") or []:
         if declared.get("name") == port and declared.get("containerPort"):
             return int(declared["containerPort"])
-    raise ProbeConfigError(f"readinessProbe: port {port!r} names no containerPort")
+    raise ProbeConfigError(f"{field}: port {port!r} names no containerPort")
 
 
 class ReadinessTracker:

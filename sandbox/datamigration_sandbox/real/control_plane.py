@@ -34,6 +34,7 @@ from datamigration_sandbox.real.server_process import (
     ServerStartError,
     http_ok,
 )
+from datamigration_sandbox.real.weaviate_node import WeaviatePorts, weaviate_argv, weaviate_env
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -93,6 +94,7 @@ class RealControlPlane:
         kubelet_sync_period: float = DEFAULT_SYNC_PERIOD,
         kubelet_path_prefix: tuple[Path, ...] = (),
         weaviate: bool = True,
+        weaviate_api_key: str | None = None,
         crd_dir: Path | None = None,
         timeout: float = 120.0,
     ) -> None:
@@ -102,6 +104,7 @@ class RealControlPlane:
         self.kubelet_sync_period = kubelet_sync_period
         self.kubelet_path_prefix = kubelet_path_prefix
         self.with_weaviate = weaviate
+        self.weaviate_api_key = weaviate_api_key
         self.crd_dir = crd_dir
         self.timeout = timeout
         self.ports = Ports.pick()
@@ -157,6 +160,37 @@ class RealControlPlane:
     def server(self, name: str) -> ServerProcess:
         return next(s for s in self._servers if s.name == name)
 
+    def weaviate_down(self) -> None:
+        """weaviate-server stopped (SIGTERM, as a pod deletion): both ports refuse connections."""
+        self.server("weaviate-server").stop()
+
+    def weaviate_up(self) -> None:
+        """weaviate-server started again on the same ports and data; returns once ready."""
+        weaviate = self.server("weaviate-server")
+        weaviate.start()
+        weaviate.wait_ready(self._weaviate_ready(), self.timeout)
+
+    def claim_folder(self, namespace: str, claim: str, timeout: float = 60.0) -> Path:
+        """The local folder behind a claim once the PV controller bound it to our provisioner's
+        hostPath volume (what the process kubelet mounts into the claim's pods)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pvc = self._api_get(
+                    f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}"
+                )
+                volume = (pvc.get("spec") or {}).get("volumeName")
+                if volume and (pvc.get("status") or {}).get("phase") == "Bound":
+                    pv = self._api_get(f"/api/v1/persistentvolumes/{volume}")
+                    folder = Path(pv["spec"]["hostPath"]["path"])
+                    folder.mkdir(parents=True, exist_ok=True)
+                    return folder
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"claim {namespace}/{claim} not bound within {timeout:.0f} s")
+            time.sleep(0.2)
+
     # --- start-up -------------------------------------------------------------------------
 
     def _start(self, began: float) -> None:
@@ -171,15 +205,7 @@ class RealControlPlane:
         if self.with_weaviate:
             weaviate = self._spawn(
                 "weaviate-server",
-                [
-                    str(binaries / "weaviate-server"),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(ports.weaviate_http),
-                    "--scheme",
-                    "http",
-                ],
+                weaviate_argv(binaries, self._weaviate_ports()),
                 env=self._weaviate_env(),
             )
         self._ready(etcd, http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"), began)
@@ -225,11 +251,10 @@ class RealControlPlane:
             self._apply_crds(self.crd_dir)
         self._ready(kcm, self._default_service_account, began, mark="default-serviceaccount")
         if weaviate is not None:
-            self._ready(
-                weaviate,
-                http_ok(f"http://127.0.0.1:{ports.weaviate_http}/v1/.well-known/ready"),
-                began,
-            )
+            self._ready(weaviate, self._weaviate_ready(), began)
+
+    def _weaviate_ready(self) -> Any:
+        return http_ok(f"http://127.0.0.1:{self.ports.weaviate_http}/v1/.well-known/ready")
 
     def _spawn(
         self, name: str, argv: list[str], env: dict[str, str] | None = None
@@ -320,27 +345,13 @@ class RealControlPlane:
         argv += [f"--path-prefix={p}" for p in self.kubelet_path_prefix]
         return argv
 
-    def _weaviate_env(self) -> dict[str, str]:
+    def _weaviate_ports(self) -> WeaviatePorts:
         p = self.ports
-        return {
-            "PATH": "/usr/bin:/bin",
-            "PERSISTENCE_DATA_PATH": str(self.data_dir / "weaviate"),
-            "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
-            "DEFAULT_VECTORIZER_MODULE": "none",
-            "DISABLE_TELEMETRY": "true",
-            "GO_PROFILING_DISABLE": "true",
-            "LOG_LEVEL": "warning",
-            "CLUSTER_HOSTNAME": "node1",
-            "CLUSTER_IN_LOCALHOST": "true",
-            "CLUSTER_BIND_ADDR": "127.0.0.1",
-            "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
-            "CLUSTER_GOSSIP_BIND_PORT": str(p.weaviate_gossip),
-            "CLUSTER_DATA_BIND_PORT": str(p.weaviate_data),
-            "RAFT_PORT": str(p.weaviate_raft),
-            "RAFT_INTERNAL_RPC_PORT": str(p.weaviate_raft_rpc),
-            "RAFT_BOOTSTRAP_EXPECT": "1",
-            "GRPC_PORT": str(p.weaviate_grpc),
-        }
+        return WeaviatePorts(p.weaviate_http, p.weaviate_grpc, p.weaviate_gossip, p.weaviate_raft)
+
+    def _weaviate_env(self) -> dict[str, str]:
+        ports, key = self._weaviate_ports(), self.weaviate_api_key
+        return weaviate_env(self.data_dir / "weaviate", ports, key)
 
     # --- API checks (admin token, stdlib only) --------------------------------------------
 

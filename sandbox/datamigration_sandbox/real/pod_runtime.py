@@ -4,7 +4,9 @@ Reuses the emulator's pod-runner pieces: ContainerProcess (a process group per c
 to a file), env_resolution, pod_volumes + atomic_writer (configMap/secret volumes with the
 `..data` swap), mount_paths (mountPaths rewritten to local folders), readiness_probe and
 pod_status. What differs from the emulator's PodWorker: the pod comes from the real API server
-(scheduled by the real scheduler), every container runs (not only the first), sources are read
+(scheduled by the real scheduler), init containers run first, one after the other, each to a
+successful exit, then every container runs (not only the first), a livenessProbe restarts its
+container after failureThreshold failures, sources are read
 through the API, projected ServiceAccount tokens come from the TokenRequest API, claims map to
 their PersistentVolume's hostPath, and a deleted pod is stopped gracefully (SIGTERM, its grace
 period, SIGKILL), reported terminal and then removed with grace 0, as a real kubelet does.
@@ -36,7 +38,7 @@ from datamigration_sandbox.jobs.pod_manifest import qos_class
 from datamigration_sandbox.jobs.pod_process import (
     ContainerProcess,
     ContainerStartError,
-    container_path,
+    image_environment,
 )
 from datamigration_sandbox.jobs.pod_status import (
     container_status,
@@ -111,9 +113,14 @@ class PodRuntime:
         self.namespace: str = meta["namespace"]
         self._path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
         self._containers: list[dict[str, Any]] = list(pod["spec"].get("containers") or [])
+        self._init_containers: list[dict[str, Any]] = list(pod["spec"].get("initContainers") or [])
+        first = "PodInitializing" if self._init_containers else "ContainerCreating"
         self._states: dict[str, dict[str, Any]] = {
-            str(c["name"]): waiting_state("ContainerCreating") for c in self._containers
+            str(c["name"]): waiting_state(first)
+            for c in [*self._init_containers, *self._containers]
         }
+        self._initialized = not self._init_containers
+        self._init_failed = False
         self._last_states: dict[str, dict[str, Any]] = {}
         self._restarts: dict[str, int] = {}
         self._ready: dict[str, bool] = {}
@@ -226,7 +233,7 @@ class PodRuntime:
         folders = await self._volumes(lookup)
         kubeconfig = await self._kubeconfig()
         launches: dict[str, _Launch] = {}
-        for container in self._containers:
+        for container in [*self._init_containers, *self._containers]:
             name = str(container["name"])
             if not container.get("command"):
                 raise ContainerStartError(
@@ -248,7 +255,7 @@ class PodRuntime:
             home.mkdir(parents=True, exist_ok=True)
             host, port = _host_port(self._api.server)
             base = {
-                "PATH": container_path(self._settings.path_prefix),
+                **image_environment(self._settings.path_prefix),
                 "HOME": str(home),
                 "LANG": "C.UTF-8",
                 "HOSTNAME": self.name,
@@ -318,18 +325,42 @@ class PodRuntime:
         if isinstance(deadline, int):
             helpers.append(loop.create_task(self._enforce_deadline(deadline)))
         try:
-            await asyncio.gather(
-                *(self._container_loop(c, launches[str(c["name"])]) for c in self._containers)
-            )
+            if await self._initialize(launches):
+                await asyncio.gather(
+                    *(self._container_loop(c, launches[str(c["name"])]) for c in self._containers)
+                )
         finally:
             for helper in helpers:
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError, _PodGoneError):
                     await helper
 
-    async def _container_loop(self, container: dict[str, Any], launch: _Launch) -> None:
+    async def _initialize(self, launches: dict[str, _Launch]) -> bool:
+        """The init containers one after the other, each to a successful exit (retried with
+        back-off unless restartPolicy is Never); False when one failed for good or the pod
+        stops meanwhile."""
+        never = self._pod["spec"].get("restartPolicy", "Always") == "Never"
+        for container in self._init_containers:
+            name = str(container["name"])
+            await self._container_loop(
+                container, launches[name], policy="Never" if never else "OnFailure"
+            )
+            if self._stop.is_set():
+                return False
+            if self._states[name].get("terminated", {}).get("exitCode") != 0:
+                self._init_failed = True
+                await self._publish()
+                return False
+        self._initialized = True
+        for container in self._containers:
+            self._states[str(container["name"])] = waiting_state("ContainerCreating")
+        return True
+
+    async def _container_loop(
+        self, container: dict[str, Any], launch: _Launch, policy: str | None = None
+    ) -> None:
         name = str(container["name"])
-        policy = self._pod["spec"].get("restartPolicy", "Always")
+        policy = policy or self._pod["spec"].get("restartPolicy", "Always")
         while not self._stop.is_set():
             log_path = self._settings.log_path(self.namespace, self.name, name)
             if log_path.exists():  # kept for `kubectl logs --previous`
@@ -389,16 +420,22 @@ class PodRuntime:
         await self._event("Normal", "Started", f"Started container {name}")
         if probe_error is not None:
             await self._event("Warning", "Unhealthy", f"Readiness probe errored: {probe_error}")
-        prober = (
-            asyncio.get_running_loop().create_task(self._probe(name, probe, process))
-            if probe is not None
-            else None
-        )
+        loop = asyncio.get_running_loop()
+        probers = []
+        if probe is not None:
+            probers.append(loop.create_task(self._probe(name, probe, process)))
+        try:
+            liveness = parse_probe(container, "livenessProbe")
+        except ProbeConfigError as exc:
+            await self._event("Warning", "Unhealthy", f"Liveness probe errored: {exc}")
+        else:
+            if liveness is not None:
+                probers.append(loop.create_task(self._keep_alive(name, liveness, process)))
         try:
             return await process.wait()
         finally:
             self._ready[name] = False
-            if prober is not None:
+            for prober in probers:
                 prober.cancel()
                 with contextlib.suppress(asyncio.CancelledError, _PodGoneError):
                     await prober
@@ -416,6 +453,30 @@ class PodRuntime:
                     await self._event(
                         "Warning", "Unhealthy", f"Readiness probe failed: port {probe.port}"
                     )
+            await asyncio.sleep(probe.period)
+
+    async def _keep_alive(self, name: str, probe: ProbeSpec, process: ContainerProcess) -> None:
+        """The livenessProbe: after failureThreshold failures in a row the container is
+        stopped (SIGTERM, the pod's grace period, SIGKILL) and restarted by its policy."""
+        await asyncio.sleep(probe.initial_delay)
+        failures = 0
+        while True:
+            if process.listens_on(probe.port) and await probe_once(probe):
+                failures = 0
+            else:
+                failures += 1
+                if failures >= probe.failure_threshold:
+                    await self._event(
+                        "Warning", "Unhealthy", f"Liveness probe failed: port {probe.port}"
+                    )
+                    await self._event(
+                        "Normal",
+                        "Killing",
+                        f"Container {name} failed liveness probe, will be restarted",
+                    )
+                    grace = float(self._pod["spec"].get("terminationGracePeriodSeconds", 30))
+                    await process.terminate(grace)
+                    return
             await asyncio.sleep(probe.period)
 
     async def _keep_volumes_current(self) -> None:
@@ -449,8 +510,10 @@ class PodRuntime:
     # --- status ---------------------------------------------------------------------------
 
     def _phase(self) -> str:
-        if self._deadline_exceeded:
+        if self._deadline_exceeded or self._init_failed:
             return "Failed"
+        if not self._initialized:
+            return "Pending"
         states = [self._states[str(c["name"])] for c in self._containers]
         if all("terminated" in s for s in states):
             codes = [s["terminated"]["exitCode"] for s in states]
@@ -463,18 +526,7 @@ class PodRuntime:
         if self._gone:
             raise _PodGoneError
         async with self._publish_lock:
-            statuses = []
-            for container in self._containers:
-                name = str(container["name"])
-                status = container_status(
-                    container,
-                    self._states[name],
-                    restart_count=self._restarts.get(name, 0),
-                    last_state=self._last_states.get(name),
-                )
-                status["ready"] = bool(status["ready"] and self._ready.get(name))
-                status["containerID"] = f"process://{self.uid[:8]}-{name}"
-                statuses.append(status)
+            statuses = [self._container_status(c) for c in self._containers]
             phase = self._phase()
             scheduled = next(
                 (
@@ -494,6 +546,20 @@ class PodRuntime:
                 reason="DeadlineExceeded" if self._deadline_exceeded else None,
                 message=_DEADLINE_MESSAGE if self._deadline_exceeded else None,
             )
+            if self._init_containers:
+                init = [self._container_status(c) for c in self._init_containers]
+                for entry in init:  # an init container is ready once it completed
+                    entry["ready"] = entry["state"].get("terminated", {}).get("exitCode") == 0
+                status["initContainerStatuses"] = init
+                if not self._initialized:
+                    waiting = [e["name"] for e in init if not e["ready"]]
+                    for condition in status["conditions"]:
+                        if condition["type"] == "Initialized":
+                            condition["status"] = "False"
+                            condition["reason"] = "ContainersNotInitialized"
+                            condition["message"] = (
+                                f"containers with incomplete status: [{' '.join(waiting)}]"
+                            )
             try:
                 updated = await self._api.merge_patch(f"{self._path}/status", {"status": status})
             except ApiStatusError as exc:
@@ -502,6 +568,18 @@ class PodRuntime:
                     raise _PodGoneError from exc
                 raise
             self._pod = {**self._pod, "status": updated.get("status")}
+
+    def _container_status(self, container: dict[str, Any]) -> dict[str, Any]:
+        name = str(container["name"])
+        status = container_status(
+            container,
+            self._states[name],
+            restart_count=self._restarts.get(name, 0),
+            last_state=self._last_states.get(name),
+        )
+        status["ready"] = bool(status["ready"] and self._ready.get(name))
+        status["containerID"] = f"process://{self.uid[:8]}-{name}"
+        return status
 
     async def _delete_object(self) -> None:
         body = {

@@ -101,22 +101,23 @@ class Collection:
         self._index(prop)
 
     def check_properties(
-        self, values: dict[str, Any], *, auto_schema: bool, known_classes: Any
+        self, values: dict[str, Any], *, auto_schema: bool, known_classes: Any, rest: bool = False
     ) -> dict[str, Any]:
-        """Checked values; unknown properties are added (auto-schema) or refused."""
+        """Checked values; unknown properties are added (auto-schema) or refused. `rest`: from
+        a REST JSON body, whose values auto-schema types differently (see infer_property)."""
         checked: dict[str, Any] = {}
         coercers = self._coercers
         for key, value in values.items():
             coerce = coercers.get(key)
             if coerce is None:
-                coerce = self._unknown(key, value, auto_schema, known_classes)
+                coerce = self._unknown(key, value, auto_schema, known_classes, rest)
                 if coerce is None:
                     continue
             checked[key] = coerce(value)
         return checked
 
     def _unknown(
-        self, key: str, value: Any, auto_schema: bool, known_classes: Any
+        self, key: str, value: Any, auto_schema: bool, known_classes: Any, rest: bool = False
     ) -> Coercer | None:
         if key in self._properties:
             raise PropertyValueError(
@@ -128,9 +129,9 @@ class Collection:
                 f"no such prop with name '{key}' found in class '{self.name}' in the schema. "
                 "Check your schema files for which properties in this class are available"
             )
-        inferred = infer_property(key, value)
+        inferred = infer_property(key, value, rest=rest)
         if inferred is None:
-            return None  # nothing to learn from an empty list or null: real auto-schema skips it
+            return None  # nothing to learn from a gRPC empty list or null
         try:
             prop = build_property(inferred, self.name, known_classes)
         except WeaviateError as error:

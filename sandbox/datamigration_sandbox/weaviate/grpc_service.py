@@ -106,21 +106,38 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         stamp = now_ms()
         errors = []
         BatchError = batch_pb2.BatchObjectsReply.BatchError  # noqa: N806 - the protobuf class
+        # as Weaviate does: every object is validated (its references' targets must exist)
+        # before any of the batch is stored, so a reference to an object of the same batch fails
+        valid: list[tuple[Collection, dict[str, Any]]] = []
         for index, obj in enumerate(objects):
             message = failures.get(index)
             if message is None:
                 try:
-                    self._store(obj, stamp)
+                    valid.append(self._validated(obj, stamp))
                 except WeaviateError as error:
                     message = error.message
                 except (PropertyValueError, ValueError) as error:
                     message = str(error)
             if message is not None:
                 errors.append(BatchError(index=index, error=message))
+        for collection, record in valid:
+            collection.put(record)
         self.database.stats.record_batch(len(objects) - len(errors), len(errors))
         return batch_pb2.BatchObjectsReply(took=time.perf_counter() - started, errors=errors)
 
-    def _store(self, obj: Any, stamp: int) -> None:
+    def _reference_targets_exist(
+        self, collection: Collection, name: str, beacons: list[dict[str, str]]
+    ) -> None:
+        for value in beacons:
+            target_class, target = parse_beacon(value["beacon"])
+            found = self.database.find(target_class or "")
+            if found is None or target not in found.objects:
+                raise ValueError(
+                    f"invalid cref: 'cref' {collection.name}:{name}: "
+                    f"no object with id {target} found"
+                )
+
+    def _validated(self, obj: Any, stamp: int) -> tuple[Collection, dict[str, Any]]:
         if not obj.uuid:
             raise ValueError("uuid is required for every object")
         uuid = obj.uuid
@@ -141,23 +158,24 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
                 name = ref.prop_name
                 target = _single_target(collection, name)
                 properties[name] = [beacon(target, u.lower()) for u in ref.uuids]
+                self._reference_targets_exist(collection, name, properties[name])
             for ref in batch_properties.multi_target_ref_props:
                 _reference_property(collection, ref.prop_name, ref.target_collection)
                 properties[ref.prop_name] = [
                     beacon(ref.target_collection, u.lower()) for u in ref.uuids
                 ]
+                self._reference_targets_exist(collection, ref.prop_name, properties[ref.prop_name])
         vector, vectors = decode_vectors(obj)
-        collection.put(
-            {
-                "id": uuid,
-                "class": collection.name,
-                "properties": properties,
-                "vector": vector,
-                "vectors": vectors,
-                "creationTimeUnix": stamp,
-                "lastUpdateTimeUnix": stamp,
-            }
-        )
+        record = {
+            "id": uuid,
+            "class": collection.name,
+            "properties": properties,
+            "vector": vector,
+            "vectors": vectors,
+            "creationTimeUnix": stamp,
+            "lastUpdateTimeUnix": stamp,
+        }
+        return collection, record
 
     async def BatchReferences(self, request: Any, context: Any) -> Any:  # noqa: N802
         await self._enter(context)

@@ -175,8 +175,19 @@ def _object_coercer(prop: Mapping[str, Any], class_name: str, *, many: bool) -> 
     return coerce
 
 
-def infer_property(name: str, value: Any) -> dict[str, Any] | None:
-    """The property auto-schema adds for an unknown `name`; None when the value says nothing."""
+def infer_property(name: str, value: Any, *, rest: bool = False) -> dict[str, Any] | None:
+    """The property auto-schema adds for an unknown `name`; None when the value says nothing.
+
+    `rest`: the value came in a REST JSON body, where weaviate-server 1.35 (checked against it)
+    types a null as text, an empty list as text[] and every JSON number as number (int only
+    from gRPC's typed values)."""
+    if rest:
+        if value is None:
+            return {"name": name, "dataType": ["text"]}
+        if isinstance(value, list) and not value:
+            return {"name": name, "dataType": ["text[]"]}
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"name": name, "dataType": ["number"]}
     if isinstance(value, list):
         if not value:
             return None

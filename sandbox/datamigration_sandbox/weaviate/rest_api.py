@@ -296,6 +296,7 @@ class RestApi:
                 plain,
                 auto_schema=self.database.auto_schema,
                 known_classes=self.database.collections,
+                rest=True,
             )
         except PropertyValueError as error:
             raise unprocessable(str(error)) from None

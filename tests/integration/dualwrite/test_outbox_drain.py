@@ -195,7 +195,11 @@ def test_killed_app_outbox_drains_after_restart(tmp_path: Path, weaviate: Runnin
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # the checkout first (`tests.`), then whatever source tree this run uses
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
     )
     try:
         assert writer.stdout is not None

@@ -63,3 +63,13 @@ def test_auto_schema_inference(value: object, data_type: str) -> None:
 
 def test_empty_list_teaches_nothing() -> None:
     assert infer_property("p", []) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "data_type"), [(None, "text"), ([], "text[]"), (2, "number"), (True, "boolean")]
+)
+def test_auto_schema_of_a_rest_body_as_weaviate_1_35(value: object, data_type: str) -> None:
+    # what weaviate-server 1.35.2 added for POST /v1/objects {"a": null, "b": [], "c": 1}
+    inferred = infer_property("p", value, rest=True)
+    assert inferred is not None
+    assert inferred["dataType"] == [data_type]
