@@ -17,6 +17,7 @@ from tests.integration.operator.conftest import (
     Sandbox,
     config_map_mode,
     new_datamigration,
+    own_collection,
     settled,
     wait_for,
 )
@@ -85,8 +86,8 @@ def test_the_context_namespace_list_output_formats_and_watch(
     kubectl does; list, -o json|yaml|wide and watch work there, and kubectl shows the same."""
     kubeconfig = _context_kubeconfig(sandbox, namespace, tmp_path / "kubeconfig")
     env = {"KUBECONFIG": str(kubeconfig)}
-    # a collection of their own: the module's other tests migrate into Item on this Weaviate
-    collections = [{"table": "items", "collection": "CtxItem"}]
+    # both name ctx-a's collection, so ctx-b, the younger, is Blocked
+    collections = [{"table": "items", "collection": own_collection(namespace, "ctx-a")}]
     new_datamigration(sandbox, namespace, "ctx-a", collections=collections)
     sandbox.behave(namespace, "ctx-a", "copy", sleep=2)
     watched = dmctl_env(env, "watch", "ctx-a", "--timeout", "60", "--interval", "0.2")
