@@ -83,7 +83,9 @@ class OperatorProcess:
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
-        self.command = (*OPERATOR_COMMANDS[entry], *args)
+        # No metrics port unless asked for: several operators may run side by side.
+        metrics = () if any(a.startswith("--metrics-port") for a in args) else ("--metrics-port=0",)
+        self.command = (*OPERATOR_COMMANDS[entry], *metrics, *args)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -71,8 +71,9 @@ def data_migration(info: SandboxInfo) -> dict[str, Any]:
 
 @contextmanager
 def operator_process(kubeconfig: str, log: Path) -> Iterator[None]:
-    """The operator as the Deployment runs it, in its own process."""
-    command = [sys.executable, "-m", "datamigration_operator.handlers", "-A"]
+    """The operator as the Deployment runs it, in its own process (no metrics port: walks and
+    demos may run side by side)."""
+    command = [sys.executable, "-m", "datamigration_operator.handlers", "-A", "--metrics-port=0"]
     with log.open("ab") as output:
         process = subprocess.Popen(
             [*command, "--kubeconfig", kubeconfig], stdout=output, stderr=subprocess.STDOUT

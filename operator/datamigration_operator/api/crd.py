@@ -42,6 +42,17 @@ PRINTER_COLUMNS: Final[list[dict[str, Any]]] = [
         "jsonPath": '.status.conditions[?(@.type=="Validated")].status',
     },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    # -o wide (priority 1): why it is in that state, and the detail of mode and progress
+    {
+        "name": "Reason",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+    },
+    {"name": "Applied", "type": "string", "priority": 1, "jsonPath": ".status.mode.applied"},
+    {"name": "Rows", "type": "integer", "priority": 1, "jsonPath": ".status.progress.rowsDone"},
+    {"name": "ETA", "type": "string", "priority": 1, "jsonPath": ".status.progress.eta"},
+    {"name": "Message", "type": "string", "priority": 1, "jsonPath": ".status.message"},
 ]
 
 

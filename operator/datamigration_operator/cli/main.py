@@ -11,6 +11,7 @@ install without them (the operator image) simply has no such commands.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from importlib.metadata import entry_points
 from typing import Annotated
@@ -21,6 +22,7 @@ import typer.main
 
 # typer vendors its own click; its group API speaks these classes.
 from typer._click.core import Command, Context
+from typer._click.exceptions import UsageError
 
 from datamigration_operator import __version__
 from datamigration_operator.quiet_authlib import quiet_authlib
@@ -28,7 +30,9 @@ from datamigration_operator.quiet_authlib import quiet_authlib
 # What each top-level command is: (module, attribute), a typer app (group) or a function.
 COMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("datamigration_operator.cli.operator", "operator_app"),
+    "list": ("datamigration_operator.cli.migrations", "list_command"),
     "status": ("datamigration_operator.cli.migrations", "status"),
+    "watch": ("datamigration_operator.cli.migrations", "watch"),
     "advance": ("datamigration_operator.cli.migrations", "advance"),
     "rollback": ("datamigration_operator.cli.migrations", "rollback"),
     "copy": ("datamigration_operator.cli.migrate", "copy_command"),
@@ -84,13 +88,25 @@ class LazyCommands(typer.core.TyperGroup):
         assert isinstance(group, typer.core.TyperGroup)
         return group.get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        """An unknown command names the closest ones (`dmctl stauts` -> status)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=2, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
     name="dmctl",
     cls=LazyCommands,
     help="Migrate an application's data from SQLite to Weaviate with a Kubernetes operator.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    add_completion=True,
 )
 
 

@@ -1,4 +1,6 @@
-"""`dmctl status|advance|rollback`: read and drive a DataMigration (`kubectl datamigration`).
+"""`dmctl list|status|watch|advance|rollback`: read and drive DataMigrations (also
+`kubectl datamigration ...`), with kubectl's habits: `-n` defaults to the namespace of the
+kubeconfig's current context (in a pod, its own), `-A` lists every namespace, `-o json|yaml|wide`.
 
 The CLI writes only `spec.phase` (a user's action, as `kubectl patch` would); the operator does
 the rest. Refusals come back from the API server (the CRD's CEL rules) and are shown verbatim.
@@ -7,11 +9,15 @@ the rest. Refusals come back from the API server (the CRD's CEL rules) and are s
 from __future__ import annotations
 
 import asyncio
+import difflib
+import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -21,30 +27,54 @@ from datamigration_operator.api.phases import PHASES
 from datamigration_operator.api.reasons import ROLLED_BACK
 
 console = Console()
-NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="The namespace.")]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="The namespace; default the kubeconfig context's (in a pod, its own), else default.",
+    ),
+]
 KubeconfigOption = Annotated[
     Path | None, typer.Option(help="Kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config.")
 ]
+Output = Literal["table", "wide", "json", "yaml"]
+OutputOption = Annotated[
+    Output, typer.Option("--output", "-o", help="table (default), wide, json or yaml.")
+]
 DEFAULT_NAMESPACE = "default"
+RESTING_STATES = ("Succeeded", "Failed", "Blocked")
+
+
+@dataclass
+class Session:
+    client: Any
+    """kube.client.KubeClient"""
+    namespace: str
+    """The namespace asked for, or the context's."""
 
 
 @asynccontextmanager
-async def _client(kubeconfig: Path | None) -> AsyncIterator[Any]:
+async def _session(kubeconfig: Path | None, namespace: str | None) -> AsyncIterator[Session]:
     import kopf
 
     from datamigration_operator.kube.client import KubeClient
     from datamigration_operator.kube.connection import load_connection
     from datamigration_operator.kube.transport import HttpTransport
 
-    transport = HttpTransport(load_connection(kopf.OperatorSettings(), kubeconfig))
+    info = load_connection(kopf.OperatorSettings(), kubeconfig)
+    transport = HttpTransport(info)
     try:
-        yield KubeClient(transport)
+        yield Session(
+            KubeClient(transport), namespace or info.default_namespace or DEFAULT_NAMESPACE
+        )
     finally:
         await transport.close()
 
 
-def status_rows(dm: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """What `dmctl status` prints, as (label, value) rows; pure so it is easy to test."""
+def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str, str]]:
+    """What `dmctl status` prints, as (label, value) rows; pure so it is easy to test. Wide adds
+    the Jobs and the history."""
     spec, status = dm.get("spec") or {}, dm.get("status") or {}
     mode = status.get("mode") or {}
     rows = [
@@ -89,6 +119,22 @@ def status_rows(dm: Mapping[str, Any]) -> list[tuple[str, str]]:
                 f"{condition.get('message', '')}",
             )
         )
+    if wide:
+        for job in status.get("jobs") or []:
+            ended = f" -> {job['finishedAt']}" if job.get("finishedAt") else ""
+            rows.append(
+                (
+                    f"  job {job.get('name')}",
+                    f"{job.get('phase')} {job.get('state')} {job.get('startedAt') or ''}{ended}",
+                )
+            )
+        for entry in status.get("history") or []:
+            rows.append(
+                (
+                    f"  {entry.get('at')}",
+                    f"{entry.get('phase')} {entry.get('result')}: {entry.get('message') or ''}",
+                )
+            )
     return rows
 
 
@@ -104,35 +150,209 @@ def settled(dm: Mapping[str, Any], phase: str) -> bool:
         return False
     if phase == "rollback":
         return _condition_true(dm, ROLLED_BACK)
-    return status.get("phase") == phase and status.get("state") in (
-        "Succeeded",
-        "Failed",
-        "Blocked",
-    )
+    return status.get("phase") == phase and status.get("state") in RESTING_STATES
 
 
-async def _show(name: str, namespace: str, kubeconfig: Path | None) -> None:
+async def _get(session: Session, name: str) -> dict[str, Any]:
     from datamigration_operator.kube.resources import DATAMIGRATIONS
 
-    async with _client(kubeconfig) as client:
-        dm = await client.get(DATAMIGRATIONS, namespace, name)
+    dm: dict[str, Any] | None = await session.client.get(DATAMIGRATIONS, session.namespace, name)
     if dm is None:
-        console.print(f"[red]datamigration {namespace}/{name} not found[/]")
+        console.print(f"[red]datamigration {session.namespace}/{name} not found[/]")
         raise typer.Exit(1)
-    table = Table(title=f"datamigration {namespace}/{name}", show_header=False)
-    for label, value in status_rows(dm):
+    return dm
+
+
+async def _show(
+    name: str, namespace: str | None, kubeconfig: Path | None, output: Output = "table"
+) -> None:
+    async with _session(kubeconfig, namespace) as session:
+        dm = await _get(session, name)
+    if output in ("json", "yaml"):
+        _dump(dm, output)
+        return
+    table = Table(title=f"datamigration {session.namespace}/{name}", show_header=False)
+    for label, value in status_rows(dm, wide=output == "wide"):
         table.add_row(label, value)
     console.print(table)
 
 
+def _dump(obj: Mapping[str, Any], output: Output) -> None:
+    """kubectl's -o json|yaml: the objects as the API server returned them (no colour)."""
+    if output == "json":
+        typer.echo(json.dumps(obj, indent=4))
+    else:
+        import yaml
+
+        typer.echo(yaml.safe_dump(dict(obj), sort_keys=False), nl=False)
+
+
+# -- list -------------------------------------------------------------------------------------
+
+COLUMNS = ("NAME", "PHASE", "STATE", "MODE", "PROGRESS", "VALIDATED", "AGE")
+WIDE_COLUMNS = ("REASON", "APPLIED", "ROWS", "ETA", "MESSAGE")
+
+
+def _condition(dm: Mapping[str, Any], condition_type: str) -> Mapping[str, Any]:
+    conditions = (dm.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == condition_type), {})
+
+
+def age(created: str | None, now: datetime) -> str:
+    """kubectl's short age: 42s, 7m, 3h, 5d."""
+    if not created:
+        return "<unknown>"
+    seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size or (unit == "m" and seconds >= size):
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def list_row(dm: Mapping[str, Any], now: datetime, *, wide: bool = False) -> list[str]:
+    """One line of `dmctl list`: the CRD's printer columns (`kubectl get dm`), -o wide's too."""
+    spec, status = dm.get("spec") or {}, dm.get("status") or {}
+    mode, progress = status.get("mode") or {}, status.get("progress") or {}
+    percent = progress.get("percent")
+    row = [
+        str(dm["metadata"]["name"]),
+        str(spec.get("phase") or ""),
+        str(status.get("state") or "Pending"),
+        str(mode.get("configMap") or ""),
+        "" if percent is None else f"{percent}%",
+        str(_condition(dm, "Validated").get("status") or ""),
+        age(dm["metadata"].get("creationTimestamp"), now),
+    ]
+    if wide:
+        rows_done = progress.get("rowsDone")
+        row += [
+            str(_condition(dm, "Ready").get("reason") or ""),
+            str(mode.get("applied") or ""),
+            "" if rows_done is None else str(rows_done),
+            str(progress.get("eta") or ""),
+            str(status.get("message") or ""),
+        ]
+    return row
+
+
+async def _list(
+    namespace: str | None, all_namespaces: bool, kubeconfig: Path | None, output: Output
+) -> None:
+    from datamigration_operator.kube.resources import DATAMIGRATIONS
+
+    async with _session(kubeconfig, namespace) as session:
+        if all_namespaces:
+            items = await session.client.list_all_namespaces(DATAMIGRATIONS)
+        else:
+            items = await session.client.list(DATAMIGRATIONS, session.namespace)
+    items = sorted(items, key=lambda d: (d["metadata"]["namespace"], d["metadata"]["name"]))
+    if output in ("json", "yaml"):
+        _dump({"apiVersion": "v1", "kind": "List", "items": items}, output)
+        return
+    if not items:
+        where = "any namespace" if all_namespaces else f"the {session.namespace} namespace"
+        typer.echo(f"No DataMigrations found in {where}.", err=True)
+        return
+    wide = output == "wide"
+    header = [*(["NAMESPACE"] if all_namespaces else []), *COLUMNS, *(WIDE_COLUMNS if wide else ())]
+    now = datetime.now(UTC)
+    lines = [
+        [*([d["metadata"]["namespace"]] if all_namespaces else []), *list_row(d, now, wide=wide)]
+        for d in items
+    ]
+    typer.echo(_columns([header, *lines]), nl=False)
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> str:
+    """kubectl's plain columns: left-aligned, three spaces apart, no trailing blanks."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        + "\n"
+        for row in rows
+    )
+
+
+# -- watch ------------------------------------------------------------------------------------
+
+
+def remaining(progress: Mapping[str, Any], now: datetime) -> str:
+    """The Job's own estimate (status.progress.eta) as time left, e.g. 0:01:05."""
+    eta = progress.get("eta")
+    if not eta:
+        return "-:--:--"
+    seconds = (datetime.fromisoformat(str(eta).replace("Z", "+00:00")) - now).total_seconds()
+    whole = max(int(seconds), 0)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def watch_line(dm: Mapping[str, Any]) -> str:
+    status = dm.get("status") or {}
+    phase = status.get("phase") or (dm.get("spec") or {}).get("phase")
+    return f"{phase}: {status.get('state') or 'Pending'}"
+
+
+async def _watch(
+    name: str, namespace: str | None, kubeconfig: Path | None, give_up: float, interval: float
+) -> None:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    started = time.monotonic()
+    async with _session(kubeconfig, namespace) as session:
+        dm = await _get(session, name)
+        phase = str((dm.get("spec") or {}).get("phase"))
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]}"),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("eta {task.fields[eta]}"),
+        )
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task(watch_line(dm), total=100, rows="", rate="", eta="-:--:--")
+            while True:
+                progress = (dm.get("status") or {}).get("progress") or {}
+                done, total = progress.get("rowsDone"), progress.get("rowsTotal")
+                rate = progress.get("rowsPerSecond")
+                bar.update(
+                    task,
+                    description=watch_line(dm),
+                    completed=progress.get("percent") or 0,
+                    rows=f"{done}/{total} rows" if total is not None else "",
+                    rate=f"{rate:.0f} rows/s" if rate else "",
+                    eta=remaining(progress, datetime.now(UTC)),
+                )
+                if settled(dm, phase):
+                    break
+                if give_up and time.monotonic() - started > give_up:
+                    console.print(f"[yellow]{phase} not settled after {give_up:.0f} s[/]")
+                    raise typer.Exit(2)
+                await asyncio.sleep(interval)
+                dm = await _get(session, name)
+                if (dm.get("spec") or {}).get("phase") != phase:
+                    console.print(f"spec.phase changed to {dm['spec']['phase']}; stopped")
+                    raise typer.Exit(2)
+            state = (dm.get("status") or {}).get("state")
+            if phase != "rollback" and state == "Succeeded":
+                bar.update(task, completed=100)
+    elapsed = time.monotonic() - started
+    status = dm.get("status") or {}
+    console.print(f"datamigration {session.namespace}/{name} {watch_line(dm)} ({elapsed:.1f} s)")
+    if status.get("state") in ("Failed", "Blocked"):
+        console.print(status.get("message") or "")
+        raise typer.Exit(1)
+
+
 async def _advance(
-    name: str, namespace: str, phase: str, kubeconfig: Path | None, wait: float
+    name: str, namespace: str | None, phase: str, kubeconfig: Path | None, wait: float
 ) -> None:
     from datamigration_operator.kube.errors import KubeApiError
     from datamigration_operator.kube.resources import DATAMIGRATIONS
 
     started = time.monotonic()
-    async with _client(kubeconfig) as client:
+    async with _session(kubeconfig, namespace) as session:
+        client, namespace = session.client, session.namespace
         try:
             await client.merge_patch(DATAMIGRATIONS, namespace, name, {"spec": {"phase": phase}})
         except KubeApiError as error:
@@ -157,31 +377,67 @@ async def _advance(
 
 def status(
     name: str,
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: NamespaceOption = None,
     kubeconfig: KubeconfigOption = None,
+    output: OutputOption = "table",
 ) -> None:
-    """Phase, state, mode, progress, validation and conditions of a DataMigration."""
-    asyncio.run(_show(name, namespace, kubeconfig))
+    """Phase, state, mode, progress, validation and conditions (-o wide: Jobs, history)."""
+    asyncio.run(_show(name, namespace, kubeconfig, output))
+
+
+def list_command(
+    namespace: NamespaceOption = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")
+    ] = False,
+    kubeconfig: KubeconfigOption = None,
+    output: OutputOption = "table",
+) -> None:
+    """The DataMigrations of a namespace (or all): phase, state, mode, progress, validated."""
+    if namespace and all_namespaces:
+        raise typer.BadParameter("use either --namespace or --all-namespaces")
+    asyncio.run(_list(namespace, all_namespaces, kubeconfig, output))
+
+
+def watch(
+    name: str,
+    namespace: NamespaceOption = None,
+    kubeconfig: KubeconfigOption = None,
+    timeout: Annotated[
+        float, typer.Option(help="Give up after this many seconds (exit 2); 0: never.")
+    ] = 0.0,
+    interval: Annotated[float, typer.Option(help="Seconds between reads.")] = 1.0,
+) -> None:
+    """Follow the current phase with a progress bar and ETA until it settles.
+
+    Exit 0 when it Succeeds, 1 when it Fails or is Blocked, 2 on --timeout."""
+    asyncio.run(_watch(name, namespace, kubeconfig, timeout, interval))
+
+
+def _phase(value: str) -> str:
+    if value not in PHASES:
+        close = difflib.get_close_matches(value, PHASES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise typer.BadParameter(f"unknown phase {value!r}; one of: {', '.join(PHASES)}.{hint}")
+    return value
 
 
 def advance(
     name: str,
     phase: Annotated[str, typer.Argument(help=f"One of: {', '.join(PHASES)}.")],
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: NamespaceOption = None,
     kubeconfig: KubeconfigOption = None,
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for the operator to settle (0: do not wait).")
     ] = 0.0,
 ) -> None:
     """Set spec.phase; the API server refuses illegal jumps with the reason."""
-    if phase not in PHASES:
-        raise typer.BadParameter(f"unknown phase {phase!r}; one of: {', '.join(PHASES)}")
-    asyncio.run(_advance(name, namespace, phase, kubeconfig, wait))
+    asyncio.run(_advance(name, namespace, _phase(phase), kubeconfig, wait))
 
 
 def rollback(
     name: str,
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: NamespaceOption = None,
     kubeconfig: KubeconfigOption = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for RolledBack=True.")] = 30.0,
 ) -> None:

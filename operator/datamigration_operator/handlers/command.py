@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import typer
 
@@ -20,6 +22,9 @@ from datamigration_operator.handlers.config import (
     OperatorConfig,
     split_list,
 )
+
+# The chart and the manifests name it explicitly (kopf's /healthz is on a port of its own).
+DEFAULT_METRICS_PORT = 8080
 
 
 def run(
@@ -65,6 +70,18 @@ def run(
             f"{ALLOWED_JOB_SERVICE_ACCOUNTS_ENV}). Default: none.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics on http://0.0.0.0:PORT/metrics; 0: none.",
+        ),
+    ] = DEFAULT_METRICS_PORT,
+    log_format: Annotated[
+        Literal["json", "full", "plain"],
+        typer.Option(help="Log lines as JSON objects, with time and level (full), or bare."),
+    ] = "full",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Reconcile DataMigrations until interrupted."""
@@ -72,6 +89,11 @@ def run(
 
     if namespace and all_namespaces:
         raise typer.BadParameter("use either --namespace or --all-namespaces")
+    if metrics_port and liveness and urlsplit(liveness).port == metrics_port:
+        raise typer.BadParameter(
+            f"--liveness and --metrics-port both name port {metrics_port}; give them two ports "
+            "(--metrics-port 0 serves no metrics)"
+        )
     if kubeconfig is not None and not kubeconfig.is_file():
         raise typer.BadParameter(f"kubeconfig {kubeconfig} does not exist")
     image = job_image or os.environ.get(JOB_IMAGE_ENV) or DEFAULT_JOB_IMAGE
@@ -83,12 +105,24 @@ def run(
             allowed_job_service_accounts or os.environ.get(ALLOWED_JOB_SERVICE_ACCOUNTS_ENV)
         ),
     )
-    run_operator(
-        OperatorOptions(
-            config=config,
-            namespaces=tuple(namespace or ()),
-            liveness=liveness,
-            peering=peering,
-            verbose=verbose,
+    try:
+        run_operator(
+            OperatorOptions(
+                config=config,
+                namespaces=tuple(namespace or ()),
+                liveness=liveness,
+                peering=peering,
+                verbose=verbose,
+                metrics_port=metrics_port,
+                log_format=log_format,
+            )
         )
-    )
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        typer.echo(
+            f"metrics port {metrics_port} is in use ({exc.strerror}); choose another with "
+            "--metrics-port, or 0 to serve none",
+            err=True,
+        )
+        raise typer.Exit(1) from exc

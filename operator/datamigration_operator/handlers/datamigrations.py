@@ -67,11 +67,13 @@ async def status_written(
     memo: Any,
     **_: Any,
 ) -> None:
-    """A validate Job's report (status.validation) may open the switch gate: re-plan at once."""
+    """A validate Job's report (status.validation) may open the switch gate: re-plan at once.
+    Every event also refreshes the DataMigration's gauges (progress the Jobs write included)."""
     runtime = runtime_of(memo)
     if type == "DELETED":
         runtime.forget((namespace or "", name))
         return
+    runtime.metrics.status_seen(namespace or "", name, status)
     validation = status.get("validation")
     if runtime.validation_changed((namespace or "", name), validation) and validation is not None:
         await reconcile_or_retry(runtime, namespace or "", name)

@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from datamigration_operator.api.names import ANNOTATION_PREFIX
-from datamigration_operator.handlers.runtime import Runtime, config_of, runtime_of
+from datamigration_operator.handlers.runtime import Runtime, config_of, metrics_of, runtime_of
 from datamigration_operator.kube.client import KubeClient
 from datamigration_operator.kube.connection import load_connection
 from datamigration_operator.kube.events import EventRecorder
@@ -43,7 +43,11 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     transport = HttpTransport(load_connection(settings, config.kubeconfig))
     client = KubeClient(transport)
     memo["runtime"] = Runtime(
-        config=config, client=client, recorder=EventRecorder(client), transport=transport
+        config=config,
+        client=client,
+        recorder=EventRecorder(client),
+        transport=transport,
+        metrics=metrics_of(memo),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +35,12 @@ async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]
             # Nothing to observe: the planned refusal writes only status and an event.
             refusal = plan_invalid_spec(raw, describe_problem(exc), now)
             await execute(runtime.client, runtime.recorder, _involved(raw), refusal)
+            runtime.metrics.reconciled(namespace, name, raw.get("status") or {}, refusal)
             return refusal
         world = await observe(runtime.client, dm, now, runtime.config.job_policy)
         actions = plan(world.observation)
         await execute(runtime.client, runtime.recorder, world, actions)
+        runtime.metrics.reconciled(namespace, name, raw.get("status") or {}, actions)
         return actions
 
 
@@ -59,12 +62,16 @@ async def release(runtime: Runtime, namespace: str, name: str) -> list[Action]:
 
 async def reconcile_or_retry(runtime: Runtime, namespace: str, name: str) -> None:
     """For kopf's changing handlers: API failures become kopf Temporary/Permanent errors."""
+    started = time.monotonic()
     try:
         await reconcile(runtime, namespace, name)
     except KubeError as exc:
         runtime.stats.failures += 1
         runtime.stats.last_error = str(exc)
+        runtime.metrics.reconcile_failed(namespace, name)
         raise handler_error(exc) from exc
+    finally:
+        runtime.metrics.reconcile_duration.observe(time.monotonic() - started)
     runtime.stats.reconciles += 1
     runtime.stats.last_success = datetime.now(UTC)
 

@@ -1,6 +1,7 @@
 """What the handlers share in one operator process: the client, the event recorder, one lock
 per DataMigration (kopf serializes handlers per object, but Job and workload events reconcile
-a DataMigration from other objects' handlers), and counters for the liveness probe."""
+a DataMigration from other objects' handlers), counters for the liveness probe and the
+Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import kopf
 
 from datamigration_operator.handlers.config import OperatorConfig
+from datamigration_operator.handlers.metrics import OperatorMetrics
 from datamigration_operator.kube.client import KubeClient
 from datamigration_operator.kube.events import EventRecorder
 from datamigration_operator.kube.transport import HttpTransport
@@ -34,6 +36,7 @@ class Runtime:
     recorder: EventRecorder
     transport: HttpTransport | None = None
     stats: Stats = field(default_factory=Stats)
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _validations: dict[Key, Any] = field(default_factory=dict)
 
@@ -50,6 +53,7 @@ class Runtime:
     def forget(self, key: Key) -> None:
         self._locks.pop(key, None)
         self._validations.pop(key, None)
+        self.metrics.forget(*key)
 
     async def close(self) -> None:
         if self.transport is not None:
@@ -61,6 +65,12 @@ def runtime_of(memo: Any) -> Runtime:
     if not isinstance(runtime, Runtime):
         raise kopf.PermanentError("the operator runtime is not initialized (startup failed?)")
     return runtime
+
+
+def metrics_of(memo: Any) -> OperatorMetrics:
+    """The process's metrics (run_operator puts them in the memo before it serves them)."""
+    metrics = memo.get("metrics")
+    return metrics if isinstance(metrics, OperatorMetrics) else OperatorMetrics()
 
 
 def config_of(memo: Any) -> OperatorConfig:

@@ -47,3 +47,15 @@ def set_condition(
     if current is None:
         return [*conditions, updated]
     return [updated if c.type == type_ else c for c in conditions]
+
+
+def stamp_generation(conditions: list[Condition], generation: int) -> list[Condition]:
+    """Every condition re-confirmed for `generation`: a reconcile of that generation computed
+    them all (the ones whose status did not change included), so none may keep an older
+    observedGeneration and look stale to `kubectl wait` or Argo CD. lastTransitionTime stays."""
+    return [
+        c
+        if c.observed_generation == generation
+        else c.model_copy(update={"observed_generation": generation})
+        for c in conditions
+    ]

@@ -21,7 +21,7 @@ from datamigration_operator.api.status import (
     JobRecord,
 )
 from datamigration_operator.reconcile.actions import Action, SetStatus
-from datamigration_operator.reconcile.conditions import find_condition
+from datamigration_operator.reconcile.conditions import find_condition, stamp_generation
 from datamigration_operator.reconcile.draft import ACTIVE, Draft
 from datamigration_operator.reconcile.job_names import job_name
 from datamigration_operator.reconcile.observed import Observation, ObservedJob
@@ -135,7 +135,7 @@ def finish(draft: Draft) -> list[Action]:
             "state": draft.state,
             "message": draft.message,
             "mode": draft.mode,
-            "conditions": draft.conditions,
+            "conditions": stamp_generation(draft.conditions, obs.generation),
             "jobs": draft.jobs[-MAX_JOB_RECORDS:],
             "history": history[-MAX_HISTORY:],
         }

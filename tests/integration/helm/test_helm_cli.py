@@ -89,7 +89,11 @@ def test_template_with_crds_includes_the_generated_crd(tmp_path: Path) -> None:
     [
         ({"replicaCount": 0}, "minimum"),
         ({"watchNamespace": ["shop"]}, "additional properties 'watchNamespace' not allowed"),
-        ({"metrics": {"serviceMonitor": {"enabled": True}}}, "needs metrics.enabled"),
+        (
+            {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
+            "needs metrics.enabled",
+        ),
+        ({"metrics": {"port": 8080}}, "metrics.port and health.port must differ"),
         (
             {"watchNamespaces": ["shop"], "rbac": {"secretReadNamespaces": ["blog"]}},
             "for cluster-wide installs",

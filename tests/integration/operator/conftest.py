@@ -142,9 +142,13 @@ class OperatorProcess:
         entry: tuple[str, ...] = LEAN_ENTRY,
     ) -> None:
         """`extra`: more `dmctl operator run` options; without `-n NS`, all namespaces.
-        `entry`: LEAN_ENTRY (what the Deployment runs) or DMCTL_ENTRY; same options."""
+        `entry`: LEAN_ENTRY (what the Deployment runs) or DMCTL_ENTRY; same options.
+        Metrics are off (`--metrics-port=0`) unless `extra` names a port."""
         self.kubeconfig, self.log_path, self.entry = kubeconfig, log_path, entry
         self.extra = extra if "-n" in extra or "--namespace" in extra else ("-A", *extra)
+        if not any(arg.startswith("--metrics-port") for arg in self.extra):
+            # Several operators run side by side (HA tests, parallel sessions): no fixed port.
+            self.extra = ("--metrics-port=0", *self.extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

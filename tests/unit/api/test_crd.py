@@ -139,7 +139,8 @@ def test_names_subresource_and_printer_columns() -> None:
     assert names["shortNames"] == ["dm", "dmig"]
     assert names["categories"] == ["migrations"]
     assert VERSION["subresources"] == {"status": {}}
-    columns = {c["name"].upper(): c["jsonPath"] for c in VERSION["additionalPrinterColumns"]}
+    printer = VERSION["additionalPrinterColumns"]
+    columns = {c["name"].upper(): c["jsonPath"] for c in printer if not c.get("priority")}
     assert columns == {
         "PHASE": ".spec.phase",
         "STATE": ".status.state",
@@ -148,6 +149,16 @@ def test_names_subresource_and_printer_columns() -> None:
         "VALIDATED": '.status.conditions[?(@.type=="Validated")].status',
         "AGE": ".metadata.creationTimestamp",
     }
+    # -o wide adds why, the applied mode, rows, the ETA and the message (last: the longest)
+    wide = {c["name"].upper(): c["jsonPath"] for c in printer if c.get("priority") == 1}
+    assert wide == {
+        "REASON": '.status.conditions[?(@.type=="Ready")].reason',
+        "APPLIED": ".status.mode.applied",
+        "ROWS": ".status.progress.rowsDone",
+        "ETA": ".status.progress.eta",
+        "MESSAGE": ".status.message",
+    }
+    assert printer[-1]["name"] == "Message"
 
 
 # -- structural -------------------------------------------------------------------------------

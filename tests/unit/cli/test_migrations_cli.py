@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from datamigration_operator.cli.migrations import settled, status_rows
+from typer.testing import CliRunner
+
+from datamigration_operator.cli.main import app
+from datamigration_operator.cli.migrations import (
+    _columns,
+    age,
+    list_row,
+    remaining,
+    settled,
+    status_rows,
+    watch_line,
+)
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def _dm(generation: int = 3, **status: Any) -> dict[str, Any]:
@@ -48,3 +62,89 @@ def test_settled_needs_the_current_generation_and_a_resting_state() -> None:
     rolled = [{"type": "RolledBack", "status": "True"}]
     assert settled(_dm(observedGeneration=3, conditions=rolled), "rollback")
     assert not settled(_dm(observedGeneration=3, conditions=[]), "rollback")
+
+
+def test_wide_status_adds_the_jobs_and_the_history() -> None:
+    dm = _dm(
+        jobs=[{"phase": "validate", "name": "chat-validate-1", "state": "Running"}],
+        history=[{"phase": "validate", "at": "2026-11-26T07:00:00Z", "result": "Running"}],
+    )
+    assert "  job chat-validate-1" not in dict(status_rows(dm))
+    wide = dict(status_rows(dm, wide=True))
+    assert wide["  job chat-validate-1"].startswith("validate Running")
+    assert wide["  2026-11-26T07:00:00Z"] == "validate Running: "
+
+
+def test_list_rows_are_the_printer_columns_and_wide_adds_why() -> None:
+    dm = _dm(
+        state="Blocked",
+        message="Secret weaviate-auth not found",
+        mode={"configMap": "dual_write", "applied": "dual_write"},
+        progress={"percent": 40, "rowsDone": 400, "eta": "2026-11-26T12:05:00Z"},
+        conditions=[
+            {"type": "Validated", "status": "False", "reason": "NotStarted"},
+            {"type": "Ready", "status": "False", "reason": "SecretNotFound"},
+        ],
+    )
+    dm["metadata"]["creationTimestamp"] = "2026-11-26T11:00:00Z"
+    assert list_row(dm, NOW) == [
+        "chat", "validate", "Blocked", "dual_write", "40%", "False", "60m"
+    ]  # fmt: skip
+    assert list_row(dm, NOW, wide=True)[7:] == [
+        "SecretNotFound",
+        "dual_write",
+        "400",
+        "2026-11-26T12:05:00Z",
+        "Secret weaviate-auth not found",
+    ]
+    fresh = {"metadata": {"name": "new"}, "spec": {"phase": "migrate"}}
+    assert list_row(fresh, NOW) == ["new", "migrate", "Pending", "", "", "", "<unknown>"]
+
+
+def test_ages_read_as_kubectl_prints_them() -> None:
+    def ago(**delta: float) -> str:
+        return age((NOW - timedelta(**delta)).isoformat().replace("+00:00", "Z"), NOW)
+
+    assert ago(seconds=42) == "42s"
+    assert ago(seconds=90) == "1m"
+    assert ago(minutes=7) == "7m"
+    assert ago(hours=3) == "3h"
+    assert ago(days=5) == "5d"
+
+
+def test_columns_are_aligned_without_trailing_blanks() -> None:
+    text = _columns([["NAME", "STATE"], ["a-long-name", "Running"], ["b", ""]])
+    assert text.splitlines() == ["NAME          STATE", "a-long-name   Running", "b"]
+
+
+def test_watch_shows_the_jobs_eta_as_time_left() -> None:
+    assert remaining({"eta": "2026-11-26T12:01:05Z"}, NOW) == "0:01:05"
+    assert remaining({"eta": "2026-11-26T11:59:00Z"}, NOW) == "0:00:00"
+    assert remaining({}, NOW) == "-:--:--"
+    assert watch_line(_dm(phase="validate", state="Running")) == "validate: Running"
+    assert watch_line({"spec": {"phase": "migrate"}}) == "migrate: Pending"
+
+
+def test_a_mistyped_command_or_phase_names_the_closest() -> None:
+    typo = CliRunner().invoke(app, ["stauts", "chat"])
+    assert typo.exit_code == 2
+    assert "Did you mean 'status'?" in typo.output
+    unknown = CliRunner().invoke(app, ["frobnicate"])
+    assert unknown.exit_code == 2
+    assert "No such command 'frobnicate'." in unknown.output
+    assert "Did you mean" not in unknown.output
+    phase = CliRunner().invoke(app, ["advance", "chat", "swich"])
+    assert phase.exit_code == 2
+    assert "Did you mean 'switch'?" in phase.output
+
+
+def test_list_refuses_a_namespace_with_all_namespaces() -> None:
+    result = CliRunner().invoke(app, ["list", "-n", "a", "-A"])
+    assert result.exit_code == 2
+    assert "either --namespace or --all-namespaces" in result.output
+
+
+def test_shell_completion_scripts_are_offered() -> None:
+    result = CliRunner().invoke(app, ["--show-completion", "bash"])
+    assert result.exit_code == 0, result.output
+    assert "_DMCTL_COMPLETE" in result.output.upper().replace("-", "_")

@@ -177,3 +177,33 @@ def test_operator_run_documents_the_allow_list_options() -> None:
     assert result.exit_code == 0
     assert "--allowed-job-images" in result.output
     assert "--allowed-job-service-accounts" in result.output
+
+
+def test_operator_run_refuses_one_port_for_liveness_and_metrics() -> None:
+    liveness = ["operator", "run", "--liveness", "http://0.0.0.0:8080/healthz"]
+    result = CliRunner().invoke(app, liveness)  # the default metrics port is 8080
+    assert result.exit_code != 0
+    assert "both name port 8080" in result.output
+    refused = CliRunner().invoke(app, ["operator", "run", "--log-format", "xml"])
+    assert refused.exit_code != 0
+    assert "xml" in refused.output
+
+
+def test_json_logs_are_one_object_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from datamigration_operator.handlers.process import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("json", verbose=False)
+        logging.getLogger("datamigration_operator.test").warning("phase %s blocked", "switch")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    (line,) = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert record["message"] == "phase switch blocked"
+    assert record["severity"] == "warn"  # kopf's JSON severity names

@@ -37,7 +37,9 @@ VALUE_SETS: Final[dict[str, dict[str, Any]]] = {
     "monitoring": {
         "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
         "prometheusRule": {"enabled": True},
+        "grafanaDashboard": {"enabled": True},
     },
+    "no-metrics": {"metrics": {"enabled": False}, "logFormat": "plain"},
     "secrets-in-namespaces": {"rbac": {"secretReadNamespaces": ["shop", "blog"]}},
     "secrets-cluster-wide": {"rbac": {"secretReadClusterWide": True}},
     "custom": {

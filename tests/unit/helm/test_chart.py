@@ -22,6 +22,8 @@ from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.builders.job_access import job_role_rules
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.handlers import command, config
+from datamigration_operator.handlers.metrics import OperatorMetrics
+from datamigration_operator.reconcile.actions import SetStatus
 from datamigration_sandbox.kube.crd_schema import SchemaValidator
 from tests.unit.helm.chart import (
     CHART,
@@ -135,6 +137,15 @@ def test_the_operator_accepts_the_command_line_the_chart_gives_it(
     assert params["all_namespaces"] is (not expected)
     replicas = one(docs, "Deployment")["spec"]["replicas"]
     assert (params["peering"] is not None) is (replicas > 1)
+    values = _values_of(rendered)
+    assert params["log_format"] == values["logFormat"]
+    ports = {p["name"]: p["containerPort"] for p in container(docs)["ports"]}
+    if values["metrics"]["enabled"]:
+        assert params["metrics_port"] == ports["metrics"] == values["metrics"]["port"]
+        assert params["metrics_port"] != ports["health"]
+    else:
+        assert params["metrics_port"] == 0
+        assert "metrics" not in ports
 
 
 def _typer_app() -> typer.Typer:
@@ -145,7 +156,17 @@ def _typer_app() -> typer.Typer:
 
 def _values_of(rendered: tuple[str, list[Doc]]) -> dict[str, Any]:
     defaults: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
-    return {**defaults, **VALUE_SETS[rendered[0]]}
+    return _merged(defaults, VALUE_SETS[rendered[0]])
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing of values: maps merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        before = merged.get(key)
+        both_maps = isinstance(value, dict) and isinstance(before, dict)
+        merged[key] = _merged(before, value) if both_maps else value  # type: ignore[arg-type]
+    return merged
 
 
 # -- RBAC against the kustomize manifests and the code ---------------------------------------
@@ -291,7 +312,7 @@ def test_values_yaml_satisfies_its_schema_and_the_schema_refuses_mistakes() -> N
 
 def test_a_service_monitor_needs_the_metrics_service() -> None:
     with pytest.raises(Exception, match=re.escape("needs metrics.enabled")):
-        render({"metrics": {"serviceMonitor": {"enabled": True}}})
+        render({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}})
     docs = render(VALUE_SETS["monitoring"])
     service = one(docs, "Service")
     monitor = one(docs, "ServiceMonitor")
@@ -301,18 +322,110 @@ def test_a_service_monitor_needs_the_metrics_service() -> None:
     assert service["spec"]["selector"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
     ports = {p["name"] for p in container(docs)["ports"]}
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
-    assert not of_kind(render({}), "Service"), "metrics are off by default"
+    assert all(e["honorLabels"] for e in monitor["spec"]["endpoints"])
+    # metrics are served by default; the ServiceMonitor (it needs the CRDs) is opt-in
+    assert one(render({}), "Service")["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert not of_kind(render({}), "ServiceMonitor")
+    assert not of_kind(render({"metrics": {"enabled": False}}), "Service")
 
 
-def test_alerts_name_only_series_the_dual_write_library_exports() -> None:
+def test_metrics_and_health_need_two_ports() -> None:
+    with pytest.raises(Exception, match=re.escape("metrics.port and health.port must differ")):
+        render({"metrics": {"port": 8080}, "health": {"port": 8080}})
+
+
+def _exported_series() -> set[str]:
+    """Every sample name the operator (handlers/metrics.py) and the dual-write library
+    (dualwrite/metrics.py) export, each label set filled once so every series appears."""
     registry = CollectorRegistry()
     OutboxMetrics.for_registry(registry)
-    exported = {s.name for metric in registry.collect() for s in metric.samples}
+    metrics = OperatorMetrics(registry)
+    metrics.status_seen("ns", "dm", _full_status())
+    metrics.reconciled("ns", "dm", {}, [SetStatus(_full_status())])
+    metrics.reconcile_failed("ns", "dm")
+    metrics.reconcile_duration.observe(0.1)
+    return {s.name for metric in registry.collect() for s in metric.samples}
+
+
+def _full_status() -> dict[str, Any]:
+    at = "2025-01-01T00:00:00Z"
+    return {
+        "phase": "migrate",
+        "state": "Running",
+        "history": [{"phase": "migrate", "at": at, "result": "Running", "message": ""}],
+        "jobs": [{"phase": "migrate", "name": "dm-migrate-1", "state": "Succeeded"}],
+        "progress": {
+            "percent": 1,
+            "rowsDone": 1,
+            "rowsTotal": 2,
+            "rowsPerSecond": 1.0,
+            "updatedAt": at,
+        },
+        "validation": {"finishedAt": at, "missing": 0},
+    }
+
+
+def _series_named(expressions: list[str]) -> set[str]:
+    # a series name is followed by `{`, `[`, `)`, `,`, whitespace or the end, never by `(`
+    return {n for e in expressions for n in re.findall(r"\b(datamigration_\w+)\b(?!\s*\()", e)}
+
+
+def test_alerts_name_only_series_the_operator_and_the_dual_write_library_export() -> None:
+    exported = _exported_series()
     rule = one(render(VALUE_SETS["monitoring"]), "PrometheusRule")
-    expressions = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
-    named = {n for e in expressions for n in re.findall(r"\bdatamigration_\w+", e)}
-    assert named
+    groups = {g["name"]: [r["expr"] for r in g["rules"]] for g in rule["spec"]["groups"]}
+    named = _series_named([e for exprs in groups.values() for e in exprs])
+    assert {"datamigration_state", "datamigration_dualwrite_outbox_oldest_age_seconds"} <= named
     assert named <= exported, named - exported
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"DataMigrationBlocked", "DataMigrationFailed", "DataMigrationOutboxNotDraining"} <= (
+        alerts
+    )
+    # without the operator's metrics, only the app's outbox alerts are rendered
+    bare = one(
+        render({"metrics": {"enabled": False}, "prometheusRule": {"enabled": True}}),
+        "PrometheusRule",
+    )
+    assert [g["name"] for g in bare["spec"]["groups"]] == ["datamigration-dualwrite"]
+
+
+def _dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
+    queries: list[str] = []
+    for panel in dashboard["panels"]:
+        queries += [t["expr"] for t in panel.get("targets", [])]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            queries.append(variable["definition"])
+    queries += [a["expr"] for a in dashboard["annotations"]["list"] if "expr" in a]
+    return queries
+
+
+def test_the_dashboard_queries_only_series_that_exist() -> None:
+    exported = _exported_series()
+    dashboard = json.loads((CHART / "dashboards" / "datamigration-operator.json").read_text())
+    queries = _dashboard_queries(dashboard)
+    named = _series_named(queries)
+    assert named <= exported, named - exported
+    # every operator series is shown somewhere (the _created samples are client bookkeeping)
+    operator = {
+        n
+        for n in exported
+        if not n.startswith("datamigration_dualwrite_")
+        and not n.endswith(("_created", "_sum"))
+        and n != "datamigration_reconcile_duration_seconds_count"
+    }
+    assert operator - named <= {"datamigration_reconcile_duration_seconds_count"}, operator - named
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_the_dashboard_configmap_carries_the_dashboard_file() -> None:
+    docs = render(VALUE_SETS["monitoring"])
+    (config_map,) = [
+        d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")
+    ]
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads(config_map["data"]["datamigration-operator.json"])
+    assert shipped == json.loads((CHART / "dashboards" / "datamigration-operator.json").read_text())
 
 
 # -- chart metadata, CRDs, NOTES --------------------------------------------------------------

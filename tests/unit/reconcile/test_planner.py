@@ -584,3 +584,21 @@ def _app_with_web() -> dict[str, Any]:
 
 def test_observed_owner_is_this_datamigration() -> None:
     assert ME == "apps/shop"
+
+
+def test_every_condition_carries_the_generation_it_was_reconciled_for() -> None:
+    """Migrated and Validated do not change when dual-write begins, yet a reconcile of the new
+    generation confirmed them: none keeps the older observedGeneration (kubectl wait, Argo CD),
+    and each keeps the time it last changed."""
+    before = validated()
+    migrated_at = find_condition(before.status.conditions, "Migrated").last_transition_time  # type: ignore[union-attr]
+    obs, _ = step(later(to_phase(before, "dual-write"), 10))
+    assert {c.type: c.observed_generation for c in obs.status.conditions} == dict.fromkeys(
+        ("Migrated", "DualWriteReady", "Validated", "ReadsSwitched", "RolledBack", "Ready"),
+        obs.generation,
+    )
+    migrated_now = find_condition(obs.status.conditions, "Migrated")
+    assert migrated_now is not None
+    assert (migrated_now.status, migrated_now.last_transition_time) == ("True", migrated_at)
+    # and planning again for the same generation writes nothing
+    assert not of(plan(obs), SetStatus)
