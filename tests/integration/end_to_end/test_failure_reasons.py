@@ -30,6 +30,7 @@ from tests.integration.operator.conftest import (
     SECRET_VALUE,
     VERSION,
     OperatorProcess,
+    own_collection,
     prepare_namespace,
     wait_for,
 )
@@ -88,7 +89,10 @@ class World:
                 "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
                 **target,
             },
-            "collections": [{"table": "conversations", "collection": "Conversation"}],
+            # one Weaviate serves the module: each DataMigration its own collection
+            "collections": [
+                {"table": "conversations", "collection": own_collection(namespace, "dm")}
+            ],
             "app": {"configMapRef": {"name": CONFIG_MAP}},
         }
         body = {
