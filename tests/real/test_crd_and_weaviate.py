@@ -17,7 +17,7 @@ from datamigration_operator.migration.runs.run import copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.operator_bench import datamigration_manifest
-from datamigration_sandbox.sample_data import generate_database
+from datamigration_sandbox.sample_data import generate_database, sample_collections
 from tests.integration.migration.conftest import (
     RecordingReporter,
     RunningWeaviate,
@@ -81,9 +81,13 @@ def test_cel_transition_rule_refuses_migrate_to_switch_as_the_emulator_does(
     assert real == emulated
 
 
+@pytest.mark.parametrize("spec_order", ["as written", "children first"])
 def test_the_project_client_copies_and_validates_against_the_real_weaviate(
-    real_cluster: RealCluster, tmp_path: Path
+    real_cluster: RealCluster, tmp_path: Path, spec_order: str
 ) -> None:
+    """Also with the spec listing messages before the conversations they reference: the real
+    Weaviate refuses a reference to an object it does not hold yet, so the copy orders the
+    tables by their references."""
     ports = real_cluster.plane.ports
     target = JobTarget(
         http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
@@ -91,7 +95,10 @@ def test_the_project_client_copies_and_validates_against_the_real_weaviate(
         tls=False,
     )
     database = generate_database(tmp_path / "app.db", rows=300)
-    run = settings(database, tmp_path / "scratch")
+    collections = sample_collections()
+    if spec_order == "children first":
+        collections.reverse()
+    run = settings(database, tmp_path / "scratch", collections=collections)
     weaviate = connect(target, WEAVIATE_API_KEY)
     try:
         assert weaviate.is_ready()

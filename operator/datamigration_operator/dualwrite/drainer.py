@@ -41,6 +41,7 @@ from datamigration_operator.migration.mapping import (
     RowError,
     object_uuid,
 )
+from datamigration_operator.migration.mapping.reference_order import reference_depths
 from datamigration_operator.migration.mapping.values import Key
 
 if TYPE_CHECKING:
@@ -91,22 +92,10 @@ class _Writes:
 
 def referenced_first(batch: Sequence[_Writes], plans: Iterable[CollectionPlan]) -> list[_Writes]:
     """The batch's collections with every reference target before the collections that point
-    to it: Weaviate refuses an object whose reference names an object it does not hold yet
-    ("invalid cref: ... no object with id"), so a conversation inserted in the same
-    transaction as its first message must be written first, whatever the entries' order."""
-    targets = {
-        plan.table.casefold(): {r.target_table.casefold() for r in plan.references}
-        for plan in plans
-    }
-    depths: dict[str, int] = {}
-
-    def depth(table: str, seen: frozenset[str]) -> int:
-        if table not in depths:
-            above = [depth(t, seen | {table}) for t in targets.get(table, ()) if t not in seen]
-            depths[table] = 1 + max(above, default=-1)
-        return depths[table]
-
-    return sorted(batch, key=lambda writes: depth(writes.plan.table.casefold(), frozenset()))
+    to it (mapping.reference_order): a conversation inserted in the same transaction as its
+    first message is written first, whatever the entries' order."""
+    depths = reference_depths(plans)
+    return sorted(batch, key=lambda writes: depths.get(writes.plan.table.casefold(), 0))
 
 
 class Drainer:

@@ -24,6 +24,10 @@ from datamigration_operator.migration.mapping import (
 )
 from datamigration_operator.migration.mapping.canonical import content_hash
 from datamigration_operator.migration.mapping.objects import builder_for
+from datamigration_operator.migration.mapping.reference_order import (
+    referenced_first,
+    references_itself,
+)
 from datamigration_operator.migration.mapping.values import Key
 from datamigration_operator.migration.runs.checkpoint import (
     advance,
@@ -145,9 +149,12 @@ def copy_tables(
             probe or checkpoint.table is not None or bool(checkpoint.tables_done)
         )
         try:
-            for plan in plans:
+            # every table after the tables it references (each table ends flushed)
+            for plan in referenced_first(plans):
                 if plan.table in checkpoint.tables_done:
                     continue
+                # a parent row's batch lands before the batches of the rows pointing to it
+                in_flight = 1 if references_itself(plan) else settings.concurrency
                 after = resume_after(checkpoint, plan.table, plan.key_columns)
                 for rows in source.rows(plan, after=after, batch_size=settings.batch_size):
                     if not rows:
@@ -162,7 +169,7 @@ def copy_tables(
                         result.skipped_on_resume += len(same)
                         objects = [o for i, o in enumerate(objects) if i not in same]
                         keys = [k for i, k in enumerate(keys) if i not in same]
-                    while len(window) >= settings.concurrency:
+                    while len(window) >= in_flight:
                         flush_oldest()
                     future = pool.submit(sink.write, plan, objects, keys)
                     window.append(_InFlight(future, plan.table, key_of(plan, rows[-1]), len(rows)))

@@ -33,6 +33,7 @@ from datamigration_operator.migration.mapping import (
     object_uuid,
 )
 from datamigration_operator.migration.mapping.canonical import content_hash, differing_fields
+from datamigration_operator.migration.mapping.reference_order import referenced_first
 from datamigration_operator.migration.mapping.values import Key, key_to_json
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import FailedObject, WeaviateSink
@@ -350,9 +351,10 @@ class Differ:
         """Look at every first-pass difference again against the live data; count what lasts.
 
         With a sink (sync), lasting differences are repaired: the live row is upserted, an
-        object without a live row is deleted.
+        object without a live row is deleted. Tables are repaired after the tables they
+        reference: Weaviate refuses a reference to an object it does not hold yet.
         """
-        for plan in self.plans:
+        for plan in referenced_first(self.plans):
             self.look(scratch, plan, 0, result, lookup, live_source=live_source, sink=sink)
 
     def look(
