@@ -11,7 +11,9 @@ from datamigration_operator.api.model_base import DnsSubdomain, SpecModel
 from datamigration_operator.api.names import DEFAULT_CONFIGMAP_KEY
 from datamigration_operator.api.phases import INITIAL_PHASE, Phase
 
-SQL_IDENTIFIER_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Any name SQLite accepts (spaces, dashes, quotes, unicode, keywords; the queries quote it),
+# except a NUL, which no SQLite API passes through.
+SQL_IDENTIFIER_PATTERN: Final = r"^[^\x00]+$"
 COLLECTION_PATTERN: Final = r"^[A-Z][_0-9A-Za-z]*$"
 PROPERTY_PATTERN: Final = r"^[_A-Za-z][_0-9A-Za-z]*$"
 # Relative path whose segments start with a letter, digit or "_": no "..", no absolute paths.
@@ -95,7 +97,8 @@ class PropertyMapping(SpecModel):
     column: SqlIdentifier
     """SQLite column."""
     name: str | None = Field(default=None, pattern=PROPERTY_PATTERN, max_length=128)
-    """Weaviate property name; defaults to the column name."""
+    """Weaviate property name; defaults to the column name when Weaviate accepts it, else to
+    its words in camelCase (unit price -> unitPrice)."""
     data_type: WeaviateDataType | None = None
     """Weaviate data type; inferred from the column's declared type when omitted."""
 
@@ -108,16 +111,18 @@ class ReferenceMapping(SpecModel):
     target_table: SqlIdentifier
     """Table the column points to; it must be mapped in spec.collections too."""
     property: str | None = Field(default=None, pattern=PROPERTY_PATTERN, max_length=128)
-    """Reference property name in Weaviate; defaults to the column name."""
+    """Reference property name in Weaviate; defaults to the column name, derived as for
+    properties."""
 
 
 class CollectionMapping(SpecModel):
     """One SQLite table migrated into one Weaviate collection."""
 
     table: SqlIdentifier
-    """SQLite table."""
+    """SQLite table, as SQLite spells it (any name: Order Details, order-items, ...)."""
     collection: str = Field(pattern=COLLECTION_PATTERN, max_length=128)
-    """Weaviate collection (class) name; starts with an upper-case letter."""
+    """Weaviate collection (class) name; starts with an upper-case letter (dmctl derives
+    OrderDetails from Order Details)."""
     id_column: SqlIdentifier = "id"
     """Primary-key column; object ids are UUIDv5 of (migration, table, this key)."""
     properties: list[PropertyMapping] = Field(
@@ -280,7 +285,12 @@ def mapping_problems(collections: list[CollectionMapping]) -> list[str]:
     tables = [c.table for c in collections]
     names = [c.collection for c in collections]
     problems += [f"table {t} is mapped more than once" for t in sorted(_duplicates(tables))]
-    problems += [f"collection {n} is used more than once" for n in sorted(_duplicates(names))]
+    for name in sorted(_duplicates(names)):
+        sharing = ", ".join(repr(c.table) for c in collections if c.collection == name)
+        problems.append(
+            f"collection {name} is used more than once (tables {sharing}); give each table "
+            "its own collection"
+        )
     for mapping in collections:
         for ref in mapping.references:
             if ref.target_table not in tables:

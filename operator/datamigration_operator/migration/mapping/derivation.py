@@ -18,7 +18,6 @@ Rules (see also api.spec.CollectionMapping):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -36,11 +35,14 @@ from datamigration_operator.migration.mapping.model import (
     ReferenceSchema,
     TableInfo,
 )
+from datamigration_operator.migration.mapping.naming import (
+    PROPERTY_NAME,
+    RESERVED_PROPERTY_NAMES,
+    property_name,
+)
 from datamigration_operator.migration.mapping.values import DATA_TYPES, MAX_EXACT_INT, affinity
 
-RESERVED_PROPERTY_NAMES: Final = frozenset({"id", "_id", "_additional"})
 SOURCE_KEY_PREFIX: Final = "source_"
-PROPERTY_NAME: Final = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 ROWID_ALIASES: Final = frozenset({"rowid", "oid", "_rowid_"})
 DEFAULT_ID_COLUMN: Final = "id"
 
@@ -99,7 +101,10 @@ def plan_collections(
                 for c in table.columns
                 if c.name.casefold() not in skipped
             )
-        _check_unique_names(table.name, [p.name for p in properties] + [r.name for r in references])
+        _check_unique_names(
+            table.name,
+            [(p.column, p.name) for p in properties] + [(r.column, r.name) for r in references],
+        )
         plans.append(
             CollectionPlan(
                 table=table.name,
@@ -182,19 +187,21 @@ def _key_property_name(column: str, key: tuple[str, ...]) -> str | None:
 
 
 def _property_name(table: TableInfo, column: str, name: str | None) -> str:
-    chosen = name or column
-    if not PROPERTY_NAME.fullmatch(chosen):
+    """The name the mapping gives (checked), else the one naming.property_name derives."""
+    if name is None:
+        return property_name(column, table=table.name)
+    if not PROPERTY_NAME.fullmatch(name):
         raise MappingError(
-            f"column {table.name}.{column} is not a valid Weaviate property name; "
-            "list spec properties with a name for it, or leave it out"
+            f"property name {name!r} (column {table.name}.{column}) is not a valid Weaviate "
+            "property name ([_A-Za-z][_0-9A-Za-z]*)"
         )
-    if chosen.casefold() in RESERVED_PROPERTY_NAMES:
+    if name.casefold() in RESERVED_PROPERTY_NAMES:
         raise MappingError(
-            f"property name {chosen} (column {table.name}.{column}) is reserved by Weaviate; "
+            f"property name {name} (column {table.name}.{column}) is reserved by Weaviate; "
             "give it another name in spec properties"
         )
     # Weaviate lower-cases a property name's first letter; plan the name it will report back.
-    return chosen[0].lower() + chosen[1:]
+    return name[0].lower() + name[1:]
 
 
 def _property(
@@ -305,9 +312,14 @@ def _vector_column(table: TableInfo, name: str | None) -> str | None:
     return _column(table, name, "vectorColumn").name
 
 
-def _check_unique_names(table: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name.casefold() in seen:
-            raise MappingError(f"table {table}: property name {name} is used more than once")
-        seen.add(name.casefold())
+def _check_unique_names(table: str, named: list[tuple[str, str]]) -> None:
+    """Two columns may not land on one property (Weaviate compares names case-insensitively)."""
+    seen: dict[str, str] = {}
+    for column, name in named:
+        other = seen.get(name.casefold())
+        if other is not None:
+            raise MappingError(
+                f"table {table}: columns {other!r} and {column!r} both map to the Weaviate "
+                f"property {name}; list one of them under properties with another name"
+            )
+        seen[name.casefold()] = column

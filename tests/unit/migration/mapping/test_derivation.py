@@ -156,7 +156,8 @@ def test_explicit_properties_pick_columns_names_and_types() -> None:
             CollectionMapping(
                 table="messages", collection="M", properties=[PropertyMapping(column="id")]
             ),
-            "property name id .* is reserved",
+            "column messages.id derives the property name id, which Weaviate reserves; list it "
+            "under properties with another name",
         ),
         (
             CollectionMapping(
@@ -167,7 +168,8 @@ def test_explicit_properties_pick_columns_names_and_types() -> None:
                     PropertyMapping(column="tokens", name="X"),
                 ],
             ),
-            "property name x is used more than once",
+            "table messages: columns 'body' and 'tokens' both map to the Weaviate property x; "
+            "list one of them under properties with another name",
         ),
         (
             CollectionMapping(table="messages", collection="M", vector_column="vec"),
@@ -224,3 +226,56 @@ def test_plans_round_trip_through_json() -> None:
     assert plan_from_json(plan_to_json(plan)) == plan
     with pytest.raises(MappingError, match="malformed collection plan"):
         plan_from_json({"table": "t"})
+
+
+ODD = table(
+    "Order Details",
+    ("Order ID", "INTEGER", 1),
+    ("unit price", "NUMERIC", 0),
+    ("Größe", "TEXT", 0),
+    ('say "hi"', "TEXT", 0),
+    ("select", "TEXT", 0),
+    ("customer_id", "TEXT", 0),
+)
+
+
+def test_columns_weaviate_refuses_get_camel_case_names_and_valid_ones_keep_theirs() -> None:
+    mapping = CollectionMapping(table="Order Details", collection="OrderDetails")
+    plan = plan_collections([mapping], {"Order Details": ODD})[0]
+    assert plan.key_columns == ("Order ID",)
+    assert [(p.column, p.name) for p in plan.properties] == [
+        ("Order ID", "orderID"),
+        ("unit price", "unitPrice"),
+        ("Größe", "grosse"),
+        ('say "hi"', "sayHi"),
+        ("select", "select"),
+        ("customer_id", "customer_id"),
+    ]
+
+
+def test_two_columns_deriving_one_name_are_refused_naming_both_and_an_override_fixes_it() -> None:
+    clash = table("t", ("id", "INTEGER", 1), ("unit price", "REAL", 0), ("Unit-Price", "REAL", 0))
+    with pytest.raises(MappingError, match="columns 'unit price' and 'Unit-Price' both map to"):
+        plan_collections([CollectionMapping(table="t", collection="T")], {"t": clash})
+    fixed = CollectionMapping(
+        table="t",
+        collection="T",
+        properties=[
+            PropertyMapping(column="unit price"),
+            PropertyMapping(column="Unit-Price", name="listPrice"),
+        ],
+    )
+    plan = plan_collections([fixed], {"t": clash})[0]
+    assert [p.name for p in plan.properties] == ["unitPrice", "listPrice"]
+
+
+def test_a_column_with_no_latin_letters_is_refused_with_the_override_to_set() -> None:
+    cjk = table("t", ("id", "INTEGER", 1), ("名前", "TEXT", 0))
+    with pytest.raises(
+        MappingError, match=r"column t\.名前 has no letters or digits .* with a name"
+    ):
+        plan_collections([CollectionMapping(table="t", collection="T")], {"t": cjk})
+    named = CollectionMapping(
+        table="t", collection="T", properties=[PropertyMapping(column="名前", name="namae")]
+    )
+    assert plan_collections([named], {"t": cjk})[0].properties[0].name == "namae"
