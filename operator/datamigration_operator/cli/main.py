@@ -23,8 +23,10 @@ import typer.main
 # typer vendors its own click; its group API speaks these classes.
 from typer._click.core import Command, Context
 from typer._click.exceptions import UsageError
+from typer._click.formatting import HelpFormatter
 
 from datamigration_operator import __version__
+from datamigration_operator.cli.exit_status import EXIT_CODES_HELP
 from datamigration_operator.quiet_authlib import quiet_authlib
 
 # What each top-level command is: (module, attribute), a typer app (group) or a function.
@@ -63,7 +65,22 @@ def all_commands() -> dict[str, tuple[str, str]]:
     return {**COMMANDS, **plugin_commands()}
 
 
-class LazyCommands(typer.core.TyperGroup):
+class FullHelpGroup(typer.core.TyperGroup):
+    """Lists each command with the whole first sentence of its help: click would cut it to
+    fit the terminal (`Phase, state, mode, progress, validation and conditions of...`)."""
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyCommands(FullHelpGroup):
     """A click group that imports a command's module when the command is looked up."""
 
     def list_commands(self, ctx: Context) -> list[str]:
@@ -78,9 +95,9 @@ class LazyCommands(typer.core.TyperGroup):
         target = getattr(importlib.import_module(module_name), attribute)
         # Built exactly as add_typer/command would have built it inside a parent app (a typer
         # app with a single command would otherwise collapse into that command).
-        parent = typer.Typer(add_completion=False)
+        parent = typer.Typer(add_completion=False, rich_markup_mode=None)
         if isinstance(target, typer.Typer):
-            parent.add_typer(target, name=cmd_name)
+            parent.add_typer(target, name=cmd_name, cls=FullHelpGroup)
         else:
             parent.command(cmd_name)(target)
             parent.callback()(lambda: None)  # keeps `parent` a group
@@ -100,13 +117,17 @@ class LazyCommands(typer.core.TyperGroup):
         return super().resolve_command(ctx, args)
 
 
+# Plain click help (rich_markup_mode=None): rich's option tables cut option names at 80
+# columns (`--checkpoint-fi…`); click wraps the descriptions and never cuts a name.
 app = typer.Typer(
     name="dmctl",
     cls=LazyCommands,
-    help="Migrate an application's data from SQLite to Weaviate with a Kubernetes operator.",
+    help="Migrate an application's data from SQLite to Weaviate with a Kubernetes operator.\n\n"
+    + EXIT_CODES_HELP,
     no_args_is_help=True,
     # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     add_completion=True,
+    rich_markup_mode=None,
 )
 
 

@@ -1,17 +1,18 @@
 """`dmctl copy|sync|validate`: the Jobs' work for a user outside Kubernetes.
 
     WEAVIATE_API_KEY=... dmctl copy --sqlite app.db --weaviate http://localhost:8080 \\
-        --table messages:Message --checkpoint-file copy.ckpt
+        --table messages:Message --table "Order Details" --checkpoint-file copy.ckpt
 
-The API key is read from an environment variable (--api-key-env), never from a flag. Exit codes
-are the Jobs': 0 success, 42 a failure a retry cannot fix, 1 one it may; validate exits 3 when it
-finds more differences than --max-mismatches.
+The API key is read from an environment variable (--api-key-env), never from a flag;
+--weaviate and --grpc-port default to $DMCTL_WEAVIATE and $DMCTL_GRPC_PORT (which
+`dmctl sandbox up` prints). Exit codes: cli.exit_status.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -25,10 +26,25 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, JobTarget
-from datamigration_operator.api.spec import CollectionMapping, Endpoint
+from datamigration_operator.api.spec import (
+    COLLECTION_PATTERN,
+    CollectionMapping,
+    Endpoint,
+    mapping_problems,
+)
 from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
+from datamigration_operator.cli.exit_status import (
+    EXIT_CODES_HELP,
+    EXIT_DIFFERENCES,
+    EXIT_RETRYABLE,
+    EXIT_USAGE,
+)
+from datamigration_operator.cli.input_errors import one_line_each
+from datamigration_operator.migration.mapping import MappingError
+from datamigration_operator.migration.mapping.naming import collection_name
+from datamigration_operator.migration.not_retryable import InvalidMappingError
 from datamigration_operator.migration.runs.checkpoint import CheckpointFile
-from datamigration_operator.migration.runs.exit_codes import EXIT_RETRYABLE, classify
+from datamigration_operator.migration.runs.exit_codes import classify
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.ownership import (
@@ -36,9 +52,14 @@ from datamigration_operator.migration.sink.ownership import (
     describe_owner,
     read_owners,
 )
-from datamigration_operator.migration.sink.weaviate_sink import SinkSettings, connect
+from datamigration_operator.migration.sink.weaviate_sink import (
+    SinkSettings,
+    WeaviateUnreachableError,
+    connect,
+)
 
-EXIT_DIFFERENCES = 3
+WEAVIATE_ENV = "DMCTL_WEAVIATE"
+GRPC_PORT_ENV = "DMCTL_GRPC_PORT"
 DEFAULT_GRPC_PORT = 50051
 DEFAULT_NAMESPACE = "dmctl"  # the id namespace of CLI runs into collections nobody claimed
 console = Console(stderr=True)
@@ -47,22 +68,33 @@ SqliteOption = Annotated[
     Path, typer.Option("--sqlite", help="The SQLite database file.", exists=False)
 ]
 WeaviateOption = Annotated[
-    str, typer.Option("--weaviate", help="Weaviate REST URL, e.g. http://localhost:8080.")
+    str,
+    typer.Option(
+        "--weaviate", envvar=WEAVIATE_ENV, help="Weaviate REST URL, e.g. http://localhost:8080."
+    ),
 ]
 GrpcPortOption = Annotated[
-    int, typer.Option("--grpc-port", min=1, max=65535, help="Weaviate gRPC port.")
+    int,
+    typer.Option("--grpc-port", envvar=GRPC_PORT_ENV, min=1, max=65535, help="Weaviate gRPC port."),
 ]
 TableOption = Annotated[
     list[str] | None,
     typer.Option(
         "--table",
-        help="TABLE or TABLE:Collection to migrate (repeatable); default collection is the "
-        "table name in CamelCase.",
+        help="TABLE or TABLE:Collection to migrate (repeatable). TABLE is any SQLite name "
+        '(quote it: --table "Order Details"); the last ":" splits off a Collection only when '
+        "what follows is a collection name (A-Z, then letters, digits, _), so a table whose "
+        "name holds a ':' is written with its collection (--table 'a:b:AB'). Default "
+        "collection: the table's words in CamelCase (Order Details -> OrderDetails).",
     ),
 ]
 MappingOption = Annotated[
     Path | None,
-    typer.Option("--mapping", help="YAML file with a spec.collections list (camelCase fields)."),
+    typer.Option(
+        "--mapping",
+        help="YAML file with a spec.collections list (camelCase fields; collection may be left "
+        "out and is then derived as for --table).",
+    ),
 ]
 NamespaceOption = Annotated[
     str | None,
@@ -94,39 +126,62 @@ class UsageError(ValueError):
     """Bad command-line input; nothing was changed."""
 
 
-def camel_case(table: str) -> str:
-    parts = [p for p in table.replace("-", "_").split("_") if p]
-    name = "".join(p[:1].upper() + p[1:] for p in parts)
-    if not name or not name[0].isalpha():
-        name = "T" + name
-    return name
+def split_table(item: str) -> tuple[str, str | None]:
+    """`TABLE[:Collection]`: the last ':' splits only when a collection name follows it."""
+    table, colon, collection = item.rpartition(":")
+    if colon and table and re.fullmatch(COLLECTION_PATTERN, collection):
+        return table, collection
+    return item, None
 
 
 def parse_mappings(tables: list[str] | None, mapping: Path | None) -> list[CollectionMapping]:
     if tables and mapping:
         raise UsageError("use either --table or --mapping, not both")
     if mapping is not None:
-        try:
-            document = yaml.safe_load(mapping.read_text())
-        except (OSError, yaml.YAMLError) as error:
-            raise UsageError(f"cannot read mapping {mapping}: {error}") from None
-        items = document.get("collections") if isinstance(document, dict) else document
-        try:
-            return TypeAdapter(list[CollectionMapping]).validate_python(items)
-        except ValidationError as error:
-            raise UsageError(f"mapping {mapping} is invalid: {error}") from None
-    if not tables:
+        result = _mapping_file(mapping)
+    elif not tables:
         raise UsageError("name the tables with --table (repeatable) or a --mapping file")
-    result = []
-    for item in tables:
-        table, _, collection = item.partition(":")
-        try:
-            result.append(
-                CollectionMapping(table=table, collection=collection or camel_case(table))
-            )
-        except ValidationError as error:
-            raise UsageError(f"--table {item}: {error.errors()[0]['msg']}") from None
+    else:
+        result = []
+        for item in tables:
+            table, collection = split_table(item)
+            try:
+                result.append(
+                    CollectionMapping(table=table, collection=collection or collection_name(table))
+                )
+            except MappingError as error:
+                raise UsageError(f"--table {item}: {error}") from None
+            except ValidationError as error:
+                raise UsageError(f"--table {item}: {'; '.join(one_line_each(error))}") from None
+    for problem in mapping_problems(result):
+        hint = ' (--table "TABLE:Collection" names a collection)' if tables else ""
+        raise UsageError(problem + hint)
     return result
+
+
+def _mapping_file(mapping: Path) -> list[CollectionMapping]:
+    try:
+        document = yaml.safe_load(mapping.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise UsageError(f"cannot read mapping {mapping}: {error}") from None
+    items = document.get("collections") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise UsageError(f"mapping {mapping}: collections: a list of tables is required")
+    for index, item in enumerate(items):
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("table"), str)
+            and "collection" not in item
+        ):
+            try:
+                item["collection"] = collection_name(item["table"])
+            except MappingError as error:
+                raise UsageError(f"mapping {mapping}: collections[{index}]: {error}") from None
+    try:
+        return TypeAdapter(list[CollectionMapping]).validate_python(items)
+    except ValidationError as error:
+        lines = one_line_each(error, "collections")
+        raise UsageError(f"mapping {mapping}: " + "\n  ".join(lines)) from None
 
 
 def parse_target(url: str, grpc_port: int, api_key_env: str) -> JobTarget:
@@ -210,12 +265,13 @@ def _execute(kind: str, build: Any, as_json: bool) -> int:
         with tempfile.TemporaryDirectory(prefix="dmctl-") as tmp:
             code, summary = build(Path(tmp))
         summary["seconds"] = round(time.perf_counter() - started, 3)
-    except UsageError as error:
-        console.print(f"[red]error:[/] {error}")
-        return 2
+    except (UsageError, MappingError, InvalidMappingError) as error:
+        # the mapping or --table does not fit the database: fix the command, not the data
+        console.print(f"[red]error:[/] {error}", markup=False, highlight=False)
+        return EXIT_USAGE
     except Exception as error:
-        code, reason = classify(error)
-        console.print(f"[red]{kind} failed ({reason}):[/] {error}")
+        code, reason = cli_exit_code(error)
+        console.print(f"{kind} failed ({reason}): {error}", markup=False, highlight=False)
         return code
     if as_json:
         print(json.dumps(summary, default=str))
@@ -223,6 +279,20 @@ def _execute(kind: str, build: Any, as_json: bool) -> int:
         for key, value in summary.items():
             console.print(f"{key}: {value}")
     return int(code)
+
+
+def cli_exit_code(error: BaseException) -> tuple[int, str]:
+    """The Jobs' classification, except that a Weaviate nobody answers at is "unavailable"
+    (1) for a person, who may start it or fix --weaviate/--grpc-port and run again."""
+    code, reason = classify(error)
+    if isinstance(error, WeaviateUnreachableError):
+        return EXIT_RETRYABLE, reason
+    return code, reason
+
+
+def _check_sqlite(sqlite: Path) -> None:
+    if not sqlite.is_file():
+        raise UsageError(f"--sqlite {sqlite}: no such file")
 
 
 def _client(weaviate: str, grpc_port: int, api_key_env: str) -> Any:
@@ -268,6 +338,7 @@ def copy_command(
 
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
         collections = parse_mappings(table, mapping)
+        _check_sqlite(sqlite)
         reporter = LocalReporter(checkpoint_file, quiet=as_json)
         sink = SinkSettings(batch_size, concurrency, objects_per_second)
         client = _client(weaviate, grpc_port, api_key_env)
@@ -309,6 +380,7 @@ def _diff_command(
 ) -> None:
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
         collections = parse_mappings(table, mapping)
+        _check_sqlite(sqlite)
         reporter = LocalReporter(None, quiet=True)
         sink = SinkSettings(batch_size=batch_size)
         client = _client(weaviate, grpc_port, api_key_env)
@@ -396,3 +468,8 @@ def sync_command(
         True, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, batch_size,
         0, 0.0, snapshot, scratch_dir, as_json,
     )  # fmt: skip
+
+
+# Each command's help ends with the exit codes (`dmctl copy --help`).
+for _command in (copy_command, validate_command, sync_command):
+    _command.__doc__ = f"{_command.__doc__}\n\n{EXIT_CODES_HELP}"

@@ -91,12 +91,13 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
     if progress:
         done, total = progress.get("rowsDone"), progress.get("rowsTotal")
         rate = progress.get("rowsPerSecond")
+        eta = live_eta(status)
         rows.append(
             (
                 "progress",
                 f"{progress.get('percent', 0)}% ({done}/{total} rows"
                 + (f", {rate} rows/s" if rate else "")
-                + (f", eta {progress['eta']}" if progress.get("eta") else "")
+                + (f", eta {eta}" if eta else "")
                 + ")",
             )
         )
@@ -209,6 +210,18 @@ def age(created: str | None, now: datetime) -> str:
     return f"{max(seconds, 0)}s"
 
 
+def live_eta(status: Mapping[str, Any]) -> str | None:
+    """status.progress.eta while the job has rows left; the last progress a Job published
+    keeps its eta, which means nothing once the job finished (or every row is done)."""
+    progress = status.get("progress") or {}
+    done, total = progress.get("rowsDone"), progress.get("rowsTotal")
+    finished = status.get("state") in ("Succeeded", "Failed") or (
+        total is not None and done is not None and done >= total
+    )
+    eta = progress.get("eta")
+    return None if finished or not eta else str(eta)
+
+
 def list_row(dm: Mapping[str, Any], now: datetime, *, wide: bool = False) -> list[str]:
     """One line of `dmctl list`: the CRD's printer columns (`kubectl get dm`), -o wide's too."""
     spec, status = dm.get("spec") or {}, dm.get("status") or {}
@@ -229,7 +242,7 @@ def list_row(dm: Mapping[str, Any], now: datetime, *, wide: bool = False) -> lis
             str(_condition(dm, "Ready").get("reason") or ""),
             str(mode.get("applied") or ""),
             "" if rows_done is None else str(rows_done),
-            str(progress.get("eta") or ""),
+            live_eta(status) or "",
             str(status.get("message") or ""),
         ]
     return row

@@ -148,3 +148,18 @@ def test_shell_completion_scripts_are_offered() -> None:
     result = CliRunner().invoke(app, ["--show-completion", "bash"])
     assert result.exit_code == 0, result.output
     assert "_DMCTL_COMPLETE" in result.output.upper().replace("-", "_")
+
+
+def test_the_eta_shows_while_a_job_runs_and_not_once_it_finished() -> None:
+    progress = {"percent": 40, "rowsDone": 4, "rowsTotal": 10, "eta": "2026-11-26T12:05:00Z"}
+    running = _dm(state="Running", progress=progress)
+    assert dict(status_rows(running))["progress"] == "40% (4/10 rows, eta 2026-11-26T12:05:00Z)"
+    assert list_row(running, NOW, wide=True)[10] == "2026-11-26T12:05:00Z"
+    final = {**progress, "percent": 100, "rowsDone": 10}
+    for dm in (
+        _dm(state="Succeeded", progress=final),
+        _dm(state="Running", progress=final),  # every row done: the Job is finishing
+        _dm(state="Failed", progress=progress),
+    ):
+        assert "eta" not in dict(status_rows(dm))["progress"]
+        assert list_row(dm, NOW, wide=True)[10] == ""

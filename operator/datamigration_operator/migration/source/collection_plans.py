@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.migration.mapping import CollectionPlan, MappingError, plan_collections
-from datamigration_operator.migration.not_retryable import NotRetryableError
+from datamigration_operator.migration.not_retryable import InvalidMappingError
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 
@@ -21,4 +21,4 @@ def source_plans(
     try:
         return plan_collections(collections, tables, column_stats=stats)
     except MappingError as error:
-        raise NotRetryableError(str(error)) from None
+        raise InvalidMappingError(str(error)) from None
