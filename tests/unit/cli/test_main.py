@@ -3,6 +3,7 @@ its own and those of installed plugins (the sandbox, the example chat app)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,31 @@ def test_version_prints_the_package_version_and_runs_no_command() -> None:
         result = CliRunner().invoke(app, [flag])
         assert result.exit_code == 0, result.output
         assert result.output == f"dmctl {__version__}\n"
+
+
+def _help(*args: str) -> str:
+    """Help as a user sees it in an 80-column terminal."""
+    done = subprocess.run(
+        [sys.executable, "-m", "datamigration_operator.cli.main", *args, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    return done.stdout
+
+
+def test_help_is_never_cut_at_80_columns() -> None:
+    copy_help = _help("copy")
+    for option in ("--checkpoint-file", "--objects-per-second", "--grpc-port", "--weaviate"):
+        assert option in copy_help
+    assert "…" not in copy_help
+    assert "DMCTL_WEAVIATE" in copy_help  # the defaults `dmctl sandbox up` exports
+    assert "DMCTL_GRPC_PORT" in copy_help
+    root = _help()
+    commands = root[root.index("Commands:") :]
+    assert "..." not in commands  # whole first sentences, not click's cut ones
+    assert "…" not in root
+    for code in ("0 done", "2 usage", "3 validate", "42 permanent"):
+        assert code in " ".join(root.split())
+    assert max(len(line) for line in root.splitlines()) <= 80
