@@ -32,7 +32,7 @@ from weaviate.exceptions import (
     WeaviateConnectionError,
     WeaviateStartUpError,
 )
-from weaviate.proto.v1 import batch_pb2
+from weaviate.proto.v1 import batch_pb2, health_weaviate_pb2
 
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.migration.mapping import (
@@ -133,10 +133,60 @@ def connect(target: JobTarget, api_key: str | None, *, timeout: float = 60.0) ->
         if not client.is_ready():
             raise WeaviateUnreachableError(f"{endpoint} is not ready (GET /v1/.well-known/ready)")
         _check_credentials(client, url, api_key)
+        check_grpc(target, url)
     except BaseException:
         client.close()
         raise
     return client
+
+
+GRPC_CHECK_SECONDS = 5.0
+
+
+def check_grpc(target: JobTarget, url: str, *, timeout: float = GRPC_CHECK_SECONDS) -> None:
+    """One gRPC health check with a short deadline before any row is read: the client opens
+    its channel only at the first batch, where a wrong gRPC port would be retried for minutes
+    ("gRPC 127.0.0.1:50051: connection refused" says it in seconds instead)."""
+    address = f"{target.grpc.host}:{target.grpc.port}"
+    if target.tls:
+        roots = None
+        if target.ca_file is not None:
+            with open(target.ca_file, "rb") as file:
+                roots = file.read()
+        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(roots))
+    else:
+        channel = grpc.insecure_channel(address)
+    try:
+        reply = channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_weaviate_pb2.WeaviateHealthCheckRequest.SerializeToString,
+            response_deserializer=health_weaviate_pb2.WeaviateHealthCheckResponse.FromString,
+        )(health_weaviate_pb2.WeaviateHealthCheckRequest(), timeout=timeout)
+    except grpc.RpcError as error:
+        raise WeaviateUnreachableError(
+            f"gRPC {address}: {_grpc_problem(error, timeout)} (Weaviate at {url} answered over "
+            "HTTP; is this its gRPC port? --grpc-port, $DMCTL_GRPC_PORT or "
+            "spec.target.grpc say which)"
+        ) from None
+    finally:
+        channel.close()
+    if reply.status != health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING:
+        raise WeaviateUnreachableError(f"gRPC {address}: not serving (health check)")
+
+
+def _grpc_problem(error: grpc.RpcError, timeout: float) -> str:
+    """The gist of a failed call: grpc's details are a paragraph ending in the cause."""
+    call: Any = error  # a failed unary call is also a grpc.Call
+    code = call.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"no answer within {timeout:.0f} s"
+    details = str(call.details() or code.name)
+    for cause in ("Connection refused", "No route to host", "Name or service not known"):
+        if cause.lower() in details.lower():
+            return cause[0].lower() + cause[1:]
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return "answers, but not as Weaviate (no health service)"
+    return details[:MAX_ERROR_MESSAGE]
 
 
 def root_cause(error: BaseException) -> str:
