@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shlex
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ sandbox_app = typer.Typer(
     add_completion=False, help="A local control plane: Kubernetes API emulator, Jobs, Weaviate."
 )
 console = Console()
+notes = Console(stderr=True)  # what `up` and `status` say beside the variables they print
 
 DataDirOption = Annotated[
     Path,
@@ -70,22 +72,35 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def environment(info: SandboxInfo) -> dict[str, str]:
+    """What kubectl and `dmctl copy|sync|validate` read to use this sandbox."""
+    return {
+        "KUBECONFIG": str(info.kubeconfig),
+        "DMCTL_WEAVIATE": info.weaviate_url,
+        "DMCTL_GRPC_PORT": str(info.weaviate_grpc_port),
+    }
+
+
 def print_usage(info: SandboxInfo) -> None:
+    """The story on stderr, the environment on stdout: `eval "$(dmctl sandbox up)"` sets it."""
     kind = "real servers" if info.real else "emulator"
-    console.print(f"[bold green]sandbox running[/] ({kind}, pid {info.pid})")
-    console.print(f"  Kubernetes API  {info.kube_url}  (RBAC {'on' if info.rbac else 'off'})")
-    console.print(
-        f"  Weaviate        {info.weaviate_url}  gRPC 127.0.0.1:{info.weaviate_grpc_port}"
+    notes.print(f"[bold green]sandbox running[/] ({kind}, pid {info.pid})")
+    notes.print(f"  Kubernetes API  {info.kube_url}  (RBAC {'on' if info.rbac else 'off'})")
+    notes.print(f"  Weaviate        {info.weaviate_url}  gRPC 127.0.0.1:{info.weaviate_grpc_port}")
+    notes.print(f"  data            {info.data_dir}")
+    notes.print(
+        '\nThe variables below (set them with eval "$(dmctl sandbox up)") point kubectl and '
+        "dmctl copy|sync|validate (--weaviate, --grpc-port) at it:"
     )
-    console.print(f"  data            {info.data_dir}")
-    console.print("\nUse it with kubectl:")
-    console.print(f"  export KUBECONFIG={info.kubeconfig}")
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in environment(info).items())
+    print(f"export {exports}", flush=True)  # plain print: rich would wrap a long line
+    notes.print("\nThen:")
     if info.real:
-        console.print("  kubectl get nodes,pods -A")
-        console.print(f"  logs of the servers in {info.data_dir}/logs")
-    console.print("  kubectl get crds")
-    console.print("  kubectl get datamigrations -A")
-    console.print("\nStop it with: dmctl sandbox down" + _data_dir_flag(Path(info.data_dir)))
+        notes.print("  kubectl get nodes,pods -A")
+        notes.print(f"  logs of the servers in {info.data_dir}/logs")
+    notes.print("  kubectl get crds")
+    notes.print("  kubectl get datamigrations -A")
+    notes.print("\nStop it with: dmctl sandbox down" + _data_dir_flag(Path(info.data_dir)))
 
 
 def _data_dir_flag(data_dir: Path) -> str:
@@ -162,7 +177,7 @@ def up(
     data_dir = data_dir.resolve()
     running = read_state(data_dir)
     if running is not None:
-        console.print("[yellow]a sandbox already runs with this data dir[/]")
+        notes.print("[yellow]a sandbox already runs with this data dir[/]")
         print_usage(running)
         return
     try:
@@ -174,7 +189,7 @@ def up(
             timeout=max(timeout, 180.0) if real else timeout,
         )
     except RuntimeError as error:
-        console.print(f"[red]{error}[/]")
+        notes.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error
     print_usage(info)
 

@@ -57,8 +57,13 @@ def test_up_serves_the_crds_to_kubectl_and_down_stops_it(tmp_path: Path) -> None
     started = dmctl("sandbox", "up", "--data-dir", str(data_dir), "--kubeconfig", str(kubeconfig))
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        assert f"export KUBECONFIG={kubeconfig}" in started.stdout
         state = json.loads((data_dir / "sandbox.json").read_text())
+        # stdout is the environment alone, for eval "$(dmctl sandbox up)"; the story on stderr
+        assert started.stdout == (
+            f"export KUBECONFIG={kubeconfig} DMCTL_WEAVIATE=http://127.0.0.1:"
+            f"{state['weaviate_http_port']} DMCTL_GRPC_PORT={state['weaviate_grpc_port']}\n"
+        )
+        assert "sandbox running" in started.stderr
         assert state["kube_url"].startswith("https://127.0.0.1:")
         assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"  # it holds the admin token
 
@@ -70,7 +75,8 @@ def test_up_serves_the_crds_to_kubectl_and_down_stops_it(tmp_path: Path) -> None
 
         again = dmctl("sandbox", "up", "--data-dir", str(data_dir))
         assert again.returncode == 0
-        assert "already runs" in again.stdout
+        assert "already runs" in again.stderr
+        assert again.stdout == started.stdout
         assert dmctl("sandbox", "status", "--data-dir", str(data_dir)).returncode == 0
     finally:
         stopped = dmctl("sandbox", "down", "--data-dir", str(data_dir))
