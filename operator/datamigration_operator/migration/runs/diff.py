@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 from uuid import UUID
 
 from datamigration_operator.migration.mapping import (
@@ -36,7 +36,11 @@ from datamigration_operator.migration.mapping.canonical import content_hash, dif
 from datamigration_operator.migration.mapping.reference_order import referenced_first
 from datamigration_operator.migration.mapping.values import Key, key_to_json
 from datamigration_operator.migration.sink.target_reader import TargetReader
-from datamigration_operator.migration.sink.weaviate_sink import FailedObject, WeaviateSink
+from datamigration_operator.migration.sink.weaviate_sink import (
+    DANGLING_REFERENCE,
+    FailedObject,
+    WeaviateSink,
+)
 from datamigration_operator.migration.source.diff_index import (
     Entry,
     SourceIndexProcess,
@@ -429,7 +433,7 @@ class Differ:
             upserts.append(wanted)
             upsert_keys.append(key)
         if sink is not None:
-            self._repair(plan, sink, upserts, upsert_keys, deletes, result)
+            self._repair(plan, sink, upserts, upsert_keys, deletes, result, lookup)
             touched, failed = set(deletes), {f.key for f in result.failed}
             touched.update(u for u, k in keyed if k in set(upsert_keys) - failed)
             repaired = [(u, k) for u, k in keyed if u in touched]
@@ -471,7 +475,7 @@ class Differ:
                     upserts.append(wanted)
                     upsert_keys.append(key)
                     again.append((uuid, key))
-            self._repair(plan, sink, upserts, upsert_keys, deletes, result)
+            self._repair(plan, sink, upserts, upsert_keys, deletes, result, lookup)
             repaired = again
 
     def _settle_extras(
@@ -507,13 +511,28 @@ class Differ:
         keys: list[Hashable],
         deletes: list[UUID],
         result: DiffResult,
+        lookup: RowLookup | None = None,
     ) -> None:
         if upserts:
             outcome = sink.write(plan, upserts, keys)
             result.upserted += outcome.written
-            result.failed.extend(outcome.failed)
+            result.failed.extend(_lasting(plan, outcome.failed, lookup))
         if deletes:
             result.deleted += sink.delete(plan, deletes)
+
+
+def _lasting(
+    plan: CollectionPlan, failed: list[FailedObject], lookup: RowLookup | None
+) -> list[FailedObject]:
+    """The failures that are failures. A repair Weaviate refused for a reference to an object
+    it no longer holds raced the app: it deleted the referenced row, cascading to this one,
+    between our read and our write (and its drainer deleted the objects). Once the row itself
+    is gone there is nothing to repair; the next look deletes any object left."""
+    raced = [f for f in failed if DANGLING_REFERENCE in f.message]
+    if not raced or lookup is None:
+        return failed
+    still = lookup(plan, [cast(Key, f.key) for f in raced])
+    return [f for f in failed if f not in raced or f.key in still]
 
 
 SecondLook = Callable[["Scratch", DiffResult], None]

@@ -95,6 +95,11 @@ class TargetResetError(Exception):
         super().__init__(f"collections {', '.join(self.collections)} vanished from Weaviate")
 
 
+# How Weaviate refuses an object whose reference names an object it does not hold
+# ("invalid cref: 'cref' Message:conversation_id: no object with id ... found").
+DANGLING_REFERENCE = "no object with id"
+
+
 @dataclass(frozen=True)
 class FailedObject:
     table: str
