@@ -37,7 +37,7 @@ from datamigration_operator.reconcile.observed import (
     ObservedWorkload,
 )
 from datamigration_operator.reconcile.planner import current_phase_generation, plan
-from datamigration_operator.reconcile.validation import validation_verdict
+from datamigration_operator.reconcile.validation import validation_issuer, validation_verdict
 from tests.unit.reconcile.scenario import ME, NAME, NOW, apply, observation
 
 WEB = WorkloadRef(kind="Deployment", name="web")
@@ -163,7 +163,8 @@ def observations(draw: st.DrawFn) -> Observation:
 
 def _fresh_passing_validation(obs: Observation) -> bool:
     report = obs.status.validation
-    verdict = validation_verdict(report, obs.status.mode.dual_write_since, obs.spec.validation)
+    epoch, policy = obs.status.mode.dual_write_since, obs.spec.validation
+    verdict = validation_verdict(report, epoch, policy, validation_issuer(obs))
     if not verdict.passed or report is None or report.finished_at is None:
         return False
     return obs.now - report.finished_at <= parse_duration(obs.spec.validation.max_age)
