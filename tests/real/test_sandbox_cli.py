@@ -25,8 +25,9 @@ def test_sandbox_up_real_prints_the_kubeconfig_and_runs_a_deployment(tmp_path: P
     )
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "real servers" in up.stdout
-        assert f"export KUBECONFIG={data_dir / 'kubeconfig'}" in " ".join(up.stdout.split())
+        assert "real servers" in up.stderr  # the story; stdout is only what eval takes
+        assert up.stdout.startswith(f"export KUBECONFIG={data_dir / 'kubeconfig'} ")
+        assert "DMCTL_WEAVIATE=http://127.0.0.1:" in up.stdout
         env = {**os.environ, "KUBECONFIG": str(data_dir / "kubeconfig")}
 
         def kubectl(*args: str) -> str:

@@ -202,7 +202,8 @@ def test_copy_job_resumes_from_the_checkpoint_its_previous_pod_left_in_status(
         "checkpoint": {
             "table": "messages",
             "lastKey": f'["{resume_after}"]',
-            "tablesDone": ["conversations"],
+            # the copy's order: the tables nothing references, then those that reference them
+            "tablesDone": ["conversations", "documents"],
         },
     }
     plane.custom.patch_namespaced_custom_object_status(
