@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "copy": ("datamigration_operator.cli.migrate", "copy_command"),
     "validate": ("datamigration_operator.cli.migrate", "validate_command"),
     "sync": ("datamigration_operator.cli.migrate", "sync_command"),
+    "plan": ("datamigration_operator.cli.plan_command", "plan_command"),
     "job": ("datamigration_operator.cli.job", "job_app"),
 }
 

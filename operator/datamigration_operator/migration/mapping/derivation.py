@@ -248,8 +248,12 @@ def _holds_numbers(column: ColumnInfo, stats: ColumnStats | None) -> bool:
     return affinity(column.declared_type) != "TEXT"
 
 
-def _infer(column: ColumnInfo, stats: ColumnStats | None) -> tuple[str, bool]:
+def infer_data_type(column: ColumnInfo, stats: ColumnStats | None) -> tuple[str, bool]:
     """(dataType, numbers_as_text) for a column without an explicit dataType."""
+    return _infer(column, stats)
+
+
+def _infer(column: ColumnInfo, stats: ColumnStats | None) -> tuple[str, bool]:
     declared = column.declared_type.upper()
     column_affinity = affinity(declared)
     if stats is None or not (stats.integers or stats.reals or stats.texts or stats.blobs):

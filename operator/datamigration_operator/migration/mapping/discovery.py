@@ -1,0 +1,284 @@
+"""A proposed spec.collections for a whole database (pure): what `dmctl plan` prints.
+
+In: every table as reflected, with its column stats, the columns whose every value is date
+text, and its declared foreign keys; the schema objects that are not tables. Out: one
+CollectionMapping per table that has a usable key, each note saying what was decided and why.
+
+The mapping lists every property with its dataType (a reviewed, frozen plan: a new kind of
+value later fails loudly instead of changing a type), and turns each declared single-column
+foreign key into a reference when the copy can write it: its target is mapped, addressed by
+its key, and every value points to a row (Weaviate refuses a reference to a missing object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, cast
+
+from datamigration_operator.api.spec import (
+    MAX_PROPERTIES,
+    MAX_REFERENCES,
+    CollectionMapping,
+    PropertyMapping,
+    ReferenceMapping,
+    WeaviateDataType,
+)
+from datamigration_operator.migration.mapping.derivation import (
+    DEFAULT_ID_COLUMN,
+    SOURCE_KEY_PREFIX,
+    infer_data_type,
+    plan_collections,
+)
+from datamigration_operator.migration.mapping.model import (
+    ROWID,
+    ColumnInfo,
+    ColumnStats,
+    TableInfo,
+)
+from datamigration_operator.migration.mapping.naming import (
+    RESERVED_PROPERTY_NAMES,
+    NamingError,
+    collection_name,
+    property_name,
+)
+from datamigration_operator.migration.mapping.values import affinity
+
+FALLBACK_COLLECTION: Final = "Table"
+FALLBACK_PROPERTY: Final = "column"
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """One declared foreign key (PRAGMA foreign_key_list), with its dangling values counted."""
+
+    columns: tuple[str, ...]
+    target_table: str
+    target_columns: tuple[str | None, ...]  # None: the target's primary key
+    orphans: int = 0  # rows whose value points to no target row
+
+
+@dataclass(frozen=True)
+class TableSurvey:
+    table: TableInfo
+    stats: Mapping[str, ColumnStats]
+    date_columns: frozenset[str] = frozenset()  # every non-NULL value parses as a date
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedObject:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Discovery:
+    collections: tuple[CollectionMapping, ...]
+    notes: Mapping[str, tuple[str, ...]]  # table -> what the plan decided for it
+    skipped: tuple[SkippedObject, ...] = field(default=())
+
+
+def discover(surveys: Sequence[TableSurvey], not_tables: Sequence[SkippedObject] = ()) -> Discovery:
+    """The proposed mapping; MappingError only if the result would not fit (a bug here)."""
+    skipped = list(not_tables)
+    notes: dict[str, list[str]] = {}
+    keyed: dict[str, tuple[TableSurvey, str]] = {}  # casefolded table -> (survey, idColumn)
+    for survey in surveys:
+        table = survey.table
+        id_column, problem = _id_column(survey)
+        if len(table.columns) > MAX_PROPERTIES:  # the spec's limit; map chosen columns by hand
+            skipped.append(SkippedObject(table.name, f"more than {MAX_PROPERTIES} columns"))
+        elif id_column is None:
+            skipped.append(SkippedObject(table.name, problem))
+        else:
+            keyed[table.name.casefold()] = (survey, id_column)
+            notes[table.name] = [problem] if problem else []
+    names = _collection_names([s.table for s, _ in keyed.values()], notes)
+    mappings = []
+    for folded, (survey, id_column) in keyed.items():
+        table_notes = notes[survey.table.name]
+        taken: set[str] = set()  # property names (casefolded), references' and properties'
+        references = _references(survey, keyed, taken, table_notes)
+        mappings.append(
+            CollectionMapping(
+                table=survey.table.name,
+                collection=names[folded],
+                id_column=id_column,
+                properties=_properties(survey, {r.column for r in references}, taken, table_notes),
+                references=references,
+            )
+        )
+    tables = {s.table.name: s.table for s, _ in keyed.values()}
+    stats = {s.table.name: s.stats for s, _ in keyed.values()}
+    # The copy's own derivation checks the plan and adds its notes (numbers kept as text...).
+    for plan in plan_collections(mappings, tables, column_stats=stats):
+        notes[plan.table] += [n.removeprefix(f"{plan.table}.") for n in plan.notes]
+    return Discovery(
+        collections=tuple(mappings),
+        notes={table: tuple(found) for table, found in notes.items()},
+        skipped=tuple(skipped),
+    )
+
+
+def _id_column(survey: TableSurvey) -> tuple[str | None, str]:
+    """(idColumn, note) for a table with a usable key; (None, why not) otherwise."""
+    table = survey.table
+    key = table.key_columns
+    for column in key:
+        nulls = survey.stats[column].nulls if column in survey.stats else 0
+        if nulls:
+            return None, f"{nulls} rows have NULL in primary-key column {column}: no usable key"
+    if key == (ROWID,):
+        free = [a for a in ("rowid", "oid", "_rowid_") if table.column(a) is None]
+        if not free:
+            return None, "no primary key, and columns named rowid, oid and _rowid_ hide the rowid"
+        return free[0], (
+            "no primary key: objects are keyed by rowid, which VACUUM may renumber; "
+            "declare a primary key or migrate without a VACUUM in between"
+        )
+    if len(key) == 1:
+        return key[0], ""
+    # A composite key is the default idColumn "id" resolving to the whole primary key, which
+    # a column called id would shadow.
+    if table.column(DEFAULT_ID_COLUMN) is not None:
+        return None, (
+            f"composite primary key ({', '.join(key)}) and a column named id, which idColumn "
+            "would take for the key"
+        )
+    return DEFAULT_ID_COLUMN, ""
+
+
+def _collection_names(tables: Sequence[TableInfo], notes: dict[str, list[str]]) -> dict[str, str]:
+    """Collection per casefolded table by the naming rule, made unique (Weaviate compares
+    collection names case-insensitively); each fallback or suffix is noted."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for index, table in enumerate(tables, start=1):
+        try:
+            wanted = collection_name(table.name)
+        except NamingError:
+            wanted = f"{FALLBACK_COLLECTION}{index}"
+            notes[table.name].append(f"no Latin letters to name it by: collection {wanted}")
+        name = _unique(wanted, taken)
+        if name != wanted:
+            notes[table.name].append(f"collection {wanted} is taken by another table: {name}")
+        names[table.name.casefold()] = name
+    return names
+
+
+def _unique(wanted: str, taken: set[str]) -> str:
+    name, suffix = wanted, 2
+    while name.casefold() in taken:
+        name, suffix = f"{wanted}{suffix}", suffix + 1
+    taken.add(name.casefold())
+    return name
+
+
+def _references(
+    survey: TableSurvey,
+    keyed: Mapping[str, tuple[TableSurvey, str]],
+    taken: set[str],
+    notes: list[str],
+) -> list[ReferenceMapping]:
+    table = survey.table
+    references: list[ReferenceMapping] = []
+    seen: set[str] = set()
+    for fk in survey.foreign_keys:
+        where = f"foreign key ({', '.join(fk.columns)}) -> {fk.target_table}"
+        target = keyed.get(fk.target_table.casefold())
+        problem = ""
+        if len(fk.columns) != 1:
+            problem = "spans several columns; a reference holds one key, so kept as properties"
+        elif target is None:
+            problem = "targets a table that is not migrated; kept as a property"
+        elif not _targets_key(fk.target_columns[0], target[0].table):
+            problem = "targets a column other than the primary key; kept as a property"
+        elif len(target[0].table.key_columns) != 1 or target[0].table.key_columns == (ROWID,):
+            problem = "targets a table without a single-column primary key; kept as a property"
+        elif fk.orphans:
+            problem = (
+                f"{fk.orphans} rows point to no {fk.target_table} row (Weaviate refuses such "
+                "references); kept as a property"
+            )
+        elif fk.columns[0].casefold() in seen:
+            problem = "its column already holds a reference; kept as a property"
+        elif len(references) >= MAX_REFERENCES:
+            problem = f"more than {MAX_REFERENCES} references; kept as a property"
+        if problem:
+            notes.append(f"{where}: {problem}")
+            continue
+        assert target is not None
+        seen.add(fk.columns[0].casefold())
+        column = table.column(fk.columns[0])
+        assert column is not None  # SQLite checks a foreign key's columns exist
+        references.append(
+            ReferenceMapping(
+                column=column.name,
+                target_table=target[0].table.name,
+                property=_name(table.name, column, table.columns.index(column) + 1, taken, notes),
+            )
+        )
+    return references
+
+
+def _targets_key(column: str | None, target: TableInfo) -> bool:
+    return column is None or target.key_columns == (_canonical(target, column),)
+
+
+def _canonical(table: TableInfo, column: str) -> str:
+    found = table.column(column)
+    return column if found is None else found.name
+
+
+def _properties(
+    survey: TableSurvey, reference_columns: set[str], taken: set[str], notes: list[str]
+) -> list[PropertyMapping]:
+    """Every column but the references', with its dataType."""
+    table = survey.table
+    return [
+        PropertyMapping(
+            column=column.name,
+            name=_name(table.name, column, position, taken, notes),
+            data_type=cast("WeaviateDataType", _data_type(column, survey, notes)),
+        )
+        for position, column in enumerate(table.columns, start=1)
+        if column.name not in reference_columns
+    ]
+
+
+def _name(
+    table: str, column: ColumnInfo, position: int, taken: set[str], notes: list[str]
+) -> str | None:
+    """The property name to write in the mapping: None where the naming rule gives a name no
+    other column of the table has taken."""
+    derived: str | None = None
+    if column.name.casefold() in RESERVED_PROPERTY_NAMES:
+        # as the derivation names a key column `id` (Weaviate reserves the name)
+        name = SOURCE_KEY_PREFIX + column.name.lstrip("_")
+    else:
+        try:
+            derived = name = property_name(column.name, table=table)
+        except NamingError:
+            name = f"{FALLBACK_PROPERTY}{position}"
+            notes.append(f"{column.name}: no Latin letters to name it by: property {name}")
+    unique = _unique(name, taken)
+    if unique != name:
+        notes.append(f"{column.name}: property {name} is taken by another column: {unique}")
+    return None if unique == derived else unique
+
+
+def _data_type(column: ColumnInfo, survey: TableSurvey, notes: list[str]) -> str:
+    stats = survey.stats.get(column.name)
+    if column.name in survey.date_columns:
+        notes.append(f"{column.name}: every value is a date or datetime: dataType date")
+        return "date"
+    data_type, _ = infer_data_type(column, stats)
+    empty = stats is None or not (stats.integers or stats.reals or stats.texts or stats.blobs)
+    declared = column.declared_type.upper()
+    if empty and ("DATE" in declared or "TIME" in declared):
+        notes.append(f"{column.name}: declared {column.declared_type} but holds no values to check")
+    if data_type == "int" and affinity(declared) in ("NUMERIC", "REAL"):
+        # NUMERIC and REAL columns take reals too: the next row may hold one.
+        return "number"
+    return data_type
