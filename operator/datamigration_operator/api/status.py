@@ -106,8 +106,9 @@ class ValidationSample(StatusModel):
     """Table of the record."""
     key: str = Field(max_length=256)
     """Primary key of the record."""
-    problem: Literal["missing", "extra", "mismatched"]
-    """missing in Weaviate, extra in Weaviate, or content differs."""
+    problem: Literal["missing", "extra", "mismatched", "danglingReference", "wrongReference"]
+    """missing in Weaviate, extra in Weaviate, content differs, a cross-reference to an object
+    not in Weaviate, or one that disagrees with the foreign key."""
     detail: str = Field(default="", max_length=1024)
     """What differs (field names, never values of secrets)."""
 
@@ -132,6 +133,11 @@ class ValidationReport(StatusModel):
     """Objects in Weaviate without a SQLite record."""
     mismatched: int = Field(default=0, ge=0)
     """Records whose content hashes differ."""
+    dangling_references: int = Field(default=0, ge=0)
+    """Cross-references whose target object is not in Weaviate."""
+    wrong_references: int = Field(default=0, ge=0)
+    """Cross-references that disagree with the SQLite foreign key: another object, set where
+    it is NULL, or not set where it names a row."""
     passed: bool | None = None
     """The Job's verdict; the operator re-checks it against spec.validation.maxMismatches."""
     samples: list[ValidationSample] = Field(default_factory=list, max_length=MAX_SAMPLES)
@@ -151,7 +157,13 @@ class ValidationReport(StatusModel):
 
     @property
     def differences(self) -> int:
-        return self.missing + self.extra + self.mismatched
+        return (
+            self.missing
+            + self.extra
+            + self.mismatched
+            + self.dangling_references
+            + self.wrong_references
+        )
 
 
 class OutboxStatus(StatusModel):

@@ -267,6 +267,8 @@ def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunRep
         missing=diff.missing,
         extra=diff.extra,
         mismatched=diff.mismatched,
+        danglingReferences=diff.dangling_references,
+        wrongReferences=diff.wrong_references,
         upserted=diff.upserted,
         deleted=diff.deleted,
         failed=len(diff.failed),

@@ -403,6 +403,8 @@ def _diff_command(
             "missing": result.missing,
             "extra": result.extra,
             "mismatched": result.mismatched,
+            "danglingReferences": result.dangling_references,
+            "wrongReferences": result.wrong_references,
             "upserted": result.upserted,
             "deleted": result.deleted,
             "failed": len(result.failed),

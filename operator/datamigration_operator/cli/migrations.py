@@ -109,7 +109,7 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                 "validation",
                 f"{verdict} at {validation['finishedAt']}: checked {validation.get('checked', 0)}, "
                 f"missing {validation.get('missing', 0)}, extra {validation.get('extra', 0)}, "
-                f"mismatched {validation.get('mismatched', 0)}",
+                f"mismatched {validation.get('mismatched', 0)}" + _reference_counts(validation),
             )
         )
     for condition in status.get("conditions") or []:
@@ -456,3 +456,12 @@ def rollback(
 ) -> None:
     """Roll back at once: the app returns to sqlite_only, running Jobs are deleted."""
     asyncio.run(_advance(name, namespace, "rollback", kubeconfig, wait))
+
+
+def _reference_counts(validation: dict[str, Any]) -> str:
+    """The reference problems of a validation, when it found any."""
+    dangling = validation.get("danglingReferences", 0)
+    wrong = validation.get("wrongReferences", 0)
+    if not dangling and not wrong:
+        return ""
+    return f", dangling references {dangling}, wrong references {wrong}"

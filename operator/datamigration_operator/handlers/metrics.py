@@ -31,6 +31,14 @@ STATES: Final = ("Pending", "Running", "Succeeded", "Failed", "Blocked")
 ENDED_JOB_STATES: Final = frozenset({"Succeeded", "Failed", "Deleted"})
 KEY_LABELS: Final = ("namespace", "name")
 KIND_BY_PHASE: Final[dict[str, str]] = {str(p): str(k) for p, k in JOB_KIND_BY_PHASE.items()}
+# status.validation's counters that add up to its differences
+VALIDATION_DIFFERENCES: Final = (
+    "missing",
+    "extra",
+    "mismatched",
+    "danglingReferences",
+    "wrongReferences",
+)
 RECONCILE_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 Key = tuple[str, str]
@@ -92,7 +100,8 @@ class OperatorMetrics:
         )
         self.validation_differences = Gauge(
             "datamigration_validation_differences",
-            "Differences the latest validation found (missing + extra + mismatched)",
+            "Differences the latest validation found (missing + extra + mismatched + "
+            "dangling and wrong references)",
             KEY_LABELS,
             registry=r,
         )
@@ -154,7 +163,7 @@ class OperatorMetrics:
         _set_or_remove(self.progress_updated, key, _timestamp(progress.get("updatedAt")))
         validation = status.get("validation") or {}
         differences = (
-            sum(int(validation.get(k) or 0) for k in ("missing", "extra", "mismatched"))
+            sum(int(validation.get(k) or 0) for k in VALIDATION_DIFFERENCES)
             if validation.get("finishedAt")
             else None
         )

@@ -71,6 +71,11 @@ def validation_verdict(
         f"{report.checked} checked, {report.missing} missing, {report.extra} extra, "
         f"{report.mismatched} mismatched"
     )
+    if report.dangling_references or report.wrong_references:
+        counts += (
+            f", {report.dangling_references} dangling references, "
+            f"{report.wrong_references} wrong references"
+        )
     if report.differences > policy.max_mismatches:
         return Verdict(
             False,

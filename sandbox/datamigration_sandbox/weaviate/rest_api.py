@@ -68,6 +68,7 @@ class RestApi:
         route.add_put("/v1/objects/{name}/{id}", self.replace_object)
         route.add_patch("/v1/objects/{name}/{id}", self.update_object)
         route.add_post("/v1/objects/{name}/{id}/references/{prop}", self.add_reference)
+        route.add_put("/v1/objects/{name}/{id}/references/{prop}", self.replace_references)
         route.add_get("/sandbox/faults", self.get_faults)
         route.add_put("/sandbox/faults", self.put_faults)
         route.add_get("/sandbox/stats", self.stats)
@@ -272,6 +273,30 @@ class RestApi:
             raise unprocessable(f"'{name}' is not a reference property of {collection.name}")
         body = await self._json(request)
         obj["properties"].setdefault(name, []).extend(_beacons(body, prop))
+        obj["lastUpdateTimeUnix"] = now_ms()
+        return web.Response(status=200)
+
+    async def replace_references(self, request: web.Request) -> web.Response:
+        """The property's references become the body's beacons (an empty list clears it). As
+        Weaviate does, a beacon to an object it does not hold is refused and nothing changes."""
+        collection, uuid, obj = self._lookup(request)
+        if obj is None:
+            raise not_found(f"source object {uuid} not found")
+        name = request.match_info["prop"]
+        prop = collection.property(name)
+        if prop is None or not is_reference(prop):
+            raise unprocessable(f"'{name}' is not a reference property of {collection.name}")
+        body = await self._json(request)
+        beacons = _beacons(body, prop) if body != [] else []
+        for ref in beacons:
+            target_class, target = parse_beacon(ref["beacon"])
+            found = self.database.find(target_class or prop["dataType"][0])
+            if found is None or target not in found.objects:
+                raise unprocessable(
+                    "msg:validate existence code:400 err:validate reference: "
+                    f"no object with id {target}"
+                )
+        obj["properties"][name] = beacons
         obj["lastUpdateTimeUnix"] = now_ms()
         return web.Response(status=200)
 

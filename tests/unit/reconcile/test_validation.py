@@ -27,3 +27,12 @@ def test_the_issuer_is_the_validate_job_the_report_names() -> None:
     # a Job of that name that is not a validate Job issues nothing
     copy = dataclasses.replace(validate, phase="migrate")
     assert validation_issuer(dataclasses.replace(obs, jobs=(copy,))) is None
+
+
+def test_reference_problems_fail_the_verdict_and_are_named_in_it() -> None:
+    report = finished(1).model_copy(update={"dangling_references": 1, "wrong_references": 2})
+    verdict = validation_verdict(report, EPOCH, POLICY, JOB_UID)
+    assert not verdict.passed
+    assert verdict.reason == "ValidationMismatch"
+    assert "3 differences" in verdict.message
+    assert "1 dangling references, 2 wrong references" in verdict.message

@@ -7,6 +7,11 @@ SQLite file as (uuid, content hash, key) - 16 + 16 bytes + the key - and read ba
 temp files in the scratch directory). That sorted stream is merged with the Weaviate cursor
 stream, comparing hashes. Differences go to a scratch table too, never to a Python list.
 
+References are part of the content hash (as Weaviate resolves them: a dangling one reads as
+absent), so an object whose references disagree with its foreign keys is flagged too;
+validation's look tells what is wrong with them (reference_integrity) and counts each as a
+dangling or wrong reference rather than as a mismatch.
+
 Every difference is then looked at again against the live database and Weaviate, so only
 lasting differences are counted: validation does so in rounds that wait for the app's outbox
 (validation_rounds), since a dual write in flight is not a lost one. Sync is the same diff with
@@ -35,6 +40,11 @@ from datamigration_operator.migration.mapping import (
 from datamigration_operator.migration.mapping.canonical import content_hash, differing_fields
 from datamigration_operator.migration.mapping.reference_order import referenced_first
 from datamigration_operator.migration.mapping.values import Key, key_to_json
+from datamigration_operator.migration.runs.reference_integrity import (
+    ReferenceProblem,
+    StoredReferences,
+    reference_findings,
+)
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
     DANGLING_REFERENCE,
@@ -50,9 +60,18 @@ from datamigration_operator.migration.source.diff_index import (
     sorted_entries,
 )
 
-Problem = Literal["missing", "extra", "mismatched"]
+Problem = Literal["missing", "extra", "mismatched"] | ReferenceProblem
+# DiffResult's counter of each problem
+_COUNTERS: dict[str, str] = {
+    "missing": "missing",
+    "extra": "extra",
+    "mismatched": "mismatched",
+    "danglingReference": "dangling_references",
+    "wrongReference": "wrong_references",
+}
 MAX_SAMPLES = 10
 RECHECK_CHUNK = 500
+MAX_EXPLANATION = 1_024
 # Looks at repaired records after a sync's repair (see Differ._confirm_repairs).
 CONFIRM_ROUNDS = 3
 # Pages of the scratch sort; bounded so memory does not grow with the table.
@@ -75,6 +94,8 @@ class Difference:
     uuid: UUID
     problem: Problem
     fields: tuple[str, ...] = ()
+    explanation: str = ""
+    """What is wrong with a reference (reference_integrity.ReferenceFinding)."""
 
     @property
     def key_text(self) -> str:
@@ -84,6 +105,8 @@ class Difference:
 
     @property
     def detail(self) -> str:
+        if self.explanation:
+            return self.explanation
         if self.problem == "mismatched":
             return "differs in " + ", ".join(self.fields) if self.fields else "content differs"
         if self.problem == "missing":
@@ -98,6 +121,10 @@ class DiffResult:
     missing: int = 0
     extra: int = 0
     mismatched: int = 0
+    dangling_references: int = 0
+    """References whose target object is not in Weaviate."""
+    wrong_references: int = 0
+    """References that disagree with the foreign key (another object, set or not set)."""
     first_pass_differences: int = 0
     upserted: int = 0
     deleted: int = 0
@@ -108,10 +135,17 @@ class DiffResult:
 
     @property
     def differences(self) -> int:
-        return self.missing + self.extra + self.mismatched
+        return (
+            self.missing
+            + self.extra
+            + self.mismatched
+            + self.dangling_references
+            + self.wrong_references
+        )
 
     def count(self, difference: Difference) -> None:
-        setattr(self, difference.problem, getattr(self, difference.problem) + 1)
+        counter = _COUNTERS[difference.problem]
+        setattr(self, counter, getattr(self, counter) + 1)
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(difference)
 
@@ -333,15 +367,17 @@ class Differ:
     def _differences(
         self, scratch: Scratch, plan: CollectionPlan, round_: int
     ) -> Iterator[list[tuple[Problem, UUID, Key | None]]]:
+        # once per object: a look may queue several differences of one (its references)
         cursor = scratch.db.execute(
-            "SELECT problem, uuid, key FROM diff WHERE tbl = ? AND round = ? ORDER BY rowid",
+            "SELECT min(rowid), problem, uuid, key FROM diff WHERE tbl = ? AND round = ?"
+            " GROUP BY uuid ORDER BY 1",
             (plan.table, round_),
         )
         while True:
             chunk = cursor.fetchmany(RECHECK_CHUNK)
             if not chunk:
                 return
-            yield [(problem, UUID(bytes=uuid), key_from(key)) for problem, uuid, key in chunk]
+            yield [(problem, UUID(bytes=uuid), key_from(key)) for _, problem, uuid, key in chunk]
 
     def settle(
         self,
@@ -405,6 +441,8 @@ class Differ:
         upserts: list[MigrationObject] = []
         upsert_keys: list[Hashable] = []
         deletes: list[UUID] = []
+        references = {ref.name for ref in plan.references}
+        checks: list[_ReferenceCheck] = []
         for uuid, key in keyed:
             row = rows.get(key)
             target = current.get(uuid)
@@ -427,17 +465,63 @@ class Differ:
                 report(Difference(plan.table, key, uuid, "missing"))
             elif content_hash(target) != content_hash(wanted):
                 fields = tuple(differing_fields(wanted, target))
+                if sink is None and references.intersection(fields):
+                    checks.append(_ReferenceCheck(uuid, key, row, wanted, target, fields))
+                    continue
                 report(Difference(plan.table, key, uuid, "mismatched", fields))
             else:
                 continue
             upserts.append(wanted)
             upsert_keys.append(key)
+        if checks:
+            self._report_references(plan, checks, report)
         if sink is not None:
             self._repair(plan, sink, upserts, upsert_keys, deletes, result, lookup)
             touched, failed = set(deletes), {f.key for f in result.failed}
             touched.update(u for u, k in keyed if k in set(upsert_keys) - failed)
             repaired = [(u, k) for u, k in keyed if u in touched]
             self._confirm_repairs(plan, repaired, build, lookup, sink, result)
+
+    def _report_references(
+        self,
+        plan: CollectionPlan,
+        checks: list[_ReferenceCheck],
+        report: Callable[[Difference], None],
+    ) -> None:
+        """Validation's verdict on objects whose references differ from the foreign keys:
+        each such reference is dangling or wrong (reference_integrity); any other differing
+        field makes the object mismatched as well. Two batched lookups per reference, not
+        one per object: which objects store a reference there, and which of the objects the
+        foreign keys name exist."""
+        held: dict[str, set[UUID]] = {}
+        existing: set[UUID] = set()
+        for ref in plan.references:
+            differing = [c for c in checks if ref.name in c.fields]
+            if not differing:
+                continue
+            held[ref.name] = self.reader.holding_references(
+                plan, ref.name, [c.uuid for c in differing]
+            )
+            named = [t for c in differing for t in c.wanted.references.get(ref.name, ())]
+            existing |= self.reader.existing(ref.target_collection, named)
+        for check in checks:
+            stored = StoredReferences({n for n, ids in held.items() if check.uuid in ids}, existing)
+            findings = reference_findings(plan, check.row, check.wanted, check.found, stored)
+            explained = {finding.reference for finding in findings}
+            others = tuple(f for f in check.fields if f not in explained)
+            if others:  # never drop a difference the findings do not explain
+                report(Difference(plan.table, check.key, check.uuid, "mismatched", others))
+            for finding in findings:
+                report(
+                    Difference(
+                        plan.table,
+                        check.key,
+                        check.uuid,
+                        finding.problem,
+                        (finding.reference,),
+                        finding.explanation[:MAX_EXPLANATION],
+                    )
+                )
 
     def _confirm_repairs(
         self,
@@ -533,6 +617,18 @@ def _lasting(
         return failed
     still = lookup(plan, [cast(Key, f.key) for f in raced])
     return [f for f in failed if f not in raced or f.key in still]
+
+
+@dataclass(frozen=True)
+class _ReferenceCheck:
+    """An object whose references (and maybe more) differ, waiting for the batched lookups."""
+
+    uuid: UUID
+    key: Key
+    row: dict[str, Any]
+    wanted: MigrationObject
+    found: MigrationObject
+    fields: tuple[str, ...]
 
 
 SecondLook = Callable[["Scratch", DiffResult], None]

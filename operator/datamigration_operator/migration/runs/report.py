@@ -88,6 +88,8 @@ def validation_report(
         missing=result.missing,
         extra=result.extra,
         mismatched=result.mismatched,
+        dangling_references=result.dangling_references,
+        wrong_references=result.wrong_references,
         passed=None if finished_at is None else result.differences <= max_mismatches,
         samples=samples,
         report_ref=report_ref,
@@ -97,7 +99,9 @@ def validation_report(
 def diff_summary(result: DiffResult) -> str:
     return (
         f"checked {result.checked}, missing {result.missing}, extra {result.extra}, "
-        f"mismatched {result.mismatched}, upserted {result.upserted}, deleted {result.deleted}, "
+        f"mismatched {result.mismatched}, dangling references {result.dangling_references}, "
+        f"wrong references {result.wrong_references}, upserted {result.upserted}, "
+        f"deleted {result.deleted}, "
         f"first-pass differences {result.first_pass_differences}"
     )
 

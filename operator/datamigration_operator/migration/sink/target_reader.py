@@ -95,6 +95,37 @@ class TargetReader:
                 found[converted.uuid] = converted
         return found
 
+    def holding_references(
+        self, plan: CollectionPlan, reference: str, uuids: Sequence[UUID]
+    ) -> set[UUID]:
+        """Of these objects, those storing at least one reference in property `reference`,
+        a dangling one included: reads resolve references and leave a dangling one out, but
+        the reference count filter counts what is stored (on the real server too)."""
+        stored = Filter.by_ref_count(reference).greater_than(0)
+        return self._ids(plan.collection, uuids, stored)
+
+    def existing(self, collection: str, uuids: Sequence[UUID]) -> set[UUID]:
+        """The ids among `uuids` of objects the collection holds."""
+        return self._ids(collection, uuids, None)
+
+    def _ids(self, name: str, uuids: Sequence[UUID], also: Any) -> set[UUID]:
+        """The ids among `uuids` of objects of collection `name` matching `also`, one
+        id-only request per page of ids."""
+        if not uuids or not self.client.collections.exists(name):
+            return set()
+        collection = self.client.collections.get(name)
+        found: set[UUID] = set()
+        for start in range(0, len(uuids), self.page_size):
+            chunk = list(uuids[start : start + self.page_size])
+            by_id = Filter.by_id().contains_any(chunk)
+            result = collection.query.fetch_objects(
+                filters=by_id if also is None else by_id & also,
+                limit=len(chunk),
+                return_properties=[],
+            )
+            found.update(UUID(str(obj.uuid)) for obj in result.objects)
+        return found
+
     @staticmethod
     def _convert(plan: CollectionPlan, obj: Any) -> MigrationObject:
         references: dict[str, tuple[UUID, ...]] = {}

@@ -48,3 +48,23 @@ def test_validation_report_passes_only_within_max_mismatches() -> None:
     ).passed
     running = validation_report(result, job="j", started_at=NOW, finished_at=None, max_mismatches=0)
     assert running.passed is None
+
+
+def test_reference_problems_are_differences_with_their_own_counts_and_samples() -> None:
+    result = DiffResult(checked=10)
+    dangling = Difference(
+        "books", ("b3",), UUID(int=3), "danglingReference", ("author",), "author points to X"
+    )
+    result.count(dangling)
+    result.count(Difference("books", ("b2",), UUID(int=2), "wrongReference", ("author",), "w"))
+    assert (result.dangling_references, result.wrong_references, result.differences) == (1, 1, 2)
+    report = validation_report(result, job="j", started_at=NOW, finished_at=NOW, max_mismatches=1)
+    assert report.passed is False
+    assert (report.dangling_references, report.wrong_references, report.differences) == (1, 1, 2)
+    assert (report.samples[0].problem, report.samples[0].detail) == (
+        "danglingReference",
+        "author points to X",
+    )
+    assert validation_report(
+        result, job="j", started_at=NOW, finished_at=NOW, max_mismatches=2
+    ).passed
