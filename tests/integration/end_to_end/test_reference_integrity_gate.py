@@ -1,0 +1,202 @@
+"""The switch gate and reference integrity, end to end on the sandbox: the operator a real
+process, its Jobs this checkout's `dmctl job ...`. After dual-write, the object of an author a
+book references is deleted from Weaviate and the author's row from SQLite: every row still
+equals its object, but the book's reference dangles. Validation fails on it (Validated=False,
+ValidationMismatch) and says which object; switch stays Blocked and changes nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+import weaviate
+from kubernetes.config import new_client_from_config
+from weaviate.classes.init import Auth
+
+from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.migration.reference_integrity_case import (
+    COLLECTIONS,
+    DANGLING_BOOK,
+    GONE_AUTHOR,
+    make_library,
+    uuid_of,
+)
+from tests.integration.migration.reference_integrity_case import (
+    NAMESPACE as ID_NAMESPACE,
+)
+from tests.integration.operator.conftest import (
+    CLAIM,
+    CONFIG_MAP,
+    GROUP,
+    PLURAL,
+    ROOT,
+    SECRET,
+    SECRET_VALUE,
+    VERSION,
+    OperatorProcess,
+    prepare_namespace,
+    wait_for,
+)
+
+# the DataMigration apps/library: its object ids are those of the case's id namespace
+NAMESPACE, NAME = "apps", "library"
+
+
+def _this_checkouts_dmctl(bin_dir: Path) -> None:
+    """`dmctl` for the Job pods: this checkout's code, whichever checkout the virtualenv's
+    editable install points at."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "dmctl"
+    paths = [str(ROOT / "operator"), str(ROOT / "sandbox")]
+    script.write_text(
+        f"#!{sys.executable}\n"
+        f"import sys\nsys.path[:0] = {paths!r}\n"
+        "from datamigration_operator.cli.main import main\nmain()\n"
+    )
+    script.chmod(0o755)
+
+
+assert f"{NAMESPACE}/{NAME}" == ID_NAMESPACE
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("refcheck")
+    _this_checkouts_dmctl(base / "bin")
+    plane = ControlPlane(
+        base / "data",
+        crd_dir=ROOT / "crds",
+        rbac=True,
+        weaviate_api_key=SECRET_VALUE,
+        job_path_prefix=(base / "bin",),
+    )
+    thread = ControlPlaneThread(plane)
+    info = thread.start()
+    api = new_client_from_config(config_file=str(info.kubeconfig))
+    prepare_namespace(api, NAMESPACE, config_map_data={"migration_mode": "sqlite_only"})
+    database = plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db"
+    make_library(database)
+    operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
+    operator.start()
+    try:
+        yield {
+            "api": api,
+            "database": database,
+            "ports": (info.weaviate_http_port, info.weaviate_grpc_port),
+            "operator": operator,
+        }
+    finally:
+        operator.stop()
+        api.close()
+        thread.stop()
+
+
+def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(world["api"])
+
+
+def _get(world: dict[str, Any]) -> dict[str, Any]:
+    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, NAME
+    )
+    return dm
+
+
+def _phase(world: dict[str, Any], phase: str, *states: str) -> dict[str, Any]:
+    """Patches spec.phase and waits until its status is in one of `states`."""
+    _custom(world).patch_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"phase": phase}}
+    )
+
+    def reached() -> dict[str, Any] | None:
+        dm = _get(world)
+        status = dm.get("status") or {}
+        if status.get("observedGeneration") != dm["metadata"]["generation"]:
+            return None
+        return dm if status.get("phase") == phase and status.get("state") in states else None
+
+    try:
+        return wait_for(reached, f"{phase} to be {'/'.join(states)}", 120)
+    except AssertionError as error:
+        status = _get(world).get("status")
+        log = world["operator"].log()[-4000:]
+        raise AssertionError(f"{error}\nstatus: {status}\noperator log:\n{log}") from None
+
+
+def _dangle_a_reference(world: dict[str, Any]) -> None:
+    http, grpc = world["ports"]
+    with weaviate.connect_to_custom(
+        http_host="127.0.0.1",
+        http_port=http,
+        http_secure=False,
+        grpc_host="127.0.0.1",
+        grpc_port=grpc,
+        grpc_secure=False,
+        auth_credentials=Auth.api_key(SECRET_VALUE),
+        skip_init_checks=True,
+    ) as client:
+        client.collections.get("Author").data.delete_by_id(uuid_of("authors", GONE_AUTHOR))
+    with sqlite3.connect(world["database"]) as db:  # foreign keys are not enforced
+        db.execute("DELETE FROM authors WHERE id = ?", (GONE_AUTHOR,))
+
+
+def _config_map_mode(world: dict[str, Any]) -> str:
+    core = kubernetes.client.CoreV1Api(world["api"])
+    return str(core.read_namespaced_config_map(CONFIG_MAP, NAMESPACE).data["migration_mode"])
+
+
+def test_a_dangling_reference_fails_validation_and_keeps_switch_closed(
+    world: dict[str, Any],
+) -> None:
+    http, grpc = world["ports"]
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "DataMigration",
+        "metadata": {"name": NAME},
+        "spec": {
+            "phase": "migrate",
+            "source": {"claimName": CLAIM, "path": "app.db"},
+            "target": {
+                "http": {"host": "127.0.0.1", "port": http},
+                "grpc": {"host": "127.0.0.1", "port": grpc},
+                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
+            },
+            "collections": [c.model_dump(by_alias=True, exclude_none=True) for c in COLLECTIONS],
+            "app": {"configMapRef": {"name": CONFIG_MAP}},
+        },
+    }
+    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    _phase(world, "migrate", "Succeeded")
+    _phase(world, "dual-write", "Succeeded")
+    _dangle_a_reference(world)
+
+    dm = _phase(world, "validate", "Failed")
+    report = dm["status"]["validation"]
+    assert (report["missing"], report["extra"], report["mismatched"]) == (0, 0, 0)
+    assert (report["danglingReferences"], report["wrongReferences"]) == (1, 0)
+    assert report["passed"] is False
+    (sample,) = report["samples"]
+    assert (sample["table"], sample["key"], sample["problem"]) == (
+        "books",
+        f'["{DANGLING_BOOK}"]',
+        "danglingReference",
+    )
+    assert str(uuid_of("authors", GONE_AUTHOR)) in sample["detail"]
+    validated = {c["type"]: c for c in dm["status"]["conditions"]}["Validated"]
+    assert (validated["status"], validated["reason"]) == ("False", "ValidationMismatch")
+    assert "1 dangling references" in validated["message"]
+
+    # the switch gate's reason for any validation that did not pass; its message says why
+    dm = _phase(world, "switch", "Blocked")
+    conditions = {c["type"]: c for c in dm["status"]["conditions"]}
+    ready = conditions["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "ValidationRequired")
+    assert "1 dangling references, 0 wrong references" in ready["message"]
+    assert conditions["Validated"]["reason"] == "ValidationMismatch"
+    assert conditions["ReadsSwitched"]["status"] == "False"
+    assert _config_map_mode(world) == "dual_write"
