@@ -236,7 +236,8 @@ class ValidationSpec(SpecModel):
     max_age: Duration = "1h"
     """A validation older than this no longer allows switch."""
     max_mismatches: int = Field(default=0, ge=0, le=1_000_000)
-    """Differences (missing + extra + mismatched) still counted as passing."""
+    """Differences (missing + extra + mismatched + dangling and wrong references) still
+    counted as passing."""
     recheck_delay: Duration = "5s"
     """Delay between the two looks at a difference that no pending dual write explains (a
     write that never reached the app's outbox). Differences with an outbox entry pending wait
