@@ -70,6 +70,23 @@ def break_references(path: Path, client: Any) -> None:
     )
 
 
+GHOST = UUID("00000000-0000-4000-8000-0000000000ff")
+NULL_BOOK, SECOND_BOOK = "b5", "b4"
+
+
+def hide_dangling_references(client: Any) -> None:
+    """Two dangling references a read cannot show (it leaves them out, and what is left
+    equals the row): one on b5, whose foreign key is NULL, and one beside b4's right one.
+    Both point to an author object that exists only until the references are stored."""
+    authors, books = client.collections.get("Author"), client.collections.get("Book")
+    authors.data.insert({"name": "ghost"}, uuid=GHOST)
+    for book in (NULL_BOOK, SECOND_BOOK):
+        books.data.reference_add(
+            from_uuid=uuid_of("books", book), from_property="author_id", to=GHOST
+        )
+    authors.data.delete_by_id(GHOST)
+
+
 def write_mapping(path: Path) -> Path:
     mapping = path / "mapping.json"
     mapping.write_text(

@@ -19,12 +19,16 @@ from tests.integration.migration.conftest import (
 from tests.integration.migration.reference_integrity_case import (
     COLLECTIONS,
     DANGLING_BOOK,
+    GHOST,
     GONE_AUTHOR,
     NAMESPACE,
+    NULL_BOOK,
+    SECOND_BOOK,
     WRONG_AUTHOR,
     WRONG_BOOK,
     break_references,
     dmctl_validate,
+    hide_dangling_references,
     make_library,
     uuid_of,
 )
@@ -180,3 +184,29 @@ def test_sync_repairs_a_wrong_reference(weaviate: RunningWeaviate, tmp_path: Pat
     assert [f.key for f in synced.failed] == [(DANGLING_BOOK,)]
     again, _ = run_diff(weaviate, run, repair=False)
     assert (again.wrong_references, again.dangling_references) == (0, 1)
+
+
+def test_dangling_references_a_read_leaves_out_are_found_by_their_stored_count(
+    weaviate: RunningWeaviate, tmp_path: Path
+) -> None:
+    """Every object still hashes equal to its row: the sweep finds them."""
+    _, run = _copied(weaviate, tmp_path)
+    client = weaviate.client()
+    try:
+        hide_dangling_references(client)
+    finally:
+        client.close()
+
+    diff, _ = run_diff(weaviate, run, repair=False)
+
+    assert (diff.missing, diff.extra, diff.mismatched) == (0, 0, 0)
+    assert (diff.dangling_references, diff.wrong_references) == (2, 0)
+    details = {s.key_text: s.detail for s in diff.samples}
+    assert details[f'["{NULL_BOOK}"]'] == (
+        "author_id points to an object not in Weaviate; the foreign key author_id is NULL"
+    )
+    assert details[f'["{SECOND_BOOK}"]'] == (
+        f"author_id holds, besides Author {uuid_of('authors', 'a1')} (authors TEXT 'a1'), "
+        "a reference to an object not in Weaviate"
+    )
+    assert str(GHOST) not in weaviate.server.database.get("Author").objects

@@ -24,7 +24,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -41,9 +41,14 @@ from datamigration_operator.migration.mapping.canonical import content_hash, dif
 from datamigration_operator.migration.mapping.reference_order import referenced_first
 from datamigration_operator.migration.mapping.values import Key, key_to_json
 from datamigration_operator.migration.runs.reference_integrity import (
+    REFERENCE_PROBLEMS,
     ReferenceProblem,
     StoredReferences,
     reference_findings,
+)
+from datamigration_operator.migration.runs.reference_sweep import (
+    nullable_reference_columns,
+    reference_suspects,
 )
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
@@ -72,6 +77,8 @@ _COUNTERS: dict[str, str] = {
 MAX_SAMPLES = 10
 RECHECK_CHUNK = 500
 MAX_EXPLANATION = 1_024
+# the problem the reference sweep queues an object under (its second look decides)
+SUSPECT: ReferenceProblem = "danglingReference"
 # Looks at repaired records after a sync's repair (see Differ._confirm_repairs).
 CONFIRM_ROUNDS = 3
 # Pages of the scratch sort; bounded so memory does not grow with the table.
@@ -364,20 +371,44 @@ class Differ:
 
     # ---- second look and repair ---------------------------------------------------------
 
+    def sweep_references(self, scratch: Scratch) -> int:
+        """Queues for the second look the objects storing a reference their rows do not name
+        that the first pass could not see (reference_sweep); returns how many."""
+        queued = 0
+        for plan in self.plans:
+            if not plan.references:
+                continue
+            for suspects in reference_suspects(
+                self.source,
+                self.reader,
+                plan,
+                namespace=self.namespace,
+                nullable=nullable_reference_columns(self.source, plan),
+                batch_size=self.batch_size,
+            ):
+                scratch.db.executemany(
+                    "INSERT INTO diff (tbl, problem, uuid, key) VALUES (?, ?, ?, ?)",
+                    [(plan.table, SUSPECT, u.bytes, key_cell(k)) for u, k in suspects],
+                )
+                queued += len(suspects)
+        return queued
+
     def _differences(
         self, scratch: Scratch, plan: CollectionPlan, round_: int
-    ) -> Iterator[list[tuple[Problem, UUID, Key | None]]]:
-        # once per object: a look may queue several differences of one (its references)
+    ) -> Iterator[list[tuple[bool, UUID, Key | None]]]:
+        """Chunks of (whose references to judge, id, key) of the differences queued for
+        `round_`, once per object: a look may queue several of one (its references)."""
+        marks = ", ".join("?" * len(REFERENCE_PROBLEMS))
         cursor = scratch.db.execute(
-            "SELECT min(rowid), problem, uuid, key FROM diff WHERE tbl = ? AND round = ?"
-            " GROUP BY uuid ORDER BY 1",
-            (plan.table, round_),
+            f"SELECT min(rowid), max(problem IN ({marks})), uuid, max(key) FROM diff"
+            " WHERE tbl = ? AND round = ? GROUP BY uuid ORDER BY 1",
+            (*REFERENCE_PROBLEMS, plan.table, round_),
         )
         while True:
             chunk = cursor.fetchmany(RECHECK_CHUNK)
             if not chunk:
                 return
-            yield [(problem, UUID(bytes=uuid), key_from(key)) for _, problem, uuid, key in chunk]
+            yield [(bool(refs), UUID(bytes=uuid), key_from(key)) for _, refs, uuid, key in chunk]
 
     def settle(
         self,
@@ -415,10 +446,11 @@ class Differ:
         build = ObjectBuilder(plan, migration_namespace=self.namespace).build
         scratch.db.execute("DELETE FROM extra")
         for chunk in self._differences(scratch, plan, round_):
-            keyed = [(uuid, key) for problem, uuid, key in chunk if key is not None]
-            extras = [uuid for problem, uuid, key in chunk if key is None]
+            keyed = [(uuid, key) for _, uuid, key in chunk if key is not None]
+            extras = [uuid for _, uuid, key in chunk if key is None]
+            suspects = {uuid for refs, uuid, key in chunk if refs and key is not None}
             if keyed:
-                self._settle_keyed(plan, keyed, build, lookup, result, sink, report)
+                self._settle_keyed(plan, keyed, build, lookup, result, sink, report, suspects)
             if extras:  # still in Weaviate? kept on disk, not in memory
                 still = self.reader.fetch(plan, extras)
                 scratch.db.executemany(
@@ -435,7 +467,10 @@ class Differ:
         result: DiffResult,
         sink: WeaviateSink | None,
         report: Callable[[Difference], None],
+        suspects: Set[UUID] = frozenset(),
     ) -> None:
+        """`suspects`: objects whose references validation judges even when their content
+        hashes agree (reference_sweep found them, or an earlier look a reference problem)."""
         rows = lookup(plan, [key for _, key in keyed])
         current = self.reader.fetch(plan, [uuid for uuid, _ in keyed])
         upserts: list[MigrationObject] = []
@@ -465,11 +500,14 @@ class Differ:
                 report(Difference(plan.table, key, uuid, "missing"))
             elif content_hash(target) != content_hash(wanted):
                 fields = tuple(differing_fields(wanted, target))
-                if sink is None and references.intersection(fields):
-                    checks.append(_ReferenceCheck(uuid, key, row, wanted, target, fields))
+                suspect = uuid in suspects
+                if sink is None and (suspect or references.intersection(fields)):
+                    checks.append(_ReferenceCheck(uuid, key, row, wanted, target, fields, suspect))
                     continue
                 report(Difference(plan.table, key, uuid, "mismatched", fields))
             else:
+                if sink is None and uuid in suspects:
+                    checks.append(_ReferenceCheck(uuid, key, row, wanted, target, (), True))
                 continue
             upserts.append(wanted)
             upsert_keys.append(key)
@@ -494,18 +532,23 @@ class Differ:
         one per object: which objects store a reference there, and which of the objects the
         foreign keys name exist."""
         held: dict[str, set[UUID]] = {}
+        several: dict[str, set[UUID]] = {}
         existing: set[UUID] = set()
         for ref in plan.references:
-            differing = [c for c in checks if ref.name in c.fields]
+            differing = [c for c in checks if c.suspect or ref.name in c.fields]
             if not differing:
                 continue
-            held[ref.name] = self.reader.holding_references(
-                plan, ref.name, [c.uuid for c in differing]
-            )
+            uuids = [c.uuid for c in differing]
+            held[ref.name] = self.reader.holding_references(plan, ref.name, uuids)
+            several[ref.name] = self.reader.holding_references(plan, ref.name, uuids, more_than=1)
             named = [t for c in differing for t in c.wanted.references.get(ref.name, ())]
             existing |= self.reader.existing(ref.target_collection, named)
         for check in checks:
-            stored = StoredReferences({n for n, ids in held.items() if check.uuid in ids}, existing)
+            stored = StoredReferences(
+                {n for n, ids in held.items() if check.uuid in ids},
+                existing,
+                {n for n, ids in several.items() if check.uuid in ids},
+            )
             findings = reference_findings(plan, check.row, check.wanted, check.found, stored)
             explained = {finding.reference for finding in findings}
             others = tuple(f for f in check.fields if f not in explained)
@@ -629,6 +672,8 @@ class _ReferenceCheck:
     wanted: MigrationObject
     found: MigrationObject
     fields: tuple[str, ...]
+    suspect: bool = False
+    """Judge every reference, not only those in `fields` (see _settle_keyed)."""
 
 
 SecondLook = Callable[["Scratch", DiffResult], None]
@@ -651,6 +696,8 @@ def run_diff(
     scratch = Scratch(differ.scratch_dir)
     try:
         differ.first_pass(scratch, result)
+        if second_look is not None:
+            result.first_pass_differences += differ.sweep_references(scratch)
         if result.first_pass_differences:
             if second_look is not None:
                 second_look(scratch, result)

@@ -22,6 +22,7 @@ from datamigration_operator.migration.mapping import CollectionPlan, MigrationOb
 from datamigration_operator.migration.mapping.values import describe
 
 ReferenceProblem = Literal["danglingReference", "wrongReference"]
+REFERENCE_PROBLEMS: tuple[ReferenceProblem, ...] = ("danglingReference", "wrongReference")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class StoredReferences:
     """Reference properties holding at least one stored reference, dangling ones included."""
     existing_targets: Set[UUID]
     """Of the objects the row's foreign keys name, those Weaviate holds."""
+    several: Set[str] = frozenset()
+    """Reference properties holding more than one stored reference."""
 
 
 def reference_findings(
@@ -60,6 +63,15 @@ def reference_findings(
         names = _named_by(ref, row, expected)
         if resolved:
             if tuple(resolved) == tuple(expected):
+                if ref.name in stored.several:  # more stored than read: the rest dangle
+                    findings.append(
+                        ReferenceFinding(
+                            ref.name,
+                            "danglingReference",
+                            f"{ref.name} holds, besides {names}, a reference to an object not "
+                            "in Weaviate",
+                        )
+                    )
                 continue
             points = ", ".join(f"{ref.target_collection} {target}" for target in resolved)
             why = f"names {names}" if expected else "is NULL"

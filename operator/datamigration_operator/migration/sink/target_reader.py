@@ -96,13 +96,27 @@ class TargetReader:
         return found
 
     def holding_references(
-        self, plan: CollectionPlan, reference: str, uuids: Sequence[UUID]
+        self, plan: CollectionPlan, reference: str, uuids: Sequence[UUID], *, more_than: int = 0
     ) -> set[UUID]:
-        """Of these objects, those storing at least one reference in property `reference`,
-        a dangling one included: reads resolve references and leave a dangling one out, but
-        the reference count filter counts what is stored (on the real server too)."""
-        stored = Filter.by_ref_count(reference).greater_than(0)
+        """Of these objects, those storing more than `more_than` references in property
+        `reference`, dangling ones included: reads resolve references and leave a dangling
+        one out, but the reference count filter counts what is stored (on the real server
+        too)."""
+        stored = Filter.by_ref_count(reference).greater_than(more_than)
         return self._ids(plan.collection, uuids, stored)
+
+    def holding_several(self, plan: CollectionPlan, reference: str) -> list[UUID]:
+        """Objects storing more than one reference in property `reference` (a foreign key
+        names one row, so none should), at most MAX_PAGE of them: a filtered search has no
+        cursor, and Weaviate serves no more than that many results of one."""
+        if not self.client.collections.exists(plan.collection):
+            return []
+        result = self.client.collections.get(plan.collection).query.fetch_objects(
+            filters=Filter.by_ref_count(reference).greater_than(1),
+            limit=MAX_PAGE,
+            return_properties=[],
+        )
+        return [UUID(str(obj.uuid)) for obj in result.objects]
 
     def existing(self, collection: str, uuids: Sequence[UUID]) -> set[UUID]:
         """The ids among `uuids` of objects the collection holds."""

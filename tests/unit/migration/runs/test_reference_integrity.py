@@ -123,3 +123,12 @@ def test_each_reference_property_is_judged_on_its_own() -> None:
         ("author", "wrongReference"),
         ("editor", "wrongReference"),
     ]
+
+
+def test_more_references_stored_than_read_means_the_others_dangle() -> None:
+    stored = StoredReferences({"author"}, {A1}, several={"author"})
+    (finding,) = reference_findings(PLAN, ROW, _obj(author=A1), _obj(author=A1), stored)
+    assert (finding.reference, finding.problem) == ("author", "danglingReference")
+    assert finding.explanation == (
+        f"author holds, besides {NAMED_A1}, a reference to an object not in Weaviate"
+    )
