@@ -7,9 +7,10 @@ any element matches; references are followed through their beacons.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from weaviate.proto.v1 import base_pb2
@@ -191,12 +192,16 @@ def _as_comparable(value: Any, element: str) -> Any:
 
 
 def _value_matcher(operator: int, wanted: list[Any]) -> Callable[[list[Any]], bool]:
+    # a set when every value hashes: an id filter of thousands is asked of every object
+    among: Container[Any] = wanted
+    with contextlib.suppress(TypeError):
+        among = frozenset(wanted)
     if operator == _Op.OPERATOR_CONTAINS_ANY:
-        return lambda items: any(item in wanted for item in items)
+        return lambda items: any(item in among for item in items)
     if operator == _Op.OPERATOR_CONTAINS_ALL:
         return lambda items: all(value in items for value in wanted)
     if operator == _Op.OPERATOR_CONTAINS_NONE:
-        return lambda items: not any(item in wanted for item in items)
+        return lambda items: not any(item in among for item in items)
     if operator == _Op.OPERATOR_LIKE:
         patterns = [_like(str(value)) for value in wanted]
         return lambda items: any(p.match(str(item)) for p in patterns for item in items)

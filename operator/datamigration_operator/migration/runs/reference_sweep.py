@@ -9,8 +9,9 @@ holding_several) and hands them, with their keys, to the second look, which judg
 any other object (reference_integrity).
 
 Cost: one filtered search per reference property (objects holding several), and, for a
-reference column that can be NULL, one more read of the table's snapshot with one batched
-lookup per page holding NULL keys; a NOT NULL foreign key is never read again.
+reference column that can be NULL, one more read of the table's snapshot and one id-filtered
+lookup per TargetReader.page_size rows whose key is NULL; a NOT NULL foreign key is never read
+again.
 """
 
 from __future__ import annotations
@@ -55,22 +56,33 @@ def reference_suspects(
     if not several and not null_refs:
         return
     key_of = ObjectBuilder(plan, migration_namespace=namespace).key_of
+    # NULL-key rows per reference, asked about a full lookup page at a time (few requests)
+    unset: dict[str, list[tuple[UUID, Key]]] = {ref.name: [] for ref in null_refs}
+
+    def held(name: str) -> list[tuple[UUID, Key]]:
+        candidates, unset[name] = unset[name], []
+        holding = reader.holding_references(plan, name, [u for u, _ in candidates])
+        return [(u, k) for u, k in candidates if u in holding]
+
     for rows in source.rows(plan, batch_size=batch_size):
         found: dict[UUID, Key] = {}
-        unset: dict[str, list[tuple[UUID, Key]]] = {ref.name: [] for ref in null_refs}
         for row in rows:
+            nulls = [ref.name for ref in null_refs if row.get(ref.column) is None]
+            if not nulls and not several:
+                continue  # no id to compute: most rows name their targets
             key = key_of(row)
             if None in key:
                 continue  # the first pass reports a NULL key
             uuid = object_uuid(namespace, plan.table, key)
             if uuid in several:
                 found[uuid] = key
-            for ref in null_refs:
-                if row.get(ref.column) is None:
-                    unset[ref.name].append((uuid, key))
+            for name in nulls:
+                unset[name].append((uuid, key))
         for name, candidates in unset.items():
-            if candidates:
-                held = reader.holding_references(plan, name, [u for u, _ in candidates])
-                found.update((u, k) for u, k in candidates if u in held)
+            if len(candidates) >= reader.page_size:
+                found.update(held(name))
         if found:
             yield list(found.items())
+    last = {u: k for name, candidates in unset.items() if candidates for u, k in held(name)}
+    if last:
+        yield list(last.items())

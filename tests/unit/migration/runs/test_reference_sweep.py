@@ -47,6 +47,8 @@ class Source:
 
 
 class Reader:
+    page_size = 2
+
     def __init__(self, holding: set[UUID], several: list[UUID]) -> None:
         self.holding, self.several = holding, several
         self.asked: list[list[UUID]] = []
@@ -76,7 +78,7 @@ def _suspects(source: Source, reader: Reader, nullable: set[str]) -> list[tuple[
 def test_rows_with_a_null_key_whose_object_stores_a_reference_are_suspects() -> None:
     reader = Reader(holding={_id("b1"), _id("b2")}, several=[])
     assert _suspects(Source(), reader, {"author_id"}) == [(_id("b1"), ("b1",))]
-    # only rows whose foreign key is NULL are asked about, one batch per page
+    # only rows whose foreign key is NULL are asked about, a lookup page (2) at a time
     assert reader.asked == [[_id("b1"), _id("b3")], [_id("b5")]]
 
 
