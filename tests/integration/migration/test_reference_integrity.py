@@ -109,6 +109,10 @@ def test_validate_counts_and_names_a_dangling_and_a_wrong_reference(
         ("danglingReference", f'["{DANGLING_BOOK}"]'),
         ("wrongReference", f'["{WRONG_BOOK}"]'),
     }
+    (lines, summary) = reporter.reports[-1]  # the report ConfigMap
+    assert "dangling references 1, wrong references 1" in summary
+    assert f'books/["{DANGLING_BOOK}"]: danglingReference {dangling.detail}' in lines
+    assert report.report_ref == "report"
 
     code, summary = dmctl_validate(db, weaviate.url, weaviate.grpc_port, cli_env())
     assert code == EXIT_DIFFERENCES, summary

@@ -47,6 +47,16 @@ def test_status_rows_tell_phase_mode_progress_validation_and_conditions() -> Non
     assert rows["  Validated"] == "True Passed: ok"
 
 
+def test_status_names_reference_problems_only_when_validation_found_some() -> None:
+    found = {"finishedAt": "2026-11-26T07:00:00Z", "passed": False, "checked": 10}
+    rows = dict(status_rows(_dm(validation={**found, "danglingReferences": 1})))
+    assert rows["validation"] == (
+        "FAILED at 2026-11-26T07:00:00Z: checked 10, missing 0, extra 0, mismatched 0, "
+        "dangling references 1, wrong references 0"
+    )
+    assert "references" not in dict(status_rows(_dm(validation=found)))["validation"]
+
+
 def test_a_new_resource_shows_pending_without_progress_or_validation() -> None:
     rows = dict(status_rows({"metadata": {"generation": 1}, "spec": {"phase": "migrate"}}))
     assert rows["state"] == "Pending"
