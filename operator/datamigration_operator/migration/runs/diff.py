@@ -184,12 +184,39 @@ class Scratch:
         return self.path.with_name(self.path.stem + "-target")
 
     def defer(self, difference: Difference, round_: int, *, quiet: bool) -> None:
-        """Queues a difference for the look of round `round_`."""
+        """Queues a difference for the look of round `round_`, once per object (a look finds
+        one object's reference problems beside its mismatch): the queued problem becomes a
+        reference problem when any is, so that look judges the object's references."""
+        where = (round_, difference.table, difference.uuid.bytes)
+        queued = self.db.execute(
+            "SELECT rowid FROM diff WHERE round = ? AND tbl = ? AND uuid = ?", where
+        ).fetchone()
+        if queued is not None:
+            if difference.problem in REFERENCE_PROBLEMS:
+                self.db.execute(
+                    "UPDATE diff SET problem = ? WHERE rowid = ?", (difference.problem, queued[0])
+                )
+            return
         key = None if difference.key is None else key_cell(difference.key)
         self.db.execute(
             "INSERT INTO diff VALUES (?, ?, ?, ?, ?, ?)",
             (difference.table, difference.problem, difference.uuid.bytes, key, round_, quiet),
         )
+
+    def suspect(self, table: str, suspects: list[tuple[UUID, Key]]) -> int:
+        """Queues objects for the first look with their references to judge (a first-pass
+        difference of one is marked so); returns how many were not queued yet."""
+        marked = [(SUSPECT, table, uuid.bytes) for uuid, _ in suspects]
+        self.db.executemany(
+            "UPDATE diff SET problem = ? WHERE round = 0 AND tbl = ? AND uuid = ?", marked
+        )
+        before = self.db.total_changes
+        self.db.executemany(
+            "INSERT INTO diff (tbl, problem, uuid, key) SELECT ?, ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM diff WHERE round = 0 AND tbl = ? AND uuid = ?)",
+            [(table, SUSPECT, u.bytes, key_cell(k), table, u.bytes) for u, k in suspects],
+        )
+        return self.db.total_changes - before
 
     def was_quiet(self, round_: int, difference: Difference) -> bool:
         """Whether the look before round `round_` found this difference with nothing pending."""
@@ -386,29 +413,26 @@ class Differ:
                 nullable=nullable_reference_columns(self.source, plan),
                 batch_size=self.batch_size,
             ):
-                scratch.db.executemany(
-                    "INSERT INTO diff (tbl, problem, uuid, key) VALUES (?, ?, ?, ?)",
-                    [(plan.table, SUSPECT, u.bytes, key_cell(k)) for u, k in suspects],
-                )
-                queued += len(suspects)
+                queued += scratch.suspect(plan.table, suspects)
         return queued
 
     def _differences(
         self, scratch: Scratch, plan: CollectionPlan, round_: int
     ) -> Iterator[list[tuple[bool, UUID, Key | None]]]:
-        """Chunks of (whose references to judge, id, key) of the differences queued for
-        `round_`, once per object: a look may queue several of one (its references)."""
-        marks = ", ".join("?" * len(REFERENCE_PROBLEMS))
+        """Chunks of (whether to judge its references, id, key) of the differences queued
+        for `round_` (one per object: Scratch.defer)."""
         cursor = scratch.db.execute(
-            f"SELECT min(rowid), max(problem IN ({marks})), uuid, max(key) FROM diff"
-            " WHERE tbl = ? AND round = ? GROUP BY uuid ORDER BY 1",
-            (*REFERENCE_PROBLEMS, plan.table, round_),
+            "SELECT problem, uuid, key FROM diff WHERE tbl = ? AND round = ? ORDER BY rowid",
+            (plan.table, round_),
         )
         while True:
             chunk = cursor.fetchmany(RECHECK_CHUNK)
             if not chunk:
                 return
-            yield [(bool(refs), UUID(bytes=uuid), key_from(key)) for _, refs, uuid, key in chunk]
+            yield [
+                (problem in REFERENCE_PROBLEMS, UUID(bytes=uuid), key_from(key))
+                for problem, uuid, key in chunk
+            ]
 
     def settle(
         self,
