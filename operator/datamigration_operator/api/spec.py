@@ -246,6 +246,22 @@ class ValidationSpec(SpecModel):
     for writes in flight at a difference); then it ends with reason OutboxNotDraining."""
 
 
+class RollbackSpec(SpecModel):
+    """What the switch gate asks of the way back (condition RollbackReady)."""
+
+    max_propagation: Duration = "5m"
+    """Goal for a mode change to reach every pod of spec.app.workloads (status.mode changedAt
+    to appliedAt): a rollback takes as long. switch waits while the last change took longer.
+    A mounted ConfigMap alone refreshes on the kubelet's sync (60-90 s); the operator's
+    pod-template stamp restarts the pods instead."""
+    max_observation_age: Duration = "15m"
+    """How old the last look at the app's outbox (status.outbox, taken by the validate Job)
+    may be when switch is decided; older, run validate again."""
+    max_outbox_lag: Duration = "1m"
+    """Oldest waiting outbox entry allowed at that look: a drain further behind is not
+    keeping up."""
+
+
 class DataMigrationSpec(SpecModel):
     """Desired state of a SQLite to Weaviate migration."""
 
@@ -271,6 +287,8 @@ class DataMigrationSpec(SpecModel):
         default_factory=ValidationSpec, json_schema_extra={"default": {}}
     )
     """Validation policy."""
+    rollback: RollbackSpec = Field(default_factory=RollbackSpec, json_schema_extra={"default": {}})
+    """Rollback readiness policy."""
 
     @model_validator(mode="after")
     def _mapping_is_consistent(self) -> Self:

@@ -22,7 +22,8 @@ class Condition(StatusModel):
     """A Kubernetes-style condition."""
 
     type: ConditionType
-    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack or Ready."""
+    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, RollbackReady or
+    Ready."""
     status: ConditionStatus
     """True, False or Unknown."""
     reason: str = Field(pattern=REASON_PATTERN, max_length=1024)
@@ -168,6 +169,10 @@ class OutboxStatus(StatusModel):
     """Highest entry id ever written."""
     lease_holder: str | None = Field(default=None, max_length=253)
     """App process holding the drain lease; unset when nobody drains."""
+    lease_expires_at: Timestamp | None = None
+    """When the drain lease expires unless renewed, live or not (its holder renews it every
+    ttl/4 and sets it to the stop time on a clean stop): the last heartbeat an app process
+    wrote into this file. Unset when no process ever took the lease."""
     waiting: str | None = Field(default=None, max_length=1024)
     """What the Job waits for while the outbox is behind; unset when it does not wait."""
     observed_at: Timestamp | None = None
@@ -224,7 +229,7 @@ class DataMigrationStatus(StatusModel):
         max_length=8,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, Ready."""
+    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, RollbackReady, Ready."""
     progress: Progress | None = None
     """Written by copy and sync Jobs."""
     validation: ValidationReport | None = None

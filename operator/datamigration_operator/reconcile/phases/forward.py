@@ -7,6 +7,7 @@ from abc import abstractmethod
 from typing import Final
 
 from datamigration_operator.api import reasons
+from datamigration_operator.api.phases import DUAL_WRITING_MODES
 from datamigration_operator.api.reasons import ConditionType
 from datamigration_operator.reconcile.conditions import is_true
 from datamigration_operator.reconcile.draft import Draft
@@ -17,6 +18,10 @@ from datamigration_operator.reconcile.inputs import (
     workload_problem,
 )
 from datamigration_operator.reconcile.phases.base import GateInputs, PhaseHandler
+from datamigration_operator.reconcile.rollback_readiness import (
+    planned_readiness,
+    record_rollback_readiness,
+)
 from datamigration_operator.reconcile.validation import validation_issuer
 
 # These say where spec.phase is, not what work was done: they drop when another phase begins.
@@ -28,6 +33,11 @@ _HELD_ONLY_IN_THEIR_PHASE: Final[tuple[ConditionType, ...]] = (
 
 class ForwardPhase(PhaseHandler):
     def reconcile(self, draft: Draft) -> None:
+        self._advance(draft)
+        if self.mode in DUAL_WRITING_MODES:  # dual-write, validate, switch: what switch needs
+            record_rollback_readiness(draft)
+
+    def _advance(self, draft: Draft) -> None:
         problem = self.input_problem(draft)
         if problem is not None:
             draft.block(*problem)
@@ -44,6 +54,7 @@ class ForwardPhase(PhaseHandler):
                     obs.spec.validation,
                     draft.now,
                     validation_issuer(obs),
+                    planned_readiness(draft) if self.mode in DUAL_WRITING_MODES else None,
                 )
             )
             if closed is not None:

@@ -2,7 +2,8 @@
 
 Where switch is refused: `gate` below. It needs a passing validation from the validate Job the
 operator created, finished inside the current dual-write epoch, with the app's outbox drained,
-and younger than spec.validation.maxAge. Once reads switched, the gate is not asked again.
+and younger than spec.validation.maxAge; and RollbackReady not False (the way back is known to
+work: reconcile.rollback_readiness). Once reads switched, the gate is not asked again.
 Complete (ReadsSwitched=True) when every pod runs weaviate_primary."""
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class Switch(ForwardPhase):
                 f"switch refused: the last validation finished at "
                 f"{report.finished_at.isoformat()}, older than maxAge {inputs.policy.max_age}; "
                 "run validate again",
+            )
+        readiness = inputs.rollback
+        if readiness is not None and readiness.status == "False":
+            return GateClosed(
+                readiness.reason, f"switch refused: rollback is not ready: {readiness.message}"
             )
         return None
 
