@@ -72,6 +72,20 @@ async def _session(kubeconfig: Path | None, namespace: str | None) -> AsyncItera
         await transport.close()
 
 
+def _outbox_row(outbox: Mapping[str, Any]) -> str:
+    """The app's outbox as a Job last saw it: what RollbackReady judges."""
+    if outbox.get("leaseHolder"):
+        lease = f"drained by {outbox['leaseHolder']}"
+    elif outbox.get("leaseExpiresAt"):
+        lease = f"no drainer (lease lapsed at {outbox['leaseExpiresAt']})"
+    else:
+        lease = "no drainer ever held the lease"
+    return (
+        f"{outbox.get('depth', 0)} waiting, oldest {outbox.get('oldestAgeSeconds', 0)} s, "
+        f"{lease}; seen by {outbox.get('job') or '?'} at {outbox['observedAt']}"
+    )
+
+
 def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str, str]]:
     """What `dmctl status` prints, as (label, value) rows; pure so it is easy to test. Wide adds
     the Jobs and the history."""
@@ -112,6 +126,9 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                 f"mismatched {validation.get('mismatched', 0)}",
             )
         )
+    outbox = status.get("outbox") or {}
+    if outbox.get("observedAt"):
+        rows.append(("outbox", _outbox_row(outbox)))
     for condition in status.get("conditions") or []:
         rows.append(
             (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from datamigration_operator.cli.main import app
@@ -45,6 +46,36 @@ def test_status_rows_tell_phase_mode_progress_validation_and_conditions() -> Non
     assert rows["progress"] == "100% (10/10 rows, 5000 rows/s)"
     assert rows["validation"].startswith("passed at 2026-11-26T07:00:00Z: checked 10")
     assert rows["  Validated"] == "True Passed: ok"
+
+
+@pytest.mark.parametrize(
+    ("lease", "says"),
+    [
+        (
+            {"leaseHolder": "web-1/7/ab", "leaseExpiresAt": "2026-11-26T07:00:09Z"},
+            "drained by web-1/7/ab",
+        ),
+        (
+            {"leaseExpiresAt": "2026-11-26T06:58:00Z"},
+            "no drainer (lease lapsed at 2026-11-26T06:58:00Z)",
+        ),
+        ({}, "no drainer ever held the lease"),
+    ],
+)
+def test_status_shows_the_outbox_rollback_readiness_judges(
+    lease: dict[str, str], says: str
+) -> None:
+    outbox = {
+        "job": "chat-validate-1",
+        "depth": 2,
+        "oldestAgeSeconds": 0.5,
+        "observedAt": "2026-11-26T07:00:00Z",
+    }
+    rows = dict(status_rows(_dm(outbox={**outbox, **lease})))
+    assert (
+        rows["outbox"]
+        == f"2 waiting, oldest 0.5 s, {says}; seen by chat-validate-1 at 2026-11-26T07:00:00Z"
+    )
 
 
 def test_a_new_resource_shows_pending_without_progress_or_validation() -> None:
