@@ -65,12 +65,15 @@ def rollback_readiness(
     config_map: ObservedConfigMap,
     me: str,
     now: datetime,
+    reads_switched: bool = False,
 ) -> Readiness:
     """The RollbackReady condition for `obs` with the app's `mode` (its dualWriteSince is the
     current dual-write epoch) and `config_map` as they stand (or will, once the plan's actions
-    took effect); `me`: this DataMigration's owner id."""
+    took effect); `me`: this DataMigration's owner id. `reads_switched`: weaviate_primary is
+    in the ConfigMap, so the switch gate was passed and a look that aged is Unknown, not a
+    reason to validate again (which would move reads back to SQLite)."""
     parts = (
-        _outbox_part(obs, mode.dual_write_since, now),
+        _outbox_part(obs, mode.dual_write_since, now, reads_switched),
         _config_map_part(config_map, obs.spec.app.config_map_ref.name, me),
         _propagation_part(obs, mode, now),
     )
@@ -89,7 +92,9 @@ def rollback_readiness(
     return Readiness("True", reasons.ROLLBACK_PATH_READY, "; ".join(p.message for p in parts))
 
 
-def _outbox_part(obs: Observation, epoch: datetime | None, now: datetime) -> _Part:
+def _outbox_part(
+    obs: Observation, epoch: datetime | None, now: datetime, reads_switched: bool
+) -> _Part:
     """Drain and source together: both are read from one look at the app's database."""
     if epoch is None:
         return _Part(
@@ -127,6 +132,13 @@ def _outbox_part(obs: Observation, epoch: datetime | None, now: datetime) -> _Pa
         )
     seen = f"Job {look.job} at {look.observed_at.isoformat()}"
     if now - look.observed_at > max_age:
+        if reads_switched:
+            return _Part(
+                f"the app's outbox was last looked at by {seen}, longer ago than "
+                f"spec.rollback.maxObservationAge {policy.max_observation_age}; reads are "
+                "switched, so only the next sync or validate Job's look tells again",
+                unobserved=True,
+            )
         return _Part(
             f"the app's outbox was last looked at by {seen}, longer ago than "
             f"spec.rollback.maxObservationAge {policy.max_observation_age}; {_RUN_VALIDATE}",
@@ -240,7 +252,14 @@ def planned_readiness(draft: Draft) -> Readiness:
         if isinstance(action, ApplyMode):
             original = (action.previous or "") if action.claim else cm.original
             cm = replace(cm, exists=True, value=action.mode, owner=draft.me, original=original)
-    return rollback_readiness(draft.obs, mode=draft.mode, config_map=cm, me=draft.me, now=draft.now)
+    return rollback_readiness(
+        draft.obs,
+        mode=draft.mode,
+        config_map=cm,
+        me=draft.me,
+        now=draft.now,
+        reads_switched=cm.value == "weaviate_primary" and cm.owner == draft.me,
+    )
 
 
 def record_rollback_readiness(draft: Draft) -> None:

@@ -145,6 +145,28 @@ def test_the_bounds_come_from_spec_rollback() -> None:
     assert ready(outbox=old, rollback={"maxObservationAge": "30m"}).status == "True"
 
 
+def test_a_look_that_aged_after_reads_switched_is_unknown_and_does_not_send_to_validate() -> None:
+    """Validating again would move reads back to SQLite: once switched, an old look only
+    means the operator cannot tell now."""
+    old = LIVE.model_copy(update={"observed_at": NOW - timedelta(minutes=20)})
+    obs = observation(
+        "switch",
+        status=DataMigrationStatus(outbox=old, mode=APPLIED),
+        config_map=OURS,
+        workloads=(ROLLED,),
+        app={
+            "configMapRef": {"name": "shop-config"},
+            "workloads": [{"kind": "Deployment", "name": "web"}],
+        },
+    )
+    found = rollback_readiness(
+        obs, mode=APPLIED, config_map=OURS, me=ME, now=NOW, reads_switched=True
+    )
+    assert (found.status, found.reason) == ("Unknown", "RollbackPathUnobserved")
+    assert "run validate again" not in found.message
+    assert "reads are switched" in found.message
+
+
 def test_a_database_without_an_outbox_is_unknown_not_ready() -> None:
     report = ValidationReport(
         job="shop-validate-1", finished_at=NOW - timedelta(minutes=1), checked=5, passed=True
