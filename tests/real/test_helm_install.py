@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -195,14 +196,15 @@ class ChartOperator:
     def __init__(self, cluster: RealCluster, home: Path) -> None:
         self.cluster = cluster
         self.release = Release(cluster, home, "dmo", f"hs-{uuid.uuid4().hex[:8]}")
+        self.metrics_port = 0
 
     @contextmanager
     def _running(self, world: World) -> Iterator[None]:
-        health, metrics = free_ports(2)
+        health, self.metrics_port = free_ports(2)
         values = {
             "watchNamespaces": [world.namespace],
             "health": {"port": health},  # every pod listens on 127.0.0.1 here
-            "metrics": {"port": metrics},
+            "metrics": {"port": self.metrics_port},
             "logFormat": "full",
             "resyncSeconds": 2,
         }
@@ -281,3 +283,10 @@ def test_the_chart_installs_an_operator_that_walks_every_phase(
     assert errors == []
     # it served only its own namespace
     assert "[chat/" not in log
+    # its metrics port, as the chart's Service would scrape it (the pod IP is 127.0.0.1 here)
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics") as answer:
+        series = answer.read().decode()
+    key = f'name="chat-history",namespace="{world.namespace}"'
+    assert f'datamigration_phase{{{key},phase="rollback"}} 1.0' in series
+    assert 'datamigration_jobs_finished_total{kind="copy",result="Succeeded"} 1.0' in series
+    assert f"datamigration_progress_failed_objects{{{key}}} 0.0" in series

@@ -160,7 +160,9 @@ class OperatorMetrics:
         _set_or_remove(self.rows_done, key, _number(progress.get("rowsDone")))
         _set_or_remove(self.rows_total, key, _number(progress.get("rowsTotal")))
         _set_or_remove(self.rows_per_second, key, _number(progress.get("rowsPerSecond")))
-        _set_or_remove(self.failed_objects, key, _number(progress.get("failed")))
+        # a Job reports `failed` once objects failed for good: until then, none have
+        failed = _number(progress.get("failed") or 0) if progress else None
+        _set_or_remove(self.failed_objects, key, failed)
         _set_or_remove(self.progress_updated, key, _timestamp(progress.get("updatedAt")))
         validation = status.get("validation") or {}
         differences = (

@@ -51,6 +51,9 @@ def test_gauges_are_one_hot_over_phases_and_states_and_follow_progress() -> None
     assert _value(metrics, "datamigration_progress_failed_objects", **key) is None
     assert _value(metrics, "datamigration_state", **key, state="Blocked") == 1
     assert _value(metrics, "datamigration_state", **key, state="Running") == 0
+    # a Job's progress without failures: none failed (yet), not "unknown"
+    metrics.status_seen("shop", "dm", {"phase": "migrate", "progress": {"rowsDone": 1}})
+    assert _value(metrics, "datamigration_progress_failed_objects", **key) == 0
     # a status not yet written by the operator: Pending, no phase
     metrics.status_seen("shop", "new", {})
     assert _value(metrics, "datamigration_state", namespace="shop", name="new", state="Pending")
