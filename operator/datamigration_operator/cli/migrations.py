@@ -25,6 +25,7 @@ from rich.table import Table
 
 from datamigration_operator.api.phases import PHASES
 from datamigration_operator.api.reasons import ROLLED_BACK
+from datamigration_operator.cli.progress_bar import RowsBar
 
 console = Console()
 NamespaceOption = Annotated[
@@ -306,16 +307,6 @@ def _columns(rows: Sequence[Sequence[str]]) -> str:
 # -- watch ------------------------------------------------------------------------------------
 
 
-def remaining(progress: Mapping[str, Any], now: datetime) -> str:
-    """The Job's own estimate (status.progress.eta) as time left, e.g. 0:01:05."""
-    eta = progress.get("eta")
-    if not eta:
-        return "-:--:--"
-    seconds = (datetime.fromisoformat(str(eta).replace("Z", "+00:00")) - now).total_seconds()
-    whole = max(int(seconds), 0)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 def watch_line(dm: Mapping[str, Any]) -> str:
     status = dm.get("status") or {}
     phase = status.get("phase") or (dm.get("spec") or {}).get("phase")
@@ -325,34 +316,14 @@ def watch_line(dm: Mapping[str, Any]) -> str:
 async def _watch(
     name: str, namespace: str | None, kubeconfig: Path | None, give_up: float, interval: float
 ) -> None:
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
     started = time.monotonic()
     async with _session(kubeconfig, namespace) as session:
         dm = await _get(session, name)
         phase = str((dm.get("spec") or {}).get("phase"))
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rows]}"),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("eta {task.fields[eta]}"),
-        )
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(watch_line(dm), total=100, rows="", rate="", eta="-:--:--")
+        with RowsBar(console, watch_line(dm)) as bar:
             while True:
                 progress = (dm.get("status") or {}).get("progress") or {}
-                done, total = progress.get("rowsDone"), progress.get("rowsTotal")
-                rate = progress.get("rowsPerSecond")
-                bar.update(
-                    task,
-                    description=watch_line(dm),
-                    completed=progress.get("percent") or 0,
-                    rows=f"{done}/{total} rows" if total is not None else "",
-                    rate=f"{rate:.0f} rows/s" if rate else "",
-                    eta=remaining(progress, datetime.now(UTC)),
-                )
+                bar.show(progress, watch_line(dm))
                 if settled(dm, phase):
                     break
                 if give_up and time.monotonic() - started > give_up:
@@ -365,7 +336,7 @@ async def _watch(
                     raise typer.Exit(2)
             state = (dm.get("status") or {}).get("state")
             if phase != "rollback" and state == "Succeeded":
-                bar.update(task, completed=100)
+                bar.complete()
     elapsed = time.monotonic() - started
     status = dm.get("status") or {}
     console.print(f"datamigration {session.namespace}/{name} {watch_line(dm)} ({elapsed:.1f} s)")

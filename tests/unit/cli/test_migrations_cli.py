@@ -13,11 +13,11 @@ from datamigration_operator.cli.migrations import (
     _columns,
     age,
     list_row,
-    remaining,
     settled,
     status_rows,
     watch_line,
 )
+from datamigration_operator.cli.progress_bar import remaining
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
