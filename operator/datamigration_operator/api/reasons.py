@@ -48,6 +48,15 @@ OUTBOX_NOT_DRAINING: Final = "OutboxNotDraining"
 # The validate Job waits for the app's outbox to drain (status.outbox says how far behind).
 OUTBOX_BEHIND: Final = "OutboxBehind"
 
+# The gradual read switch (spec.switch.steps): a step holds its share, then its analysis judges.
+SWITCH_STEP_PAUSED: Final = "SwitchStepPaused"
+SWITCH_ANALYSIS_RUNNING: Final = "SwitchAnalysisRunning"
+# A step's analysis measured a mismatch, error or latency over its threshold: reads went back
+# to SQLite (dual_write, share 0) by themselves.
+SWITCH_ANALYSIS_FAILED: Final = "SwitchAnalysisFailed"
+# A step's analysis saw fewer than minSamples compared reads before its timeout.
+SWITCH_ANALYSIS_INCONCLUSIVE: Final = "SwitchAnalysisInconclusive"
+
 # Reasons a phase is Blocked: gates, then inputs the operator cannot act on.
 MIGRATION_REQUIRED: Final = "MigrationRequired"
 DUAL_WRITE_REQUIRED: Final = "DualWriteRequired"
@@ -75,3 +84,4 @@ EVENT_JOBS_DELETED: Final = "JobsDeleted"
 EVENT_CONFIGMAP_RELEASED: Final = "ConfigMapReleased"
 EVENT_JOB_FAILED: Final = JOB_FAILED
 EVENT_VALIDATION_FAILED: Final = VALIDATION_MISMATCH
+EVENT_SWITCH_STEP: Final = "SwitchStep"
