@@ -104,7 +104,10 @@ def apply(obs: Observation, actions: list[Action], *, rollouts_finish: bool = Fa
     status = obs.status
     for action in actions:
         if isinstance(action, ApplyMode):
-            config_map = ObservedConfigMap(exists=True, value=action.mode, owner=ME)
+            share = config_map.read_share if action.read_share_key is None else action.read_share
+            config_map = ObservedConfigMap(
+                exists=True, value=action.mode, owner=ME, read_share=share
+            )
         elif isinstance(action, StampWorkloads):
             for ref in action.workloads:
                 workloads[ref] = dataclasses.replace(
