@@ -25,6 +25,14 @@ def answers_from_weaviate(identity: str, read_percent: int) -> bool:
     return bucket(identity) < read_percent * (BUCKETS // 100)
 
 
+def effective_read_percent(mode: str, share: int) -> int:
+    """Percent of declared reads Weaviate answers: all in weaviate_primary, the operator's
+    share in dual_write, none otherwise (a stale share never moves reads by itself)."""
+    if mode == "weaviate_primary":
+        return 100
+    return share if mode == "dual_write" else 0
+
+
 def parse_read_percent(raw: str) -> int:
     """The ConfigMap value: an integer 0..100; ValueError otherwise."""
     text = raw.strip()

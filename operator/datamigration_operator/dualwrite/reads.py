@@ -37,12 +37,14 @@ from datamigration_operator.dualwrite.read_analysis import ReadAnalysisRecorder
 from datamigration_operator.dualwrite.read_compare import reads_agree
 from datamigration_operator.dualwrite.read_fallback import ReadGuard, read_errors
 from datamigration_operator.dualwrite.read_results import row_from_object
-from datamigration_operator.dualwrite.read_share import answers_from_weaviate
+from datamigration_operator.dualwrite.read_share import (
+    answers_from_weaviate,
+    effective_read_percent,
+)
 from datamigration_operator.dualwrite.shadow_reads import DEFAULT_QUEUE, ShadowReads
 from datamigration_operator.migration.mapping import CollectionPlan, ReferencePlan, object_uuid
 
 READ_MODE: Final = "weaviate_primary"
-SHARE_MODE: Final = "dual_write"
 # Weaviate's QUERY_MAXIMUM_RESULTS default: one query returns at most this many objects.
 MAX_RESULTS: Final = 10_000
 
@@ -329,12 +331,8 @@ class ReadRouter:
     def read_percent(self) -> int:
         """Percent of declared reads Weaviate answers now: all in weaviate_primary, the
         operator's share in dual_write, none otherwise."""
-        mode = self.mode.current()
-        if mode == READ_MODE:
-            return 100
-        if mode == SHARE_MODE and self.share is not None:
-            return self.share.read_percent()
-        return 0
+        share = 0 if self.share is None else self.share.read_percent()
+        return effective_read_percent(self.mode.current(), share)
 
     def _route(
         self,

@@ -187,3 +187,13 @@ def test_the_mode_source_reads_the_share_beside_the_mode(tmp_path: Path) -> None
 )
 def test_p99_is_the_upper_edge_of_its_bucket(buckets: list[int], expected: float | None) -> None:
     assert p99(buckets) == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "share", "expected"),
+    [("weaviate_primary", 0, 100), ("dual_write", 25, 25), ("sqlite_only", 25, 0)],
+)
+def test_the_effective_share_follows_the_mode(mode: str, share: int, expected: int) -> None:
+    from datamigration_operator.dualwrite.read_share import effective_read_percent
+
+    assert effective_read_percent(mode, share) == expected
