@@ -130,6 +130,7 @@ class ReadRouter:
         recorder: ReadAnalysisRecorder | None = None,
         shadow_queue: int = DEFAULT_QUEUE,
         rng: random.Random | None = None,
+        recheck_delay: float = 1.0,
     ) -> None:
         if not 0 <= shadow_percent <= 100:
             raise ValueError(f"shadow_percent must be within 0..100, got {shadow_percent}")
@@ -145,6 +146,8 @@ class ReadRouter:
         )
         self.shadow_percent = shadow_percent
         self.recorder = recorder
+        # longer than the drainer's linger and a batch: a write in flight has landed by then
+        self.recheck_delay = recheck_delay
         self._rng = rng or random.Random()
         self.shadows = ShadowReads(max_queue=shadow_queue, on_drop=self._dropped)
 
@@ -353,7 +356,14 @@ class ReadRouter:
             self.metrics.reads.labels(kind, plan.table, "sqlite").inc()
             result = sqlite()
             if shadow:
-                self._shadow(kind, plan, lambda: (self._timed(weaviate), result), comparable)
+                self._shadow(
+                    kind,
+                    plan,
+                    lambda: (self._timed(weaviate), result),
+                    comparable,
+                    weaviate,
+                    sqlite,
+                )
             return result
         try:
             answer = self._timed(weaviate)
@@ -365,7 +375,7 @@ class ReadRouter:
             return sqlite()
         self.metrics.reads.labels(kind, plan.table, "weaviate").inc()
         if shadow:
-            self._shadow(kind, plan, lambda: (answer, sqlite()), comparable)
+            self._shadow(kind, plan, lambda: (answer, sqlite()), comparable, weaviate, sqlite)
         return answer
 
     def _timed(self, weaviate: Callable[[], T]) -> T:
@@ -387,12 +397,16 @@ class ReadRouter:
         plan: CollectionPlan,
         both: Callable[[], tuple[Any, Any]],
         comparable: bool,
+        weaviate: Callable[[], Any],
+        sqlite: Callable[[], Any],
     ) -> None:
-        """Queues `both` (Weaviate's answer, SQLite's) on the shadow worker."""
+        """Queues `both` (Weaviate's answer, SQLite's) on the shadow worker. A difference gets
+        a second look with both stores read again after `recheck_delay`: a write committed to
+        SQLite whose dual write is still in the outbox is in flight, not a mismatch."""
 
-        def run() -> None:
+        def compare(read_both: Callable[[], tuple[Any, Any]], second_look: bool) -> None:
             try:
-                from_weaviate, from_sqlite = both()
+                from_weaviate, from_sqlite = read_both()
             except read_errors():
                 self.metrics.shadow.labels(kind, plan.table, "error").inc()
                 return
@@ -400,12 +414,18 @@ class ReadRouter:
                 self.metrics.shadow.labels(kind, plan.table, "timed").inc()
                 return
             agreed = reads_agree(plan, from_weaviate, from_sqlite, self.migration_namespace)
+            if not agreed and not second_look:
+                self.shadows.submit_later(
+                    self.recheck_delay,
+                    lambda: compare(lambda: (self._timed(weaviate), sqlite()), True),
+                )
+                return
             result = "agree" if agreed else "mismatch"
             self.metrics.shadow.labels(kind, plan.table, result).inc()
             if self.recorder is not None:
                 self.recorder.compared(agreed=agreed)
 
-        self.shadows.submit(run)
+        self.shadows.submit(lambda: compare(both, False))
 
     def _dropped(self) -> None:
         self.metrics.shadow.labels("any", "any", "dropped").inc()

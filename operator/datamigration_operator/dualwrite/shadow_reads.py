@@ -28,6 +28,8 @@ class ShadowReads:
         self._on_drop = on_drop
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._later = 0  # tasks waiting for their delay (submit_later)
+        self._settled = threading.Condition(self._lock)
 
     def submit(self, task: Task) -> bool:
         """Queues `task`; False (and counted as dropped) when the queue is full."""
@@ -39,9 +41,31 @@ class ShadowReads:
             return False
         return True
 
+    def submit_later(self, delay: float, task: Task) -> None:
+        """Queues `task` after `delay` seconds (a second look), without holding the worker."""
+
+        def due() -> None:
+            try:
+                self.submit(task)
+            finally:
+                with self._settled:
+                    self._later -= 1
+                    self._settled.notify_all()
+
+        with self._settled:
+            self._later += 1
+        timer = threading.Timer(delay, due)
+        timer.daemon = True
+        timer.start()
+
     def join(self) -> None:
-        """Waits until every queued shadow read ran (tests and a clean stop)."""
-        self._queue.join()
+        """Waits until every queued and delayed shadow read ran (tests and a clean stop)."""
+        while True:
+            self._queue.join()
+            with self._settled:
+                if self._later == 0 and self._queue.unfinished_tasks == 0:
+                    return
+                self._settled.wait_for(lambda: self._later == 0)
 
     def stop(self) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 itself at its first step; one without reaches 100 % and weaviate_primary.
 
 The sandbox runs the operator and its real Jobs (copy, sync, validate, analyze); the chat app
-runs in this process under read load on the claim's database, its mode and read share read from
+runs in this process under load (reads of a few conversations, writes to others) on the claim's
+database, its mode and read share read from
 a folder this test keeps in step with the ConfigMap the way the kubelet projects a ConfigMap
 volume (the atomic `..data` swap). The mismatch is injected by changing objects in Weaviate
 directly after validation passed, as a writer that bypasses the dual-write library would.
@@ -81,17 +82,29 @@ class ProjectedConfigMap:
             self.sync()
 
 
-class ReadLoad:
-    """Readers asking for a few conversations and their messages, all the time."""
+class Load:
+    """Readers asking for a few conversations and their messages all the time, and a writer
+    posting messages into other conversations (through the ORM: dual-written)."""
 
-    def __init__(self, store: ChatStore, ids: list[str]) -> None:
-        self.store, self.ids = store, ids
+    def __init__(self, store: ChatStore, ids: list[str], elsewhere: list[str]) -> None:
+        self.store, self.ids, self.elsewhere = store, ids, elsewhere
         self.stop = threading.Event()
-        self.reads = 0
+        self.reads = self.writes = 0
         self.errors: list[BaseException] = []
         self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in (1, 2)]
+        self.threads.append(threading.Thread(target=self._write, daemon=True))
         for thread in self.threads:
             thread.start()
+
+    def _write(self) -> None:
+        chooser = random.Random(3)
+        while not self.stop.is_set():
+            try:
+                self.store.post_message(chooser.choice(self.elsewhere), "user", "still here")
+                self.writes += 1
+            except BaseException as error:  # the app's writes must never fail
+                self.errors.append(error)
+            self.stop.wait(0.05)
 
     def _run(self, seed: int) -> None:
         chooser = random.Random(seed)
@@ -236,8 +249,8 @@ def app(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
     _advance(world, "validate")
     with store.sessions() as session:
         query = sa.text("SELECT id FROM conversations ORDER BY id LIMIT :n")
-        ids = [str(row[0]) for row in session.execute(query, {"n": READ_SET})]
-    load = ReadLoad(store, ids)
+        ids = [str(row[0]) for row in session.execute(query, {"n": 2 * READ_SET})]
+    load = Load(store, ids[:READ_SET], ids[READ_SET:])
     try:
         yield {"store": store, "ids": ids, "load": load}
     finally:
@@ -291,3 +304,4 @@ def test_a_switch_without_mismatch_walks_to_weaviate_primary(
     wait_for(lambda: app["store"].reads.read_percent() == 100, "the app to read Weaviate", 10)
     assert app["load"].errors == []
     assert app["load"].reads > 0
+    assert app["load"].writes > 0

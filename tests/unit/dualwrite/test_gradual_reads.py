@@ -62,6 +62,7 @@ def router(
         recorder=recorder,
         shadow_queue=queue,
         rng=random.Random(7),
+        recheck_delay=0.05,
     )
 
 
@@ -115,10 +116,26 @@ def test_shadow_reads_compare_both_stores_and_the_analysis_reads_the_counts(
         assert analysis.totals(since=started, read_percent=10).compared == 0
     assert totals.compared == 60
     assert totals.mismatched == 20
-    assert totals.weaviate_reads == 60  # each read ran on Weaviate once: answering or shadow
+    # each read ran on Weaviate once (answering or shadow), each difference once more (recheck)
+    assert totals.weaviate_reads == 80
     assert totals.weaviate_errors == 0
     assert totals.pods == {"pod-a"}
     assert totals.latency_p99_ms is not None
+
+
+def test_a_difference_that_a_second_look_no_longer_sees_is_a_write_in_flight(
+    tmp_path: Path,
+) -> None:
+    share = Share(50)
+    recorder = recorder_on(tmp_path, share)
+    reads = router(FakeClient(), share, shadow=100, recorder=recorder)
+    answers = iter([SAME | {"content": "committed, not drained yet"}, SAME])
+    reads.by_id("messages", 1, lambda: next(answers))
+    reads.shadows.join()
+    recorder.flush()
+    with AppReadAnalysis(tmp_path / "app.db") as analysis:
+        totals = analysis.totals(since=0, read_percent=50)
+    assert (totals.compared, totals.mismatched) == (1, 0)
 
 
 def test_a_full_shadow_queue_drops_and_counts_instead_of_blocking_the_read(
