@@ -149,6 +149,7 @@ def walk(inputs: WalkInputs) -> Walk:
         or status.phase_generation != inputs.phase_generation
         or status.rerun != inputs.rerun
         or not status.steps
+        or not _walked_these_steps(status, inputs.steps)
     ):
         status = SwitchStatus(phase_generation=inputs.phase_generation, rerun=inputs.rerun)
         status = _enter(status, 1, inputs, events)
@@ -224,6 +225,14 @@ def walk(inputs: WalkInputs) -> Walk:
 
 
 _FIGURES: Final = set(ReadAnalysis.model_fields)
+
+
+def _walked_these_steps(status: SwitchStatus, steps: list[SwitchStep]) -> bool:
+    """The walk so far matches spec.switch.steps; steps edited mid-walk (a GitOps change of
+    the shares) start it over from step 1, the smallest share: never a jump upwards."""
+    if len(status.steps) > len(steps):
+        return False
+    return all(r.read_percent == steps[r.step - 1].read_percent for r in status.steps)
 
 
 def _enter(

@@ -172,3 +172,15 @@ def test_analysis_jobs_are_named_per_step_within_63_characters() -> None:
     names = {analysis_job_name("x" * 80, 4, 0, step) for step in (1, 2, 3)}
     assert len(names) == 3
     assert all(len(name) <= 63 and "-analysis-" in name for name in names)
+
+
+def test_steps_edited_mid_walk_start_the_walk_over_at_the_smallest_share() -> None:
+    second = walk(at(31, walk(at(30, walk(at(0, None)).status)).status, report=report(1)))
+    assert second.status.step == 2
+    shorter = [SwitchStep(read_percent=100, pause="30s")]
+    edited = walk(WalkInputs(shorter, second.status, 4, 0, T0 + timedelta(minutes=5)))
+    assert edited.status.step == 1
+    assert [s.read_percent for s in edited.status.steps] == [100]
+    reshaped = [SwitchStep(read_percent=5), *STEPS[1:]]
+    again = walk(WalkInputs(reshaped, second.status, 4, 0, T0 + timedelta(minutes=5)))
+    assert (again.target, again.status.step) == (ReadTarget("dual_write", 5), 1)
