@@ -122,6 +122,8 @@ class WalkInputs:
     created for the current step (None otherwise)."""
     analysis_job_state: JobState | None = None
     """State of the current step's analysis Job (None: not created or not seen)."""
+    analysis_job_failure: str = ""
+    """Why that Job failed (its termination message and the Job controller's account)."""
 
 
 @dataclass
@@ -205,10 +207,11 @@ def walk(inputs: WalkInputs) -> Walk:
                 events.append(verdict.message)
             continue
         if inputs.analysis_job_state in ("Failed", "Deleted", "Succeeded"):
+            why = f" ({inputs.analysis_job_failure})" if inputs.analysis_job_failure else ""
             message = (
                 f"step {record.step} ({step.read_percent} % of reads from Weaviate): its "
-                f"analysis Job ended ({inputs.analysis_job_state}) without a report; reads went "
-                "back to SQLite"
+                f"analysis Job ended ({inputs.analysis_job_state}) without a report{why}; reads "
+                "went back to SQLite"
             )
             status = _finish(status, "Inconclusive", message, inputs.now)
             continue

@@ -10,7 +10,7 @@ from datamigration_operator.api.status import SwitchAnalysisReport
 from datamigration_operator.reconcile.actions import ApplyMode, CreateJob, DeleteJobs, EmitEvent
 from datamigration_operator.reconcile.observed import Observation
 from datamigration_operator.reconcile.planner import plan
-from tests.unit.reconcile.scenario import job_uid, later
+from tests.unit.reconcile.scenario import job_uid, later, with_job_state
 from tests.unit.reconcile.test_planner import condition, of, step, to_phase, validated, warnings
 
 STEPS: dict[str, Any] = {
@@ -117,3 +117,15 @@ def test_rollback_during_a_step_removes_the_share_with_the_mode() -> None:
     )
     (deleted,) = of(actions, DeleteJobs)
     assert deleted.names == (job,)  # the analysis Job stops too
+
+
+def test_an_analysis_job_that_failed_rolls_back_as_inconclusive_and_says_why() -> None:
+    obs, job = in_analysis()
+    failed = with_job_state(later(obs, 5), job, "Failed", "BackoffLimitExceeded")
+    obs, actions = step(failed)
+    (mode,) = of(actions, ApplyMode)
+    assert (mode.mode, mode.read_share) == ("dual_write", None)
+    assert obs.status.state == "Failed"
+    assert condition(obs, "ReadsSwitched") == ("False", "SwitchAnalysisInconclusive")
+    assert "analyze Job" in (obs.status.message or "")
+    assert "BackoffLimitExceeded" in (obs.status.message or "")

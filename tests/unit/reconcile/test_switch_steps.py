@@ -120,7 +120,10 @@ def test_a_report_of_another_step_is_not_a_verdict() -> None:
 
 def test_an_analysis_job_that_ended_without_a_report_rolls_back_as_inconclusive() -> None:
     analyzing = walk(at(30, walk(at(0, None)).status)).status
-    ended = walk(at(40, analyzing, analysis_job_state="Failed"))
+    ended = walk(
+        at(40, analyzing, analysis_job_state="Failed", analysis_job_failure="no such file")
+    )
+    assert "without a report (no such file)" in ended.message
     assert ended.outcome == "failed"
     assert ended.reason == reasons.SWITCH_ANALYSIS_INCONCLUSIVE
     assert ended.target == ROLLED_BACK_READS

@@ -14,6 +14,7 @@ from datamigration_operator.api.phases import JobKind, JobState
 from datamigration_operator.api.status import JobRecord, SwitchAnalysisReport
 from datamigration_operator.reconcile.actions import CreateJob, EnsureJobAccess
 from datamigration_operator.reconcile.draft import Draft
+from datamigration_operator.reconcile.job_failure import failed_job_message
 from datamigration_operator.reconcile.switch_steps import (
     Walk,
     WalkInputs,
@@ -41,6 +42,7 @@ def plan_walk(draft: Draft) -> Walk:
     current = obs.status.switch
     step = current.step if current is not None and walk_started(draft) else None
     job = _job_name(draft, step) if step is not None else None
+    state = _job_state(draft, job)
     result = walk(
         WalkInputs(
             steps=obs.spec.switch.steps,
@@ -49,7 +51,12 @@ def plan_walk(draft: Draft) -> Walk:
             rerun=obs.spec.rerun,
             now=draft.now,
             report=_trusted_report(draft, job),
-            analysis_job_state=_job_state(draft, job),
+            analysis_job_state=state,
+            analysis_job_failure=(
+                failed_job_message("analyze", job, state, draft.observed_jobs.get(job))
+                if job is not None and state in ("Failed", "Deleted")
+                else ""
+            ),
         )
     )
     draft.switch = result.status
