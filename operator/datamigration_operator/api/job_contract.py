@@ -69,6 +69,18 @@ class JobTarget(SpecModel):
     """Environment variable holding the API key, when one is configured."""
 
 
+class AnalysisWindow(SpecModel):
+    """What a switch step's analysis Job judges: the app's read-analysis windows of one step."""
+
+    step: int
+    read_percent: int
+    since_epoch: float
+    """Count windows that began at or after this (epoch seconds): the step's start."""
+    min_samples: int
+    timeout: str
+    """Duration to wait for min_samples compared shadow reads."""
+
+
 class JobConfig(SpecModel):
     """Everything a Job needs besides secrets."""
 
@@ -84,3 +96,5 @@ class JobConfig(SpecModel):
     max_mismatches: int
     recheck_delay: str
     drain_timeout: str = "2m"
+    analysis: AnalysisWindow | None = None
+    """Only for an analyze Job."""

@@ -75,6 +75,14 @@ PREVIOUS_MODE_NOT_RECORDED: Final = "PreviousModeNotRecorded"
 MODE_PROPAGATION_PENDING: Final = "ModePropagationPending"
 # The last mode change took longer than spec.rollback.maxPropagation to reach every pod.
 MODE_PROPAGATION_SLOW: Final = "ModePropagationSlow"
+# The gradual read switch (spec.switch.steps): a step holds its share, then its analysis judges.
+SWITCH_STEP_PAUSED: Final = "SwitchStepPaused"
+SWITCH_ANALYSIS_RUNNING: Final = "SwitchAnalysisRunning"
+# A step's analysis measured a mismatch, error or latency over its threshold: reads went back
+# to SQLite (dual_write, share 0) by themselves.
+SWITCH_ANALYSIS_FAILED: Final = "SwitchAnalysisFailed"
+# A step's analysis saw fewer than minSamples compared reads before its timeout.
+SWITCH_ANALYSIS_INCONCLUSIVE: Final = "SwitchAnalysisInconclusive"
 
 # Reasons a phase is Blocked: gates, then inputs the operator cannot act on.
 MIGRATION_REQUIRED: Final = "MigrationRequired"
@@ -103,3 +111,4 @@ EVENT_JOBS_DELETED: Final = "JobsDeleted"
 EVENT_CONFIGMAP_RELEASED: Final = "ConfigMapReleased"
 EVENT_JOB_FAILED: Final = JOB_FAILED
 EVENT_VALIDATION_FAILED: Final = VALIDATION_MISMATCH
+EVENT_SWITCH_STEP: Final = "SwitchStep"

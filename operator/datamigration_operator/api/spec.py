@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, JsonValue, model_validator
@@ -26,6 +27,7 @@ MAX_COLLECTIONS: Final = 32
 MAX_PROPERTIES: Final = 128
 MAX_REFERENCES: Final = 16
 MAX_WORKLOADS: Final = 16
+MAX_SWITCH_STEPS: Final = 10
 
 SqlIdentifier = Annotated[str, Field(pattern=SQL_IDENTIFIER_PATTERN, max_length=128)]
 # Quantities may be written as YAML numbers (cpu: 1), so both int and string are accepted.
@@ -262,6 +264,63 @@ class RollbackSpec(SpecModel):
     keeping up."""
 
 
+class StepAnalysis(SpecModel):
+    """When a switch step passes: thresholds over the app's shadow reads (a sample of reads
+    also run against the other store and compared) and its Weaviate reads, counted by the
+    dual-write library in the app's database since the step's share was in effect."""
+
+    max_mismatch_percent: float = Field(default=0.0, ge=0, le=100)
+    """Shadow reads whose rows differ between SQLite and Weaviate, in percent of compared
+    reads; more rolls the switch back."""
+    max_error_percent: float = Field(default=1.0, ge=0, le=100)
+    """Weaviate reads that failed or timed out, in percent of Weaviate reads."""
+    max_latency_p99: Duration | None = None
+    """99th percentile of Weaviate read latency (e.g. 250ms); unset: not judged."""
+    min_samples: int = Field(default=100, ge=1, le=10_000_000)
+    """Compared shadow reads needed before a verdict."""
+    timeout: Duration = "5m"
+    """How long the analysis waits for minSamples after the pause; then the step is
+    Inconclusive and reads go back to SQLite, as for a failed step."""
+
+
+class SwitchStep(SpecModel):
+    """One step of a gradual read switch: a share of reads, a pause, an analysis."""
+
+    read_percent: int = Field(ge=1, le=100)
+    """Percent of the app's declared reads answered from Weaviate (chosen per read by a
+    stable hash, so one read goes to one store); 100 ends in weaviate_primary."""
+    pause: Duration = "1m"
+    """How long the share holds before the analysis judges it."""
+    analysis: StepAnalysis | None = None
+    """Thresholds that must hold for the next step; unset: the step passes after its pause."""
+
+
+class SwitchSpec(SpecModel):
+    """How switch moves reads to Weaviate."""
+
+    steps: list[SwitchStep] = Field(default_factory=list, max_length=MAX_SWITCH_STEPS)
+    """Increasing read shares, the last 100; empty: every read moves at once."""
+
+    @model_validator(mode="after")
+    def _steps_climb_to_all_reads(self) -> Self:
+        for problem in switch_step_problems(self.steps):
+            raise ValueError(problem)
+        return self
+
+
+def switch_step_problems(steps: list[SwitchStep]) -> list[str]:
+    """The rules the CRD also enforces with CEL (api.admission_rules.switch_step_rules)."""
+    if not steps:
+        return []
+    problems = []
+    shares = [step.read_percent for step in steps]
+    if any(later <= earlier for earlier, later in pairwise(shares)):
+        problems.append(f"switch.steps readPercent must increase step by step, got {shares}")
+    if shares[-1] != 100:
+        problems.append(f"the last switch step must have readPercent 100, got {shares[-1]}")
+    return problems
+
+
 class DataMigrationSpec(SpecModel):
     """Desired state of a SQLite to Weaviate migration."""
 
@@ -289,6 +348,8 @@ class DataMigrationSpec(SpecModel):
     """Validation policy."""
     rollback: RollbackSpec = Field(default_factory=RollbackSpec, json_schema_extra={"default": {}})
     """Rollback readiness policy."""
+    switch: SwitchSpec = Field(default_factory=SwitchSpec, json_schema_extra={"default": {}})
+    """Gradual read switch: steps of read share, pause and analysis."""
 
     @model_validator(mode="after")
     def _mapping_is_consistent(self) -> Self:

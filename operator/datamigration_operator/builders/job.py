@@ -6,6 +6,7 @@ import posixpath
 from typing import Any, Final
 
 from datamigration_operator.api import job_contract as contract
+from datamigration_operator.api.job_contract import AnalysisWindow
 from datamigration_operator.api.names import (
     ANNOTATION_JOB_GENERATION,
     ANNOTATION_JOB_RERUN,
@@ -35,6 +36,7 @@ def build_job(
     service_account: str,
     node_name: str | None = None,
     scratch_size_limit: str | None = None,
+    analysis: AnalysisWindow | None = None,
 ) -> dict[str, Any]:
     """A batch/v1 Job running `image` as `service_account` (the planner chose both: the
     builder reads no policy); `node_name` pins it next to the pod holding a ReadWriteOnce
@@ -50,7 +52,7 @@ def build_job(
             "runAsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(dm, kind, name, image)],
+        "containers": [_container(dm, kind, name, image, analysis)],
         "volumes": _volumes(dm, scratch_size_limit),
     }
     if node_name is not None:
@@ -104,7 +106,9 @@ def build_job(
     }
 
 
-def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfig:
+def job_config(
+    dm: DataMigration, kind: JobKind, name: str, analysis: AnalysisWindow | None = None
+) -> contract.JobConfig:
     spec = dm.spec
     tls = spec.target.tls
     return contract.JobConfig(
@@ -138,12 +142,15 @@ def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfi
         max_mismatches=spec.validation.max_mismatches,
         recheck_delay=spec.validation.recheck_delay,
         drain_timeout=spec.validation.drain_timeout,
+        analysis=analysis,
     )
 
 
-def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[str, Any]:
+def _container(
+    dm: DataMigration, kind: JobKind, name: str, image: str, analysis: AnalysisWindow | None
+) -> dict[str, Any]:
     template = dm.spec.job_template
-    config = job_config(dm, kind, name).model_dump_json(by_alias=True, exclude_none=True)
+    config = job_config(dm, kind, name, analysis).model_dump_json(by_alias=True, exclude_none=True)
     env: list[dict[str, Any]] = [
         {"name": contract.CONFIG_ENV, "value": config},
         {

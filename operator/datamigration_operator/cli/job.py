@@ -47,6 +47,7 @@ from datamigration_operator.migration.runs.exit_codes import (
     classify,
     failure_message,
 )
+from datamigration_operator.migration.runs.read_analysis_run import analysis_run
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import EXIT_OK, RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import (
@@ -191,6 +192,8 @@ def _run_job(kind: JobKind) -> Ended:
             )
     emit("started", kind=kind, job=config.job_name, migration=config.datamigration.name)
     try:
+        if kind == "analyze":
+            return _analyze(config)
         with MigrationReporter(config.datamigration) as migration:
             reporter = KubeRunReporter(migration, config.job_name)
             client = _connect(kind, config, api_key)
@@ -208,6 +211,30 @@ def _run_job(kind: JobKind) -> Ended:
         message = redact(failure_message(error), api_key)[:1000]
         emit("failed", reason=reason, message=message)
         return Ended(code, reason, message)
+
+
+def _analyze(config: JobConfig) -> Ended:
+    """A switch step's analysis: no Weaviate, the app's database read-only, one report."""
+    window = config.analysis
+    if window is None:
+        message = "an analyze Job needs the step's analysis window in its configuration"
+        emit("failed", reason="InvalidConfig", message=message)
+        return Ended(NON_RETRYABLE_EXIT_CODE, "InvalidConfig", message)
+    with MigrationReporter(config.datamigration) as migration:
+        report = analysis_run(Path(config.source.path), window, job=config.job_name)
+        uid = os.environ.get(JOB_UID_ENV) or None
+        migration.publish_switch_analysis(report.model_copy(update={"job_uid": uid}))
+    emit(
+        "finished",
+        step=report.step,
+        compared=report.compared,
+        mismatched=report.mismatched,
+        weaviateReads=report.weaviate_reads,
+        weaviateErrors=report.weaviate_errors,
+        latencyP99Ms=report.latency_p99_ms,
+        inconclusive=report.reason is not None,
+    )
+    return Ended(EXIT_OK)
 
 
 def _connect(
@@ -294,6 +321,13 @@ def job_copy() -> None:
 def job_sync() -> None:
     """Diff SQLite against Weaviate and repair: upsert missing and changed, delete extra."""
     sys.exit(run_job("sync"))
+
+
+@job_app.command("analyze")
+def job_analyze() -> None:
+    """Sum the app's shadow-read counts of one switch step; the result goes to
+    status.switchAnalysis (the operator judges it against the step's thresholds)."""
+    sys.exit(run_job("analyze"))
 
 
 @job_app.command("validate")

@@ -130,6 +130,7 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
     outbox = status.get("outbox") or {}
     if outbox.get("observedAt"):
         rows.append(("outbox", _outbox_row(outbox)))
+    rows.extend(switch_rows(status.get("switch") or {}))
     for condition in status.get("conditions") or []:
         rows.append(
             (
@@ -154,6 +155,34 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                     f"{entry.get('phase')} {entry.get('result')}: {entry.get('message') or ''}",
                 )
             )
+    return rows
+
+
+def switch_rows(switch: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The gradual switch: the share now, then each step reached with its figures."""
+    if not switch.get("steps"):
+        return []
+    rows = [
+        (
+            "switch",
+            f"step {switch.get('step')}, {switch.get('readPercent', 0)}% of reads from Weaviate",
+        )
+    ]
+    for step in switch["steps"]:
+        figures = (
+            f", mismatched {step.get('mismatched', 0)}/{step.get('compared', 0)}, "
+            f"errors {step.get('weaviateErrors', 0)}/{step.get('weaviateReads', 0)}"
+            + (f", p99 {step['latencyP99Ms']} ms" if step.get("latencyP99Ms") is not None else "")
+            if step.get("compared") or step.get("weaviateReads")
+            else ""
+        )
+        rows.append(
+            (
+                f"  step {step.get('step')}",
+                f"{step.get('readPercent')}% {step.get('result')} from {step.get('startedAt')}"
+                f"{figures}" + (f": {step['message']}" if step.get("message") else ""),
+            )
+        )
     return rows
 
 

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any
 from datamigration_operator.migration.mapping import CollectionPlan
 from datamigration_operator.migration.sink.settings import SinkSettings
 from datamigration_operator.migration.source.app_outbox import LEASE_TABLE, OUTBOX_TABLE
+from datamigration_operator.migration.source.app_read_analysis import (
+    LATENCY_BUCKETS_MS,
+    READ_ANALYSIS_TABLE,
+    latency_bucket,
+)
 from datamigration_operator.migration.source.collection_plans import source_plans
 from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
@@ -21,11 +26,14 @@ if TYPE_CHECKING:
     from datamigration_operator.migration.sink.weaviate_sink import WeaviateSink as WeaviateSink
 
 __all__ = [
+    "LATENCY_BUCKETS_MS",
     "LEASE_TABLE",
     "OUTBOX_TABLE",
+    "READ_ANALYSIS_TABLE",
     "RowLookup",
     "SinkSettings",
     "SqliteSource",
+    "latency_bucket",
     "open_sink",
     "source_plans",
 ]

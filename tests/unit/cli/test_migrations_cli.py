@@ -194,3 +194,30 @@ def test_the_eta_shows_while_a_job_runs_and_not_once_it_finished() -> None:
     ):
         assert "eta" not in dict(status_rows(dm))["progress"]
         assert list_row(dm, NOW, wide=True)[10] == ""
+
+
+def test_status_rows_show_each_switch_step_with_its_figures() -> None:
+    from datamigration_operator.cli.migrations import switch_rows
+
+    switch = {
+        "step": 1,
+        "readPercent": 0,
+        "steps": [
+            {
+                "step": 1,
+                "readPercent": 10,
+                "startedAt": "2026-12-03T13:00:00Z",
+                "result": "Failed",
+                "compared": 80,
+                "mismatched": 4,
+                "weaviateReads": 90,
+                "weaviateErrors": 0,
+                "message": "step 1 (10 % of reads from Weaviate): read mismatch 5.00 %",
+            }
+        ],
+    }
+    rows = dict(switch_rows(switch))
+    assert rows["switch"] == "step 1, 0% of reads from Weaviate"
+    assert rows["  step 1"].startswith("10% Failed from 2026-12-03T13:00:00Z, mismatched 4/80")
+    assert "read mismatch 5.00 %" in rows["  step 1"]
+    assert switch_rows({}) == []

@@ -106,8 +106,9 @@ def apply(obs: Observation, actions: list[Action], *, rollouts_finish: bool = Fa
         if isinstance(action, ApplyMode):
             # the claim records the key's value before it (builders.configmap.mode_patch)
             original = (action.previous or "") if action.claim else config_map.original
+            share = config_map.read_share if action.read_share_key is None else action.read_share
             config_map = ObservedConfigMap(
-                exists=True, value=action.mode, owner=ME, original=original
+                exists=True, value=action.mode, owner=ME, original=original, read_share=share
             )
         elif isinstance(action, StampWorkloads):
             for ref in action.workloads:

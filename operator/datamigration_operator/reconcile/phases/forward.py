@@ -7,7 +7,7 @@ from abc import abstractmethod
 from typing import Final
 
 from datamigration_operator.api import reasons
-from datamigration_operator.api.phases import DUAL_WRITING_MODES
+from datamigration_operator.api.phases import DUAL_WRITING_MODES, Mode
 from datamigration_operator.api.reasons import ConditionType
 from datamigration_operator.reconcile.conditions import is_true
 from datamigration_operator.reconcile.draft import Draft
@@ -60,7 +60,8 @@ class ForwardPhase(PhaseHandler):
             if closed is not None:
                 draft.block(closed.reason, closed.message)
                 return
-        applied = draft.apply_mode(self.mode)
+        mode, read_percent = self.read_target(draft)
+        applied = draft.apply_mode(mode, read_percent)
         draft.delete_jobs(j for j in draft.obs.jobs if j.active and j.name != draft.job_name)
         if applied:
             self.proceed(draft)
@@ -73,6 +74,11 @@ class ForwardPhase(PhaseHandler):
             or config_map_problem(draft.obs, draft.me)
             or workload_problem(draft.obs)
         )
+
+    def read_target(self, draft: Draft) -> tuple[Mode, int]:
+        """The mode to apply and a gradual switch's read share (0: none); by default the
+        phase's mode."""
+        return self.mode, 0
 
     def before_gate(self, draft: Draft) -> None:
         """Bring the conditions the gate reads up to date."""
