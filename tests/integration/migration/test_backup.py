@@ -5,16 +5,22 @@ newest `retain` backups of this DataMigration, nobody else's."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from datamigration_operator.api.status import BackupStatus
 from datamigration_operator.migration.runs import backup as backup_module
-from datamigration_operator.migration.runs.backup import BackupError, BackupSettings
+from datamigration_operator.migration.runs.backup import (
+    BackupError,
+    BackupSettings,
+    room_to_leave,
+)
 from datamigration_operator.migration.runs.backup_manifest import read_manifest
 from datamigration_operator.migration.runs.run import RunSettings, copy_run
 from datamigration_sandbox.sample_data import SampleDatabase, sample_collections
@@ -25,6 +31,12 @@ from tests.integration.migration.conftest import (
 )
 
 OWNER = "chat/history"
+
+
+class DiskUsage(NamedTuple):  # shutil.disk_usage's answer
+    total: int
+    used: int
+    free: int
 
 
 def backup_settings(
@@ -217,10 +229,57 @@ def test_a_checksum_that_does_not_read_back_retires_nothing(
         return "0" * 64, path.stat().st_size
 
     monkeypatch.setattr(backup_module, "file_sha256", corrupted)
-    with pytest.raises(BackupError, match="reads back with SHA-256 0000"):
+    with pytest.raises(BackupError, match="read back with SHA-256 0000"):
         copy_with_backup(weaviate, run, backup_settings(folder, retain=1, job="history-migrate-b"))
-    assert sha256(folder / Path(first.path).name) == first.sha256  # the verified one stays
-    unverified = next(folder.glob("history-migrate-b-*.sqlite.json"))
-    manifest = read_manifest(unverified)
-    assert manifest is not None
-    assert manifest.complete is False
+    # the verified one stays; the one that did not read back is removed with its manifest
+    assert sha256(folder / Path(first.path).name) == first.sha256
+    assert sorted(p.name for p in folder.iterdir()) == [
+        Path(first.path).name,
+        Path(first.path).name + ".json",
+    ]
+
+
+def test_a_full_claim_fails_the_backup_and_leaves_no_partial_file(
+    weaviate: RunningWeaviate,
+    database: SampleDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "backups"
+    run = settings(database, tmp_path / "scratch")
+    first, _, _ = copy_with_backup(weaviate, run, backup_settings(folder, job="history-migrate-a"))
+
+    def disk_full(source: Path, target: Path) -> tuple[str, int]:
+        target.write_bytes(source.read_bytes()[:4096])
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(backup_module, "copy_hashing", disk_full)
+    with pytest.raises(BackupError, match=r"No space left on device.*free space or lower"):
+        copy_with_backup(weaviate, run, backup_settings(folder, job="history-migrate-b"))
+    assert sorted(p.name for p in folder.iterdir()) == [
+        Path(first.path).name,
+        Path(first.path).name + ".json",
+    ]
+
+
+def test_a_backup_that_would_leave_the_claim_short_of_space_is_refused_before_writing(
+    weaviate: RunningWeaviate,
+    database: SampleDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "backups"
+    size = database.path.stat().st_size
+    total = 10 << 30  # 10 GiB: 512 MiB (5%) must stay free
+    free = size + room_to_leave(total) - 1
+
+    def nearly_full(path: object) -> DiskUsage:
+        return DiskUsage(total, total - free, free)
+
+    monkeypatch.setattr(backup_module.shutil, "disk_usage", nearly_full)
+    with pytest.raises(BackupError, match=f"it takes {size} bytes and must leave 536870912"):
+        copy_with_backup(
+            weaviate, settings(database, tmp_path / "scratch"), backup_settings(folder)
+        )
+    assert list(folder.iterdir()) == []
+    assert objects_in(weaviate) == 0

@@ -4,16 +4,20 @@ moves.
 The snapshot (SQLite online-backup API, in scratch space) is copied into the backup folder as
 `<job>-<taken at, UTC>.sqlite` while its SHA-256 is computed, fsynced, renamed into place, then
 read back: only when the file's checksum matches is its manifest marked complete and are this
-DataMigration's older backups beyond `retain` deleted (see backup_retention). A failure at any
-step fails the copy before it writes to Weaviate (BackupError, exit 42: the folder's permissions
-or free space are for a person to fix); nothing already kept is deleted then.
+DataMigration's older backups beyond `retain` deleted (see backup_retention). The claim is often
+the app's own: a backup that would leave less than 5% of it (64 MiB at least) free is refused,
+and a failed one is removed at once. A failure at any step fails the copy before it writes to
+Weaviate (BackupError, exit 42: the folder's permissions or free space are for a person to
+fix); nothing already kept is deleted then.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +44,7 @@ from datamigration_operator.migration.source.snapshot import (
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 CHUNK: Final = 1 << 20
+MIN_FREE_LEFT: Final = 64 << 20
 
 
 class BackupError(RuntimeError):
@@ -83,6 +88,7 @@ def write_backup(snapshot: Path, tables: Sequence[str], settings: BackupSettings
     where = f"{settings.claim_name}:{settings.path}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        check_room(folder, snapshot.stat().st_size, where)
         # when the snapshot was written; the manifest keeps sub-second precision for ordering
         taken_at = datetime.fromtimestamp(snapshot.stat().st_mtime, UTC)
         rows = table_rows(snapshot, tables)
@@ -95,17 +101,12 @@ def write_backup(snapshot: Path, tables: Sequence[str], settings: BackupSettings
             tables=rows,
         )
         write_manifest(folder, manifest)  # first: a pod killed from here on leaves a claimed file
-        final = folder / name
-        partial = final.with_name(name + PARTIAL_SUFFIX)
-        digest, size = copy_hashing(snapshot, partial)
-        os.replace(partial, final)
-        fsync_folder(folder)
-        on_disk, _ = file_sha256(final)
-        if on_disk != digest:
-            raise BackupError(
-                f"backup {where}/{name} reads back with SHA-256 {on_disk}, not the {digest} "
-                "written: the storage under the backup folder corrupts data"
-            )
+        try:
+            digest, size = _write_verified(snapshot, folder / name, where)
+        except BaseException:
+            # what was written is not a backup and takes the app's space: gone at once
+            delete_backup(folder, name)
+            raise
         write_manifest(
             folder,
             manifest.model_copy(update={"complete": True, "size_bytes": size, "sha256": digest}),
@@ -120,12 +121,7 @@ def write_backup(snapshot: Path, tables: Sequence[str], settings: BackupSettings
             retain=settings.retain,
         )
     except OSError as error:
-        detail = error.strerror or str(error)
-        raise BackupError(
-            f"cannot keep the SQLite backup in {where} ({detail}: {error.filename or folder}); "
-            "the Job runs as uid 65532, which must be able to write there, or set "
-            "spec.backup.enabled: false"
-        ) from None
+        raise BackupError(_os_failure(error, where, folder)) from None
     return BackupStatus(
         job=settings.job,
         claim=settings.claim_name,
@@ -135,6 +131,52 @@ def write_backup(snapshot: Path, tables: Sequence[str], settings: BackupSettings
         taken_at=taken_at.replace(microsecond=0),
         tables=rows,
         retained=retained,
+    )
+
+
+def _write_verified(snapshot: Path, final: Path, where: str) -> tuple[str, int]:
+    """Copies, fsyncs, renames into place, then reads the file back: its SHA-256 and size."""
+    partial = final.with_name(final.name + PARTIAL_SUFFIX)
+    digest, size = copy_hashing(snapshot, partial)
+    os.replace(partial, final)
+    fsync_folder(final.parent)
+    on_disk, _ = file_sha256(final)
+    if on_disk != digest:
+        raise BackupError(
+            f"backup {where}/{final.name} read back with SHA-256 {on_disk}, not the {digest} "
+            "written: the storage under the backup folder returns other bytes (removed)"
+        )
+    return digest, size
+
+
+def room_to_leave(total: int) -> int:
+    """Free space a backup must leave on its claim (often the app's own): 5%, at least 64 MiB."""
+    return max(total // 20, MIN_FREE_LEFT)
+
+
+def check_room(folder: Path, size: int, where: str) -> None:
+    """Refuses a backup that would leave the claim (the app's writes) short of space."""
+    usage = shutil.disk_usage(folder)
+    leave = room_to_leave(usage.total)
+    if usage.free - size < leave:
+        raise BackupError(
+            f"no room for the SQLite backup in {where}: it takes {size} bytes and must leave "
+            f"{leave} of the claim free, {usage.free} are free; free space, lower "
+            "spec.backup.retain, point spec.backup elsewhere, or set spec.backup.enabled: false"
+        )
+
+
+def _os_failure(error: OSError, where: str, folder: Path) -> str:
+    detail = f"{error.strerror or error}: {error.filename or folder}"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "the Job runs as uid 65532, which must be able to write there"
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free space or lower spec.backup.retain"
+    else:
+        hint = "check the claim"
+    return (
+        f"cannot keep the SQLite backup in {where} ({detail}); {hint}, or set "
+        "spec.backup.enabled: false"
     )
 
 
