@@ -28,6 +28,7 @@ TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
 TERMINATION_LOG_ENV: Final = "DATAMIGRATION_TERMINATION_LOG"
 SOURCE_MOUNT_PATH: Final = "/var/lib/datamigration/source"
 SCRATCH_MOUNT_PATH: Final = "/var/lib/datamigration/scratch"
+BACKUP_MOUNT_PATH: Final = "/var/lib/datamigration/backup"
 CA_MOUNT_PATH: Final = "/var/run/datamigration/ca"
 CA_FILE_NAME: Final = "ca.crt"
 
@@ -55,6 +56,19 @@ class JobSource(SpecModel):
     """Read from an online-backup snapshot written under scratch_dir."""
     scratch_dir: str
     """Writable directory for the snapshot."""
+
+
+class JobBackup(SpecModel):
+    """Where the copy Job keeps its backup (spec.backup, resolved by the operator)."""
+
+    directory: str
+    """Absolute path inside the container (BACKUP_MOUNT_PATH, the folder mounted read-write)."""
+    claim_name: str
+    """The claim holding that folder, for status.backup."""
+    path: str
+    """The folder relative to the root of that claim, for status.backup."""
+    retain: int
+    """This DataMigration's backups kept there, the new one included."""
 
 
 class JobTarget(SpecModel):
@@ -98,3 +112,5 @@ class JobConfig(SpecModel):
     drain_timeout: str = "2m"
     analysis: AnalysisWindow | None = None
     """Only for an analyze Job."""
+    backup: JobBackup | None = None
+    """Set for a copy Job when spec.backup is enabled."""

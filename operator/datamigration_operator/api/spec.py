@@ -19,6 +19,9 @@ COLLECTION_PATTERN: Final = r"^[A-Z][_0-9A-Za-z]*$"
 PROPERTY_PATTERN: Final = r"^[_A-Za-z][_0-9A-Za-z]*$"
 # Relative path whose segments start with a letter, digit or "_": no "..", no absolute paths.
 RELATIVE_PATH_PATTERN: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
+# As above, and a segment may start with one "." (a hidden folder such as .datamigration), never
+# be "." or "..".
+DIRECTORY_PATTERN: Final = r"^\.?[A-Za-z0-9_][A-Za-z0-9_.-]*(/\.?[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
 HOST_PATTERN: Final = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$"
 CONFIGMAP_KEY_PATTERN: Final = r"^[-._a-zA-Z0-9]+$"
 QUANTITY_PATTERN: Final = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
@@ -28,6 +31,7 @@ MAX_PROPERTIES: Final = 128
 MAX_REFERENCES: Final = 16
 MAX_WORKLOADS: Final = 16
 MAX_SWITCH_STEPS: Final = 10
+MAX_BACKUPS_RETAINED: Final = 100
 
 SqlIdentifier = Annotated[str, Field(pattern=SQL_IDENTIFIER_PATTERN, max_length=128)]
 # Quantities may be written as YAML numbers (cpu: 1), so both int and string are accepted.
@@ -51,6 +55,24 @@ class SourceSpec(SpecModel):
     """Path of the SQLite file relative to the root of the claim, e.g. data/app.db."""
     snapshot: bool = True
     """Copy from a consistent snapshot taken with SQLite's online-backup API."""
+
+
+class BackupSpec(SpecModel):
+    """The SQLite backup the copy Job keeps before it migrates: its consistent snapshot, written
+    to a claim, checksummed, and pruned to the newest `retain` of this DataMigration."""
+
+    enabled: bool = True
+    """Keep a backup; false copies without one."""
+    claim_name: DnsSubdomain | None = None
+    """PersistentVolumeClaim to write it to (same namespace); defaults to spec.source.claimName
+    (the source itself stays mounted read-only; the backup folder is a separate mount)."""
+    path: str | None = Field(default=None, pattern=DIRECTORY_PATTERN, max_length=1024)
+    """Folder relative to the root of that claim; defaults to .datamigration/backups/<name>.
+    The Job runs as uid 65532: the folder must be writable by it (a missing folder is
+    created with the mode of the claim's root)."""
+    retain: int = Field(default=3, ge=1, le=MAX_BACKUPS_RETAINED)
+    """Backups of this DataMigration kept there: once a new one is written and its checksum
+    verified, the older ones beyond this count are deleted."""
 
 
 class Endpoint(SpecModel):
@@ -330,6 +352,8 @@ class DataMigrationSpec(SpecModel):
     """Bump to run the current phase's Job again."""
     source: SourceSpec
     """Where the SQLite data lives."""
+    backup: BackupSpec = Field(default_factory=BackupSpec, json_schema_extra={"default": {}})
+    """The SQLite backup the copy Job keeps before it migrates."""
     target: TargetSpec
     """Where the data goes."""
     collections: list[CollectionMapping] = Field(

@@ -180,6 +180,38 @@ class OutboxStatus(StatusModel):
     """When the Job looked."""
 
 
+class TableRows(StatusModel):
+    """Rows of one migrated table in a backup."""
+
+    table: str = Field(max_length=128)
+    """SQLite table."""
+    rows: int = Field(ge=0)
+    """Rows it holds in the backup (the snapshot the copy read)."""
+
+
+class BackupStatus(StatusModel):
+    """The SQLite backup the copy Job kept before it migrated (written by that Job)."""
+
+    job: str | None = Field(default=None, max_length=63)
+    """Copy Job that took it."""
+    claim: str = Field(max_length=253)
+    """PersistentVolumeClaim holding it."""
+    path: str = Field(max_length=2048)
+    """The file, relative to the root of that claim."""
+    size_bytes: int = Field(ge=0)
+    """Size of the file."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", max_length=64)
+    """SHA-256 of the file, checked against the file on the claim after it was written."""
+    taken_at: Timestamp
+    """When the snapshot was taken: the backup holds the database as it was then."""
+    tables: list[TableRows] = Field(default_factory=list, max_length=32)
+    """Rows per migrated table in the backup (`dmctl backup verify` compares them)."""
+    retained: list[Annotated[str, Field(max_length=255)]] = Field(
+        default_factory=list, max_length=100
+    )
+    """File names of this DataMigration's backups kept in that folder, newest first."""
+
+
 class JobRecord(StatusModel):
     """A Job this DataMigration launched."""
 
@@ -322,6 +354,8 @@ class DataMigrationStatus(StatusModel):
     """Written by validate Jobs."""
     outbox: OutboxStatus | None = None
     """The app's dual-write outbox as the sync or validate Job last saw it."""
+    backup: BackupStatus | None = None
+    """The SQLite backup the last copy Job kept before it migrated."""
     jobs: list[JobRecord] = Field(default_factory=list, max_length=MAX_JOB_RECORDS)
     """Recent Jobs, newest last."""
     switch: SwitchStatus | None = None

@@ -16,6 +16,12 @@ from datamigration_operator.api.names import (
 from datamigration_operator.api.phases import JobKind, Phase
 from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.api.spec import ResourceAmounts
+from datamigration_operator.builders.job_backup import (
+    backup_location,
+    backup_mount,
+    backup_volume,
+    job_backup,
+)
 from datamigration_operator.builders.ownership import controller_reference, managed_labels
 
 # A uid from the nonroot range of distroless images; any non-zero uid passes "restricted".
@@ -53,7 +59,7 @@ def build_job(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [_container(dm, kind, name, image, analysis)],
-        "volumes": _volumes(dm, scratch_size_limit),
+        "volumes": _volumes(dm, kind, scratch_size_limit),
     }
     if node_name is not None:
         pod_spec["affinity"] = {
@@ -143,6 +149,7 @@ def job_config(
         recheck_delay=spec.validation.recheck_delay,
         drain_timeout=spec.validation.drain_timeout,
         analysis=analysis,
+        backup=job_backup(backup_location(dm, kind)),
     )
 
 
@@ -173,6 +180,9 @@ def _container(
         {"name": _SOURCE_VOLUME, "mountPath": contract.SOURCE_MOUNT_PATH, "readOnly": True},
         {"name": _SCRATCH_VOLUME, "mountPath": contract.SCRATCH_MOUNT_PATH},
     ]
+    backup = backup_location(dm, kind)
+    if backup is not None:
+        mounts.append(backup_mount(backup, _SOURCE_VOLUME))
     if dm.spec.target.tls.ca_secret_ref is not None:
         mounts.append({"name": _CA_VOLUME, "mountPath": contract.CA_MOUNT_PATH, "readOnly": True})
     container: dict[str, Any] = {
@@ -202,16 +212,24 @@ def _container(
     return container
 
 
-def _volumes(dm: DataMigration, scratch_size_limit: str | None) -> list[dict[str, Any]]:
+def _volumes(
+    dm: DataMigration, kind: JobKind, scratch_size_limit: str | None
+) -> list[dict[str, Any]]:
     scratch: dict[str, Any] = {"sizeLimit": scratch_size_limit} if scratch_size_limit else {}
+    backup = backup_location(dm, kind)
+    # A volume-level readOnly makes every mount of it read-only, the backup's too: with the
+    # backup on the source claim, the source's own mount alone is read-only.
+    source: dict[str, Any] = {"claimName": dm.spec.source.claim_name}
+    if backup is None or not backup.on_source_claim:
+        source["readOnly"] = True
     volumes: list[dict[str, Any]] = [
-        {
-            "name": _SOURCE_VOLUME,
-            "persistentVolumeClaim": {"claimName": dm.spec.source.claim_name, "readOnly": True},
-        },
+        {"name": _SOURCE_VOLUME, "persistentVolumeClaim": source},
         # The snapshot and temporary files; the root filesystem stays read-only.
         {"name": _SCRATCH_VOLUME, "emptyDir": scratch},
     ]
+    other_claim = backup_volume(backup) if backup is not None else None
+    if other_claim is not None:
+        volumes.append(other_claim)
     ca = dm.spec.target.tls.ca_secret_ref
     if ca is not None:
         volumes.append(

@@ -36,12 +36,14 @@ from datamigration_operator.api.job_contract import (
 from datamigration_operator.api.names import owner_id
 from datamigration_operator.api.phases import JobKind
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     OutboxStatus,
     Progress,
     ValidationReport,
 )
 from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
+from datamigration_operator.migration.runs.backup import BackupSettings
 from datamigration_operator.migration.runs.exit_codes import (
     EXIT_RETRYABLE,
     classify,
@@ -97,6 +99,17 @@ class KubeRunReporter:
     def write_report(self, lines: list[str], summary: str) -> str | None:
         return self.reporter.write_report(self.job_name, lines, summary)
 
+    def publish_backup(self, backup: BackupStatus) -> None:
+        emit(
+            "backup",
+            claim=backup.claim,
+            path=backup.path,
+            sizeBytes=backup.size_bytes,
+            sha256=backup.sha256,
+            retained=len(backup.retained),
+        )
+        self.reporter.publish_backup(backup)
+
 
 def emit(event: str, **fields: Any) -> None:
     """One JSON line per event on stdout (the pod log): keys and counts, never values."""
@@ -133,6 +146,21 @@ def settings_of(config: JobConfig) -> RunSettings:
         max_mismatches=config.max_mismatches,
         recheck_delay=parse_duration(config.recheck_delay).total_seconds(),
         drain_timeout=parse_duration(config.drain_timeout).total_seconds(),
+        backup=backup_settings(config),
+    )
+
+
+def backup_settings(config: JobConfig) -> BackupSettings | None:
+    backup, ref = config.backup, config.datamigration
+    if backup is None:
+        return None
+    return BackupSettings(
+        directory=Path(backup.directory),
+        claim_name=backup.claim_name,
+        path=backup.path,
+        retain=backup.retain,
+        owner=f"{ref.namespace}/{ref.name}",
+        job=config.job_name,
     )
 
 
@@ -269,7 +297,7 @@ def _connect(
 
 def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunReporter) -> Ended:
     if kind == "copy":
-        result, ref = copy_run(settings, client, reporter)
+        result, ref = copy_run(settings, client, reporter, on_backup=reporter.publish_backup)
         emit(
             "finished",
             rows=result.rows_read,

@@ -131,6 +131,16 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
     if outbox.get("observedAt"):
         rows.append(("outbox", _outbox_row(outbox)))
     rows.extend(switch_rows(status.get("switch") or {}))
+    backup = status.get("backup") or {}
+    if backup.get("path"):
+        rows.append(
+            (
+                "backup",
+                f"{backup.get('claim')}:{backup['path']} ({backup.get('sizeBytes')} bytes, "
+                f"sha256 {backup.get('sha256')}, taken {backup.get('takenAt')}; "
+                f"{len(backup.get('retained') or [])} kept)",
+            )
+        )
     for condition in status.get("conditions") or []:
         rows.append(
             (

@@ -24,6 +24,7 @@ from datamigration_operator.api.names import (
     OPERATOR_NAME,
 )
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     OutboxStatus,
     Progress,
@@ -64,7 +65,7 @@ def report_name(job_name: str, attempt: str, sequence: int = 1) -> str:
 
 
 def _dump(
-    model: Progress | ValidationReport | OutboxStatus | SwitchAnalysisReport,
+    model: Progress | ValidationReport | OutboxStatus | SwitchAnalysisReport | BackupStatus,
 ) -> dict[str, Any]:
     # None becomes null, which a merge patch turns into "remove": no field of an older
     # report lingers next to the new one.
@@ -144,6 +145,9 @@ class MigrationReporter:
 
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self._patch_status({"status": {"outbox": _dump(outbox)}})
+
+    def publish_backup(self, backup: BackupStatus) -> None:
+        self._patch_status({"status": {"backup": _dump(backup)}})
 
     def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
         """The full report as a new ConfigMap `<job>-report-<attempt>[-N]`; returns its name.

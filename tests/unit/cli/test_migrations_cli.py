@@ -78,11 +78,28 @@ def test_status_shows_the_outbox_rollback_readiness_judges(
     )
 
 
+def test_status_rows_name_the_backup_the_copy_kept() -> None:
+    backup = {
+        "claim": "chat-data",
+        "path": ".datamigration/backups/chat/chat-migrate-1-20261203T120000Z.sqlite",
+        "sizeBytes": 4096,
+        "sha256": "ab" * 32,
+        "takenAt": "2026-12-03T12:00:00Z",
+        "retained": ["chat-migrate-1-20261203T120000Z.sqlite", "older.sqlite"],
+    }
+    rows = dict(status_rows(_dm(phase="migrate", state="Succeeded", backup=backup)))
+    assert rows["backup"] == (
+        "chat-data:.datamigration/backups/chat/chat-migrate-1-20261203T120000Z.sqlite "
+        f"(4096 bytes, sha256 {'ab' * 32}, taken 2026-12-03T12:00:00Z; 2 kept)"
+    )
+
+
 def test_a_new_resource_shows_pending_without_progress_or_validation() -> None:
     rows = dict(status_rows({"metadata": {"generation": 1}, "spec": {"phase": "migrate"}}))
     assert rows["state"] == "Pending"
     assert "progress" not in rows
     assert "validation" not in rows
+    assert "backup" not in rows
 
 
 def test_settled_needs_the_current_generation_and_a_resting_state() -> None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     OutboxStatus,
     Progress,
@@ -23,6 +24,7 @@ from datamigration_operator.api.status import (
 )
 from datamigration_operator.migration.mapping import CollectionPlan
 from datamigration_operator.migration.not_retryable import NotRetryableError
+from datamigration_operator.migration.runs.backup import BackupSettings, keep_backup
 from datamigration_operator.migration.runs.copy import CopyResult, copy_tables
 from datamigration_operator.migration.runs.diff import Differ, DiffResult, Scratch, run_diff
 from datamigration_operator.migration.runs.progress import ProgressTracker
@@ -91,6 +93,8 @@ class RunSettings:
     recheck_delay: float = 0.0
     drain_timeout: float = 120.0
     """How long validation waits for the app's outbox to drain (see validation_rounds)."""
+    backup: BackupSettings | None = None
+    """Where the copy keeps its snapshot as a backup before it writes (see backup.py)."""
 
 
 def _check_source(settings: RunSettings) -> None:
@@ -126,13 +130,23 @@ class LiveReads:
 
 
 def copy_run(
-    settings: RunSettings, client: Any, reporter: RunReporter
+    settings: RunSettings,
+    client: Any,
+    reporter: RunReporter,
+    *,
+    on_backup: Callable[[BackupStatus], None] | None = None,
 ) -> tuple[CopyResult, str | None]:
-    """The copy; returns the result and the report ConfigMap/file (when objects failed)."""
+    """The copy; returns the result and the report ConfigMap/file (when objects failed).
+    With settings.backup, the snapshot is kept as a backup (told to `on_backup`) first."""
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
         plans = source_plans(source, settings.collections)
+        if settings.backup is not None:
+            tables = [plan.table for plan in plans]
+            kept = keep_backup(source, tables, settings.backup, scratch_dir=settings.scratch_dir)
+            if on_backup is not None:
+                on_backup(kept)
         ensure_collections(client, plans, owner=settings.namespace)
         checkpoint = reporter.load_checkpoint()
         if checkpoint is not None:
