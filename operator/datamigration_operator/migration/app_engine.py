@@ -18,6 +18,16 @@ from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Hashable
+
+    from datamigration_operator.migration.mapping import MigrationObject
+    from datamigration_operator.migration.sink.deferred_references import (
+        ResolvedWrite,
+    )
+    from datamigration_operator.migration.sink.deferred_references import (
+        Unresolved as Unresolved,
+    )
+    from datamigration_operator.migration.sink.weaviate_sink import FailedObject as FailedObject
     from datamigration_operator.migration.sink.weaviate_sink import WeaviateSink as WeaviateSink
 
 __all__ = [
@@ -28,6 +38,7 @@ __all__ = [
     "SqliteSource",
     "open_sink",
     "source_plans",
+    "write_resolving",
 ]
 
 
@@ -44,3 +55,16 @@ def open_sink(
 
     ensure_collections(client, list(plans), owner=owner)
     return WeaviateSink(client, settings)
+
+
+def write_resolving(
+    sink: WeaviateSink,
+    plan: CollectionPlan,
+    objects: Sequence[MigrationObject],
+    keys: Sequence[Hashable],
+    deferred: Collection[str],
+) -> ResolvedWrite:
+    """sink.deferred_references.write_resolving (imported here: it needs weaviate-client)."""
+    from datamigration_operator.migration.sink.deferred_references import write_resolving as write
+
+    return write(sink, plan, objects, keys, deferred)

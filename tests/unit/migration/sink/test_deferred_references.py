@@ -22,7 +22,7 @@ PLAN = CollectionPlan(
     "Employee",
     ("id",),
     (),
-    (ReferencePlan("manager_id", "manager", "employees", "INTEGER"),),
+    (ReferencePlan("manager_id", "manager", "employees", "Employee", "INTEGER"),),
     None,
 )
 
@@ -57,17 +57,27 @@ def _employee(uid: UUID, manager: UUID | None) -> MigrationObject:
 
 def test_deferred_references_are_self_references_and_the_reference_closing_a_cycle() -> None:
     teams = CollectionPlan(
-        "teams", "Team", ("id",), (), (ReferencePlan("lead_id", "lead", "employees", "INT"),), None
+        "teams",
+        "Team",
+        ("id",),
+        (),
+        (ReferencePlan("lead_id", "lead", "employees", "Employee", "INT"),),
+        None,
     )
     members = CollectionPlan(
-        "members", "Member", ("id",), (), (ReferencePlan("team", "team", "teams", "INT"),), None
+        "members",
+        "Member",
+        ("id",),
+        (),
+        (ReferencePlan("team", "team", "teams", "Team", "INT"),),
+        None,
     )
     employees = CollectionPlan(
         "employees",
         "Employee",
         ("id",),
         (),
-        (*PLAN.references, ReferencePlan("team_id", "team", "teams", "INTEGER")),
+        (*PLAN.references, ReferencePlan("team_id", "team", "teams", "Team", "INTEGER")),
         None,
     )
     deferred = deferred_references([employees, teams, members])
