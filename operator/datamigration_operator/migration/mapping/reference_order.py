@@ -41,10 +41,6 @@ def referenced_first(plans: Sequence[CollectionPlan]) -> list[CollectionPlan]:
     return sorted(plans, key=lambda plan: depths[plan.table.casefold()])
 
 
-def references_itself(plan: CollectionPlan) -> bool:
-    return any(r.target_table.casefold() == plan.table.casefold() for r in plan.references)
-
-
 def deferred_references(plans: Sequence[CollectionPlan]) -> Mapping[str, frozenset[str]]:
     """Per table (casefolded): the reference properties whose targets referenced_first does
     not put strictly before the table (a self-reference, or the reference that closes a
