@@ -23,6 +23,16 @@ from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Hashable
+
+    from datamigration_operator.migration.mapping import MigrationObject
+    from datamigration_operator.migration.sink.deferred_references import (
+        ResolvedWrite,
+    )
+    from datamigration_operator.migration.sink.deferred_references import (
+        Unresolved as Unresolved,
+    )
+    from datamigration_operator.migration.sink.weaviate_sink import FailedObject as FailedObject
     from datamigration_operator.migration.sink.weaviate_sink import WeaviateSink as WeaviateSink
 
 __all__ = [
@@ -36,6 +46,7 @@ __all__ = [
     "latency_bucket",
     "open_sink",
     "source_plans",
+    "write_resolving",
 ]
 
 
@@ -52,3 +63,16 @@ def open_sink(
 
     ensure_collections(client, list(plans), owner=owner)
     return WeaviateSink(client, settings)
+
+
+def write_resolving(
+    sink: WeaviateSink,
+    plan: CollectionPlan,
+    objects: Sequence[MigrationObject],
+    keys: Sequence[Hashable],
+    deferred: Collection[str],
+) -> ResolvedWrite:
+    """sink.deferred_references.write_resolving (imported here: it needs weaviate-client)."""
+    from datamigration_operator.migration.sink.deferred_references import write_resolving as write
+
+    return write(sink, plan, objects, keys, deferred)

@@ -23,6 +23,7 @@ from datamigration_operator.api.status import (
     ValidationReport,
 )
 from datamigration_operator.migration.mapping import CollectionPlan
+from datamigration_operator.migration.mapping.reference_order import deferred_references
 from datamigration_operator.migration.not_retryable import NotRetryableError
 from datamigration_operator.migration.runs.backup import BackupSettings, keep_backup
 from datamigration_operator.migration.runs.copy import CopyResult, copy_tables
@@ -154,7 +155,11 @@ def copy_run(
             stale = [t for t in [checkpoint.table, *checkpoint.tables_done] if t and t not in known]
             if stale:
                 checkpoint = None  # a checkpoint of another mapping: start over (upserts)
-        total = sum(source.count(p.table) for p in plans)
+        # a table with deferred references is read twice (copy_tables' second pass)
+        twice = deferred_references(plans)
+        total = sum(
+            source.count(p.table) * (2 if p.table.casefold() in twice else 1) for p in plans
+        )
         finished = checkpoint.tables_done if checkpoint else []
         done = sum(source.count(p.table) for p in plans if p.table in finished)
         tracker = ProgressTracker(
