@@ -575,8 +575,9 @@ class Differ:
             uuids = [c.uuid for c in differing]
             held[ref.name] = self.reader.holding_references(plan, ref.name, uuids)
             several[ref.name] = self.reader.holding_references(plan, ref.name, uuids, more_than=1)
-            named = [t for c in differing for t in c.wanted.references.get(ref.name, ())]
-            existing |= self.reader.existing(ref.target_collection, named)
+            # many rows name one target (books -> author): ask for each once
+            named = {t for c in differing for t in c.wanted.references.get(ref.name, ())}
+            existing |= self.reader.existing(ref.target_collection, list(named))
         for check in checks:
             stored = StoredReferences(
                 {n for n, ids in held.items() if check.uuid in ids},
