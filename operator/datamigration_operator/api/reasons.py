@@ -54,6 +54,11 @@ DUAL_WRITE_REQUIRED: Final = "DualWriteRequired"
 VALIDATION_REQUIRED: Final = "ValidationRequired"
 VALIDATION_STALE: Final = "ValidationStale"
 OUTBOX_NOT_DRAINED: Final = "OutboxNotDrained"
+# A Weaviate read kind measured by the validate Job's probe is slower (p99) or fails more
+# often than spec.validation.maxReadP99 / maxReadErrorRate allow.
+READ_PERFORMANCE_BELOW_TARGET: Final = "ReadPerformanceBelowTarget"
+# A read-performance threshold is set but the validation carries no figures to check it on.
+READ_PERFORMANCE_NOT_MEASURED: Final = "ReadPerformanceNotMeasured"
 CONFIGMAP_NOT_FOUND: Final = "ConfigMapNotFound"
 CONFIGMAP_OWNED_BY_OTHER: Final = "ConfigMapOwnedByOther"
 CONFIGMAP_UNKNOWN_MODE: Final = "ConfigMapUnknownMode"

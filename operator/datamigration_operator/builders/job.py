@@ -138,6 +138,11 @@ def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfi
         max_mismatches=spec.validation.max_mismatches,
         recheck_delay=spec.validation.recheck_delay,
         drain_timeout=spec.validation.drain_timeout,
+        read_probe=(
+            spec.validation.read_probe
+            if kind == "validate" and spec.validation.read_probe.enabled
+            else None
+        ),
     )
 
 

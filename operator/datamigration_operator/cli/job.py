@@ -47,6 +47,7 @@ from datamigration_operator.migration.runs.exit_codes import (
     classify,
     failure_message,
 )
+from datamigration_operator.migration.runs.read_probe import ProbeSettings
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import EXIT_OK, RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import (
@@ -132,7 +133,15 @@ def settings_of(config: JobConfig) -> RunSettings:
         max_mismatches=config.max_mismatches,
         recheck_delay=parse_duration(config.recheck_delay).total_seconds(),
         drain_timeout=parse_duration(config.drain_timeout).total_seconds(),
+        read_probe=_probe_settings(config),
     )
+
+
+def _probe_settings(config: JobConfig) -> ProbeSettings | None:
+    probe = config.read_probe
+    if config.kind != "validate" or probe is None or not probe.enabled:
+        return None
+    return ProbeSettings(requests=probe.requests, concurrency=probe.concurrency)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Where switch is refused: `gate` below. It needs a passing validation from the validate Job the
 operator created, finished inside the current dual-write epoch, with the app's outbox drained,
-and younger than spec.validation.maxAge. Once reads switched, the gate is not asked again.
-Complete (ReadsSwitched=True) when every pod runs weaviate_primary."""
+and younger than spec.validation.maxAge, and its read-performance figures must meet
+spec.validation.maxReadP99 / maxReadErrorRate when those are set. Once reads switched, the
+gate is not asked again. Complete (ReadsSwitched=True) when every pod runs weaviate_primary."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datamigration_operator.reconcile.draft import Draft
 from datamigration_operator.reconcile.phases.base import GateClosed, GateInputs
 from datamigration_operator.reconcile.phases.forward import ForwardPhase
 from datamigration_operator.reconcile.phases.validate import record_verdict
+from datamigration_operator.reconcile.read_performance import read_shortfall
 from datamigration_operator.reconcile.validation import validation_verdict
 
 
@@ -55,6 +57,9 @@ class Switch(ForwardPhase):
                 f"{report.finished_at.isoformat()}, older than maxAge {inputs.policy.max_age}; "
                 "run validate again",
             )
+        shortfall = read_shortfall(report.read_performance, inputs.policy)
+        if shortfall is not None:
+            return GateClosed(shortfall.reason, shortfall.message)
         return None
 
     def proceed(self, draft: Draft) -> None:
