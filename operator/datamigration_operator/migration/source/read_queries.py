@@ -78,7 +78,8 @@ class SqliteReads:
             total = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
             if total == 0 or count <= 0:
                 return []
-            wanted = sorted({i * total // count for i in range(min(count, total))})
+            taken = min(count, total)
+            wanted = [i * total // taken for i in range(taken)]  # distinct: total >= taken
             cursor = db.execute(f"SELECT {keys} FROM {table} ORDER BY {keys}")
             for position, key in enumerate(cursor):
                 if position == wanted[len(picked)]:
