@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from datamigration_operator.api.phases import PHASES
 from datamigration_operator.api.reasons import ROLLED_BACK
+from datamigration_operator.api.status import ReadPerformance
+from datamigration_operator.cli.read_figures import read_figure_lines
 
 console = Console()
 NamespaceOption = Annotated[
@@ -112,6 +115,7 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                 f"mismatched {validation.get('mismatched', 0)}",
             )
         )
+        rows += [("  reads", line) for line in _read_lines(validation.get("readPerformance"))]
     for condition in status.get("conditions") or []:
         rows.append(
             (
@@ -456,3 +460,13 @@ def rollback(
 ) -> None:
     """Roll back at once: the app returns to sqlite_only, running Jobs are deleted."""
     asyncio.run(_advance(name, namespace, "rollback", kubeconfig, wait))
+
+
+def _read_lines(figures: object) -> list[str]:
+    """The read probe's figures; none when absent or not in the shape this dmctl knows."""
+    if not figures:
+        return []
+    try:
+        return read_figure_lines(ReadPerformance.model_validate(figures))
+    except ValidationError:
+        return ["(readPerformance present, in a shape this dmctl does not know)"]
