@@ -241,7 +241,8 @@ class ReadProbeSpec(SpecModel):
     """Run the probe; its figures go to status.validation.readPerformance."""
     requests: int = Field(default=200, ge=10, le=10_000)
     """Requests per read kind, store and run (sequential, concurrent); keys are sampled
-    evenly over the key order of the data."""
+    evenly over the key order of the data. A run starts no request after 5 s, so a slow
+    store bounds the probe's time (the kind's note then says how many were made)."""
     concurrency: int = Field(default=4, ge=1, le=64)
     """Requests in flight at once in the concurrent run."""
 

@@ -160,7 +160,7 @@ class ReadPerformance(StatusModel):
     """The validate Job's read-performance probe (spec.validation.readProbe)."""
 
     requests: int = Field(ge=0)
-    """Requests per kind, store and run."""
+    """Requests asked per kind, store and run (each run's figures say how many were made)."""
     concurrency: int = Field(ge=1)
     """Requests in flight in the concurrent runs."""
     seconds: float = Field(ge=0)

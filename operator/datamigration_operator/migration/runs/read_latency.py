@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Final
 
 from datamigration_operator.api.status import ReadLatency
 
@@ -21,14 +22,21 @@ class Timings:
     seconds: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
+    not_started: int = 0
+    """Reads the run's deadline came before (neither made nor counted)."""
 
     @property
     def requests(self) -> int:
         return len(self.seconds) + self.errors
 
 
-def _timed(read: Read) -> float | BaseException:
+_NOT_STARTED: Final = object()
+
+
+def _timed(read: Read, deadline: float = math.inf) -> float | BaseException | object:
     started = time.perf_counter()
+    if started > deadline:
+        return _NOT_STARTED
     try:
         read()
     except Exception as error:  # counted as a failed read (and shown), not raised
@@ -36,24 +44,30 @@ def _timed(read: Read) -> float | BaseException:
     return time.perf_counter() - started
 
 
-def time_reads(reads: Sequence[Read], concurrency: int = 1) -> Timings:
+def time_reads(reads: Sequence[Read], concurrency: int = 1, budget: float = math.inf) -> Timings:
     """Each read timed on its own; with `concurrency` > 1 that many are in flight at once.
-    The first read runs once more beforehand, untimed: a warm-up (channels, caches)."""
+    The first read runs once more beforehand, untimed: a warm-up (channels, caches). Reads
+    not started within `budget` seconds are not made: a slow store bounds the run's time,
+    not its figures."""
     timings = Timings()
     if not reads:
         return timings
     _timed(reads[0])
+    deadline = time.perf_counter() + budget
     if concurrency <= 1:
-        outcomes = [_timed(read) for read in reads]
+        outcomes = [_timed(read, deadline) for read in reads]
     else:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="read-probe") as pool:
-            outcomes = list(pool.map(_timed, reads))
+            outcomes = list(pool.map(lambda read: _timed(read, deadline), reads))
     for outcome in outcomes:
-        if isinstance(outcome, BaseException):
+        if outcome is _NOT_STARTED:
+            timings.not_started += 1
+        elif isinstance(outcome, BaseException):
             timings.errors += 1
             if timings.first_error is None:
                 timings.first_error = f"{type(outcome).__name__}: {outcome}"
         else:
+            assert isinstance(outcome, float)
             timings.seconds.append(outcome)
     return timings
 

@@ -10,7 +10,8 @@ one at a time and then `concurrency` at once. Reads only: nothing is written to 
 
 SQLite has no vector index, so a near-vector search there is a scan of every stored vector in
 Python (what the sample app does); those scans are bounded by VECTOR_SCAN_BUDGET floats per
-run, so a large table gets fewer SQLite requests (or none), which the kind's note says.
+run, so a large table gets fewer SQLite requests (or none), which the kind's note says; and
+no run starts a read after `run_seconds`, so a slow store bounds the probe's time.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from datamigration_operator.migration.runs.read_latency import Read, Timings, su
 from datamigration_operator.migration.sink.weaviate_reads import WeaviateReads
 from datamigration_operator.migration.source.read_queries import Row, SqliteReads
 
-# Floats one run of SQLite near-vector scans may read (about a second of Python arithmetic).
-VECTOR_SCAN_BUDGET: Final = 20_000_000
+# Stored vectors one run of SQLite near-vector scans may read (decoded and compared in Python
+# at about 5 us each: about a second).
+VECTOR_SCAN_BUDGET: Final = 200_000
 # Words of at least three letters: a BM25 term and a LIKE pattern that mean the same thing.
 _WORD = re.compile(r"[^\W\d_]{3,}")
 MAX_NOTE: Final = 256
@@ -52,6 +54,9 @@ class ProbeSettings:
     """Results per BM25 and near-vector read (the read router's default)."""
     reference_limit: int = 100
     """Rows per by-reference read (a page of a conversation's messages)."""
+    run_seconds: float = 5.0
+    """Each run (kind, store, sequential or concurrent) starts no read after this long, so a
+    slow store bounds the probe's time; the kind's note says how many reads were made."""
 
 
 @dataclass
@@ -89,7 +94,7 @@ def probe_reads(
             plan.table: _sample(sqlite, plan, namespace, settings.requests) for plan in plans
         }
         workloads = _workloads(WeaviateReads(client), sqlite, plans, samples, settings)
-        kinds = [_measure(reads, settings.concurrency) for reads in workloads if reads.weaviate]
+        kinds = [_measure(reads, settings) for reads in workloads if reads.weaviate]
     finally:
         sqlite.close()
     return ReadPerformance(
@@ -153,7 +158,7 @@ def _workloads(
         if plan.vector_column is not None:
             vectors = [s for s in rows if s.obj.vector is not None]
             if vectors:
-                cost = sqlite.vector_count(plan) * (len(vectors[0].obj.vector or b"") // 4)
+                cost = sqlite.vector_count(plan)
                 vector_reads.append(
                     [(*_near(weaviate, sqlite, plan, s, settings), cost) for s in vectors]
                 )
@@ -256,13 +261,16 @@ def _round_robin(per_table: Sequence[Sequence[T]], count: int) -> list[T]:
     return taken[:count]
 
 
-def _measure(reads: KindReads, concurrency: int) -> ReadKindPerformance:
+def _measure(reads: KindReads, settings: ProbeSettings) -> ReadKindPerformance:
     notes = list(reads.notes)
     runs: list[ReadComparison] = []
-    for in_flight in (1, concurrency):
-        on_weaviate = time_reads(reads.weaviate, in_flight)
-        on_sqlite = time_reads(reads.sqlite, in_flight) if reads.sqlite else None
-        notes += _errors("Weaviate", on_weaviate) + _errors("SQLite", on_sqlite)
+    for in_flight, run in ((1, "sequential"), (settings.concurrency, "concurrent")):
+        on_weaviate = time_reads(reads.weaviate, in_flight, settings.run_seconds)
+        on_sqlite = (
+            time_reads(reads.sqlite, in_flight, settings.run_seconds) if reads.sqlite else None
+        )
+        for store, timings in (("Weaviate", on_weaviate), ("SQLite", on_sqlite)):
+            notes += _run_notes(store, run, timings, settings.run_seconds)
         runs.append(
             ReadComparison(
                 weaviate=summarise(on_weaviate),
@@ -280,7 +288,15 @@ def _measure(reads: KindReads, concurrency: int) -> ReadKindPerformance:
     )
 
 
-def _errors(store: str, timings: Timings | None) -> list[str]:
-    if timings is None or timings.first_error is None:
+def _run_notes(store: str, run: str, timings: Timings | None, seconds: float) -> list[str]:
+    if timings is None:
         return []
-    return [f"{store} errors, first: {timings.first_error[:120]}"]
+    notes = []
+    if timings.not_started:
+        made = timings.requests
+        notes.append(
+            f"{store} {run}: {made} of {made + timings.not_started} reads in {seconds:g} s"
+        )
+    if timings.first_error is not None:
+        notes.append(f"{store} errors, first: {timings.first_error[:120]}")
+    return notes

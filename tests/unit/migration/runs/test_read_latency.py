@@ -66,3 +66,17 @@ def test_concurrent_reads_are_in_flight_together() -> None:
     timings = time_reads([read] * 4, concurrency=4)
     assert (timings.requests, timings.errors) == (4, 0)
     assert time_reads([], concurrency=4).requests == 0
+
+
+def test_reads_past_the_runs_budget_are_not_made() -> None:
+    made: list[int] = []
+
+    def read() -> object:
+        made.append(1)
+        return None
+
+    timings = time_reads([read] * 5, budget=0.0)
+    assert (timings.requests, timings.not_started, len(made)) == (0, 5, 1)  # the warm-up only
+    assert summarise(timings).requests == 0
+    within = time_reads([read] * 5, concurrency=2, budget=60.0)
+    assert (within.requests, within.not_started) == (5, 0)
