@@ -47,6 +47,12 @@ VALIDATION_NOT_FROM_ITS_JOB: Final = "ValidationNotFromItsJob"
 OUTBOX_NOT_DRAINING: Final = "OutboxNotDraining"
 # The validate Job waits for the app's outbox to drain (status.outbox says how far behind).
 OUTBOX_BEHIND: Final = "OutboxBehind"
+# switch refused on what the validation measured (needs a fix or a new validation, as
+# ValidationMismatch): a Weaviate read kind measured by the validate Job's probe is slower (p99)
+# or fails more often than spec.validation.maxReadP99 / maxReadErrorRate allow ...
+READ_PERFORMANCE_BELOW_TARGET: Final = "ReadPerformanceBelowTarget"
+# ... or a threshold is set but the validation carries no figures to check it on.
+READ_PERFORMANCE_NOT_MEASURED: Final = "ReadPerformanceNotMeasured"
 
 # Reasons a phase is Blocked: gates, then inputs the operator cannot act on.
 MIGRATION_REQUIRED: Final = "MigrationRequired"
@@ -54,11 +60,6 @@ DUAL_WRITE_REQUIRED: Final = "DualWriteRequired"
 VALIDATION_REQUIRED: Final = "ValidationRequired"
 VALIDATION_STALE: Final = "ValidationStale"
 OUTBOX_NOT_DRAINED: Final = "OutboxNotDrained"
-# A Weaviate read kind measured by the validate Job's probe is slower (p99) or fails more
-# often than spec.validation.maxReadP99 / maxReadErrorRate allow.
-READ_PERFORMANCE_BELOW_TARGET: Final = "ReadPerformanceBelowTarget"
-# A read-performance threshold is set but the validation carries no figures to check it on.
-READ_PERFORMANCE_NOT_MEASURED: Final = "ReadPerformanceNotMeasured"
 CONFIGMAP_NOT_FOUND: Final = "ConfigMapNotFound"
 CONFIGMAP_OWNED_BY_OTHER: Final = "ConfigMapOwnedByOther"
 CONFIGMAP_UNKNOWN_MODE: Final = "ConfigMapUnknownMode"
