@@ -167,6 +167,8 @@ class ReadPerformance(StatusModel):
     """How long the probe took."""
     kinds: list[ReadKindPerformance] = Field(default_factory=list, max_length=len(READ_KINDS))
     """Each read kind the migrated tables support."""
+    error: str | None = Field(default=None, max_length=256)
+    """Why the probe measured nothing (SQLite could not be read); unset when it ran."""
 
 
 class ValidationReport(StatusModel):

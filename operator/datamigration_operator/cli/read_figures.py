@@ -7,7 +7,7 @@ from datamigration_operator.api.status import ReadLatency, ReadPerformance
 
 
 def read_figure_lines(figures: ReadPerformance) -> list[str]:
-    lines = []
+    lines = [] if figures.error is None else [figures.error]
     for kind in figures.kinds:
         for run, comparison in (
             ("sequential", kind.sequential),

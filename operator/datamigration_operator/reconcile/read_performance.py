@@ -30,11 +30,12 @@ def read_shortfall(
     if max_p99 is None and max_rate is None:
         return None
     if performance is None or not performance.kinds:
+        why = f" ({performance.error})" if performance is not None and performance.error else ""
         return ReadShortfall(
             reasons.READ_PERFORMANCE_NOT_MEASURED,
             "switch refused: spec.validation sets maxReadP99 or maxReadErrorRate, but the last "
-            "validation has no read-performance figures; set spec.validation.readProbe.enabled "
-            "(the default) and run validate again",
+            f"validation has no read-performance figures{why}; set "
+            "spec.validation.readProbe.enabled (the default) and run validate again",
         )
     limit_ms = None if max_p99 is None else parse_duration(max_p99).total_seconds() * 1000
     problems: list[str] = []

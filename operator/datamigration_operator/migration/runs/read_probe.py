@@ -17,6 +17,7 @@ no run starts a read after `run_seconds`, so a slow store bounds the probe's tim
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from datamigration_operator.migration.mapping.values import InvalidText, vector_
 from datamigration_operator.migration.runs.read_latency import Read, Timings, summarise, time_reads
 from datamigration_operator.migration.sink.weaviate_reads import WeaviateReads
 from datamigration_operator.migration.source.read_queries import Row, SqliteReads
+from datamigration_operator.migration.source.snapshot import SourceError
 
 # Stored vectors one run of SQLite near-vector scans may read (decoded and compared in Python
 # at about 5 us each: about a second).
@@ -86,22 +88,30 @@ def probe_reads(
     namespace: str,
     settings: ProbeSettings,
 ) -> ReadPerformance:
-    """Times the reads; `sqlite_path` is the Job's snapshot (`snapshot`) or the live file."""
+    """Times the reads; `sqlite_path` is the Job's snapshot (`snapshot`) or the live file.
+    A SQLite file the probe cannot read is reported in the figures (`error`), not raised: the
+    validation's verdict stands without them (a read-performance gate then stays closed)."""
     started = time.perf_counter()
-    sqlite = SqliteReads(sqlite_path, snapshot=snapshot, connections=settings.concurrency)
+    kinds: list[ReadKindPerformance] = []
+    error = None
     try:
-        samples = {
-            plan.table: _sample(sqlite, plan, namespace, settings.requests) for plan in plans
-        }
-        workloads = _workloads(WeaviateReads(client), sqlite, plans, samples, settings)
-        kinds = [_measure(reads, settings) for reads in workloads if reads.weaviate]
-    finally:
-        sqlite.close()
+        sqlite = SqliteReads(sqlite_path, snapshot=snapshot, connections=settings.concurrency)
+        try:
+            samples = {
+                plan.table: _sample(sqlite, plan, namespace, settings.requests) for plan in plans
+            }
+            workloads = _workloads(WeaviateReads(client), sqlite, plans, samples, settings)
+            kinds = [_measure(reads, settings) for reads in workloads if reads.weaviate]
+        finally:
+            sqlite.close()
+    except (sqlite3.Error, SourceError, OSError) as failure:
+        error = f"the probe could not read SQLite: {failure}"[:MAX_NOTE]
     return ReadPerformance(
         requests=settings.requests,
         concurrency=settings.concurrency,
         seconds=round(time.perf_counter() - started, 3),
         kinds=kinds,
+        error=error,
     )
 
 

@@ -124,3 +124,13 @@ def test_thresholds_are_checked_at_admission() -> None:
         ValidationSpec.model_validate({"maxReadErrorRate": 1.5})
     assert ValidationSpec.model_validate({"maxReadErrorRate": 0}).max_read_error_rate == 0
     assert ValidationSpec().read_probe == ReadProbeSpec(enabled=True, requests=200, concurrency=4)
+
+
+def test_not_measured_says_why_the_probe_measured_nothing() -> None:
+    failed = ReadPerformance(
+        requests=200, concurrency=4, seconds=0.0, error="the probe could not read SQLite: gone"
+    )
+    report = finished(5).model_copy(update={"read_performance": failed})
+    reason, message = gate(report, ValidationSpec(max_read_error_rate=0.0))
+    assert reason == "ReadPerformanceNotMeasured"
+    assert "(the probe could not read SQLite: gone)" in message
