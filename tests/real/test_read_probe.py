@@ -61,7 +61,10 @@ def test_the_read_probe_measures_both_stores_against_the_real_weaviate(
         for comparison in (kind.sequential, kind.concurrent):
             for side in (comparison.weaviate, comparison.sqlite):
                 assert side is not None, kind
-                assert (side.requests, side.errors, side.error_rate) == (100, 0, 0.0), kind
+                assert (side.errors, side.error_rate) == (0, 0.0), kind
+                assert 0 < side.requests <= 100, kind
+                if side.requests < 100:  # the run's 5 s ran out first: the note says so
+                    assert f"{side.requests} of 100 reads in 5 s" in (kind.note or ""), kind
                 assert side.p50_ms is not None, kind
                 assert side.p99_ms is not None, kind
                 assert side.mean_ms is not None, kind
