@@ -69,7 +69,10 @@ def test_validation_reports_read_figures_of_both_stores_and_writes_nothing(
         for run_figures in (kind.sequential, kind.concurrent):
             for side in (run_figures.weaviate, run_figures.sqlite):
                 assert side is not None, kind
-                assert (side.requests, side.errors) == (30, 0), kind
+                assert side.errors == 0, kind
+                assert 0 < side.requests <= 30, kind
+                if side.requests < 30:  # the run's 5 s ran out first: the note says so
+                    assert f"{side.requests} of 30 reads in 5 s" in (kind.note or ""), kind
                 assert side.p50_ms is not None, kind
                 assert side.p99_ms is not None, kind
                 assert side.mean_ms is not None, kind
