@@ -16,13 +16,16 @@ from typing import Any, Protocol
 from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     OutboxStatus,
     Progress,
     ValidationReport,
 )
 from datamigration_operator.migration.mapping import CollectionPlan
+from datamigration_operator.migration.mapping.reference_order import deferred_references
 from datamigration_operator.migration.not_retryable import NotRetryableError
+from datamigration_operator.migration.runs.backup import BackupSettings, keep_backup
 from datamigration_operator.migration.runs.copy import CopyResult, copy_tables
 from datamigration_operator.migration.runs.diff import Differ, DiffResult, Scratch, run_diff
 from datamigration_operator.migration.runs.progress import ProgressTracker
@@ -94,6 +97,8 @@ class RunSettings:
     """How long validation waits for the app's outbox to drain (see validation_rounds)."""
     read_probe: ProbeSettings | None = None
     """Validation then times the app's reads on both stores (runs/read_probe.py)."""
+    backup: BackupSettings | None = None
+    """Where the copy keeps its snapshot as a backup before it writes (see backup.py)."""
 
 
 def _check_source(settings: RunSettings) -> None:
@@ -129,13 +134,23 @@ class LiveReads:
 
 
 def copy_run(
-    settings: RunSettings, client: Any, reporter: RunReporter
+    settings: RunSettings,
+    client: Any,
+    reporter: RunReporter,
+    *,
+    on_backup: Callable[[BackupStatus], None] | None = None,
 ) -> tuple[CopyResult, str | None]:
-    """The copy; returns the result and the report ConfigMap/file (when objects failed)."""
+    """The copy; returns the result and the report ConfigMap/file (when objects failed).
+    With settings.backup, the snapshot is kept as a backup (told to `on_backup`) first."""
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
         plans = source_plans(source, settings.collections)
+        if settings.backup is not None:
+            tables = [plan.table for plan in plans]
+            kept = keep_backup(source, tables, settings.backup, scratch_dir=settings.scratch_dir)
+            if on_backup is not None:
+                on_backup(kept)
         ensure_collections(client, plans, owner=settings.namespace)
         checkpoint = reporter.load_checkpoint()
         if checkpoint is not None:
@@ -143,7 +158,11 @@ def copy_run(
             stale = [t for t in [checkpoint.table, *checkpoint.tables_done] if t and t not in known]
             if stale:
                 checkpoint = None  # a checkpoint of another mapping: start over (upserts)
-        total = sum(source.count(p.table) for p in plans)
+        # a table with deferred references is read twice (copy_tables' second pass)
+        twice = deferred_references(plans)
+        total = sum(
+            source.count(p.table) * (2 if p.table.casefold() in twice else 1) for p in plans
+        )
         finished = checkpoint.tables_done if checkpoint else []
         done = sum(source.count(p.table) for p in plans if p.table in finished)
         tracker = ProgressTracker(
