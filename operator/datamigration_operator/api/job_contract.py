@@ -6,7 +6,7 @@ from typing import Final
 
 from datamigration_operator.api.model_base import SpecModel
 from datamigration_operator.api.phases import JobKind, Phase
-from datamigration_operator.api.spec import CollectionMapping, Endpoint
+from datamigration_operator.api.spec import CollectionMapping, Endpoint, ReadProbeSpec
 
 # The Job's configuration arrives as JSON (JobConfig) in this environment variable.
 CONFIG_ENV: Final = "DATAMIGRATION_JOB_CONFIG"
@@ -110,6 +110,8 @@ class JobConfig(SpecModel):
     max_mismatches: int
     recheck_delay: str
     drain_timeout: str = "2m"
+    read_probe: ReadProbeSpec | None = None
+    """validate: the read-performance probe to run after the diff; unset: none."""
     analysis: AnalysisWindow | None = None
     """Only for an analyze Job."""
     backup: JobBackup | None = None

@@ -56,6 +56,12 @@ VALIDATION_NOT_FROM_ITS_JOB: Final = "ValidationNotFromItsJob"
 OUTBOX_NOT_DRAINING: Final = "OutboxNotDraining"
 # The validate Job waits for the app's outbox to drain (status.outbox says how far behind).
 OUTBOX_BEHIND: Final = "OutboxBehind"
+# switch refused on what the validation measured (needs a fix or a new validation, as
+# ValidationMismatch): a Weaviate read kind measured by the validate Job's probe is slower (p99)
+# or fails more often than spec.validation.maxReadP99 / maxReadErrorRate allow ...
+READ_PERFORMANCE_BELOW_TARGET: Final = "ReadPerformanceBelowTarget"
+# ... or a threshold is set but the validation carries no figures to check it on.
+READ_PERFORMANCE_NOT_MEASURED: Final = "ReadPerformanceNotMeasured"
 
 # RollbackReady (reconcile.rollback_readiness): True, Unknown (a part the operator cannot
 # observe), or False with the first part that fails; switch is Blocked with the False reason.

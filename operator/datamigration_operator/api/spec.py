@@ -254,6 +254,23 @@ class JobTemplateSpec(SpecModel):
     """How long finished Jobs are kept."""
 
 
+class ReadProbeSpec(SpecModel):
+    """The read-performance probe the validate Job runs after its diff. It only reads: the
+    app's declared reads (by id, by reference, BM25, near-vector) on Weaviate and the same
+    queries on the Job's SQLite snapshot, each kind sequentially and then with `concurrency`
+    requests in flight. On by default: it takes seconds and tells, before reads move, whether
+    Weaviate answers as fast as SQLite did."""
+
+    enabled: bool = True
+    """Run the probe; its figures go to status.validation.readPerformance."""
+    requests: int = Field(default=200, ge=10, le=10_000)
+    """Requests per read kind, store and run (sequential, concurrent); keys are sampled
+    evenly over the key order of the data. A run starts no request after 5 s, so a slow
+    store bounds the probe's time (the kind's note then says how many were made)."""
+    concurrency: int = Field(default=4, ge=1, le=64)
+    """Requests in flight at once in the concurrent run."""
+
+
 class ValidationSpec(SpecModel):
     """What counts as a passing, fresh validation."""
 
@@ -269,6 +286,16 @@ class ValidationSpec(SpecModel):
     drain_timeout: Duration = "2m"
     """How long the validate Job waits for the app's outbox to drain (before it starts, and
     for writes in flight at a difference); then it ends with reason OutboxNotDraining."""
+    read_probe: ReadProbeSpec = Field(
+        default_factory=ReadProbeSpec, json_schema_extra={"default": {}}
+    )
+    """Read-performance probe of the validate Job."""
+    max_read_p99: Duration | None = None
+    """switch is Blocked (ReadPerformanceBelowTarget) while the Weaviate p99 of any read kind,
+    sequential or concurrent, is above this (e.g. 100ms). Unset: no latency gate."""
+    max_read_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """switch is Blocked (ReadPerformanceBelowTarget) while the share of failed Weaviate reads
+    of any kind is above this (0.01 = 1%). Unset: no error-rate gate."""
 
 
 class RollbackSpec(SpecModel):

@@ -115,6 +115,65 @@ class ValidationSample(StatusModel):
     """What differs (field names, never values of secrets)."""
 
 
+ReadKind = Literal["byId", "byReference", "bm25", "nearVector"]
+READ_KINDS: Final[tuple[ReadKind, ...]] = ("byId", "byReference", "bm25", "nearVector")
+
+
+class ReadLatency(StatusModel):
+    """Latency of one read kind on one store in one run; the latencies are unset when every
+    request failed."""
+
+    requests: int = Field(ge=0)
+    """Requests made."""
+    errors: int = Field(default=0, ge=0)
+    """Requests that failed."""
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    """errors / requests."""
+    p50_ms: float | None = Field(default=None, ge=0)
+    """Median latency in milliseconds."""
+    p99_ms: float | None = Field(default=None, ge=0)
+    """99th-percentile latency in milliseconds."""
+    mean_ms: float | None = Field(default=None, ge=0)
+    """Mean latency in milliseconds."""
+
+
+class ReadComparison(StatusModel):
+    """One read kind on both stores in one run."""
+
+    weaviate: ReadLatency
+    """The app's declared read against Weaviate."""
+    sqlite: ReadLatency | None = None
+    """The equivalent query on the validate Job's SQLite snapshot; unset when skipped (note)."""
+
+
+class ReadKindPerformance(StatusModel):
+    """One read kind: requests one after another, then `concurrency` at once."""
+
+    kind: ReadKind
+    """byId, byReference, bm25 or nearVector."""
+    sequential: ReadComparison
+    """One request at a time."""
+    concurrent: ReadComparison
+    """readProbe.concurrency requests in flight."""
+    note: str | None = Field(default=None, max_length=256)
+    """How the SQLite side was measured, or why it was skipped."""
+
+
+class ReadPerformance(StatusModel):
+    """The validate Job's read-performance probe (spec.validation.readProbe)."""
+
+    requests: int = Field(ge=0)
+    """Requests asked per kind, store and run (each run's figures say how many were made)."""
+    concurrency: int = Field(ge=1)
+    """Requests in flight in the concurrent runs."""
+    seconds: float = Field(ge=0)
+    """How long the probe took."""
+    kinds: list[ReadKindPerformance] = Field(default_factory=list, max_length=len(READ_KINDS))
+    """Each read kind the migrated tables support."""
+    error: str | None = Field(default=None, max_length=256)
+    """Why the probe measured nothing (SQLite could not be read); unset when it ran."""
+
+
 class ValidationReport(StatusModel):
     """Result of the latest validate Job."""
 
@@ -156,6 +215,9 @@ class ValidationReport(StatusModel):
     outbox_drained: bool | None = None
     """The drain had passed outboxMark before the verdict: every write committed before the
     snapshot was in Weaviate. switch needs it."""
+    read_performance: ReadPerformance | None = None
+    """Latency and error rate of the app's reads on Weaviate and on SQLite (the read probe);
+    unset when the probe is disabled or the validation did not conclude."""
 
     @property
     def differences(self) -> int:

@@ -148,6 +148,11 @@ def job_config(
         max_mismatches=spec.validation.max_mismatches,
         recheck_delay=spec.validation.recheck_delay,
         drain_timeout=spec.validation.drain_timeout,
+        read_probe=(
+            spec.validation.read_probe
+            if kind == "validate" and spec.validation.read_probe.enabled
+            else None
+        ),
         analysis=analysis,
         backup=job_backup(backup_location(dm, kind)),
     )

@@ -50,6 +50,7 @@ from datamigration_operator.migration.runs.exit_codes import (
     failure_message,
 )
 from datamigration_operator.migration.runs.read_analysis_run import analysis_run
+from datamigration_operator.migration.runs.read_probe import ProbeSettings
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import EXIT_OK, RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import (
@@ -146,6 +147,7 @@ def settings_of(config: JobConfig) -> RunSettings:
         max_mismatches=config.max_mismatches,
         recheck_delay=parse_duration(config.recheck_delay).total_seconds(),
         drain_timeout=parse_duration(config.drain_timeout).total_seconds(),
+        read_probe=_probe_settings(config),
         backup=backup_settings(config),
     )
 
@@ -162,6 +164,13 @@ def backup_settings(config: JobConfig) -> BackupSettings | None:
         owner=f"{ref.namespace}/{ref.name}",
         job=config.job_name,
     )
+
+
+def _probe_settings(config: JobConfig) -> ProbeSettings | None:
+    probe = config.read_probe
+    if config.kind != "validate" or probe is None or not probe.enabled:
+        return None
+    return ProbeSettings(requests=probe.requests, concurrency=probe.concurrency)
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,13 @@ from datamigration_operator.cli.exit_status import (
 )
 from datamigration_operator.cli.input_errors import one_line_each
 from datamigration_operator.cli.progress_bar import RowsBar
+from datamigration_operator.cli.read_figures import read_figure_lines
 from datamigration_operator.migration.mapping import MappingError
 from datamigration_operator.migration.mapping.naming import collection_name
 from datamigration_operator.migration.not_retryable import InvalidMappingError
 from datamigration_operator.migration.runs.checkpoint import CheckpointFile
 from datamigration_operator.migration.runs.exit_codes import classify
+from datamigration_operator.migration.runs.read_probe import ProbeSettings
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.ownership import (
@@ -221,6 +223,7 @@ class LocalReporter:
         self.quiet = quiet
         self.bar = bar
         self.report_path: Path | None = None
+        self.validation: ValidationReport | None = None
 
     def load_checkpoint(self) -> Checkpoint | None:
         return self.file.load() if self.file else None
@@ -240,7 +243,7 @@ class LocalReporter:
             )
 
     def publish_validation(self, report: ValidationReport) -> None:
-        del report  # printed once at the end
+        self.validation = report  # printed once at the end
 
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         if not self.quiet and outbox.waiting:
@@ -263,6 +266,7 @@ def _settings(
     scratch: Path,
     max_mismatches: int = 0,
     recheck_delay: float = 0.0,
+    read_probe: ProbeSettings | None = None,
 ) -> RunSettings:
     return RunSettings(
         sqlite_path=sqlite,
@@ -273,6 +277,7 @@ def _settings(
         sink=sink,
         max_mismatches=max_mismatches,
         recheck_delay=recheck_delay,
+        read_probe=read_probe,
     )
 
 
@@ -294,8 +299,8 @@ def _execute(kind: str, build: Any, as_json: bool) -> int:
     if as_json:
         print(json.dumps(summary, default=str))
     else:
-        for key, value in summary.items():
-            console.print(f"{key}: {value}")
+        for key, value in summary.items():  # one line each, however narrow the terminal
+            console.print(f"{key}: {value}", soft_wrap=True, markup=False, highlight=False)
     return int(code)
 
 
@@ -396,6 +401,7 @@ def _diff_command(
     snapshot: bool,
     scratch_dir: Path | None,
     as_json: bool,
+    read_probe: ProbeSettings | None = None,
 ) -> None:
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
         collections = parse_mappings(table, mapping)
@@ -413,6 +419,7 @@ def _diff_command(
                 scratch_dir or tmp,
                 max_mismatches,
                 recheck_delay,
+                read_probe,
             )
             result = diff_run(settings, client, reporter, repair=repair)
         finally:
@@ -432,6 +439,13 @@ def _diff_command(
                 for d in result.samples
             ],
         }
+        figures = reporter.validation.read_performance if reporter.validation else None
+        if figures is not None:
+            summary["readPerformance"] = (
+                figures.model_dump(mode="json", by_alias=True, exclude_none=True)
+                if as_json
+                else "".join(f"\n  {line}" for line in read_figure_lines(figures))
+            )
         if result.failed:
             return NON_RETRYABLE_EXIT_CODE, summary
         if result.not_concluded is not None:  # the app's outbox did not drain: try again
@@ -448,6 +462,23 @@ MaxMismatchesOption = Annotated[int, typer.Option("--max-mismatches", min=0)]
 RecheckOption = Annotated[
     float, typer.Option("--recheck-delay", min=0, help="Seconds before differences are re-checked.")
 ]
+ReadProbeOption = Annotated[
+    bool,
+    typer.Option(
+        "--read-probe/--no-read-probe",
+        help="After the diff, time the app's reads (by id, by reference, BM25, near-vector) on "
+        "Weaviate and on SQLite, one at a time and concurrently; reads only.",
+    ),
+]
+ReadRequestsOption = Annotated[
+    int, typer.Option("--read-requests", min=10, max=10_000, help="Reads per kind, store and run.")
+]
+ReadConcurrencyOption = Annotated[
+    int,
+    typer.Option(
+        "--read-concurrency", min=1, max=64, help="Reads in flight in the concurrent run."
+    ),
+]
 
 
 def validate_command(
@@ -463,11 +494,16 @@ def validate_command(
     snapshot: SnapshotOption = True,
     scratch_dir: ScratchOption = None,
     as_json: JsonOption = False,
+    read_probe: ReadProbeOption = True,
+    read_requests: ReadRequestsOption = 200,
+    read_concurrency: ReadConcurrencyOption = 4,
 ) -> None:
-    """Compare every row with its Weaviate object (content hashes); exit 3 on differences."""
+    """Compare every row with its Weaviate object (content hashes); exit 3 on differences.
+    Then time the app's reads on both stores (readPerformance; --no-read-probe skips it)."""
+    probe = ProbeSettings(read_requests, read_concurrency) if read_probe else None
     _diff_command(
         False, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, 500,
-        max_mismatches, recheck_delay, snapshot, scratch_dir, as_json,
+        max_mismatches, recheck_delay, snapshot, scratch_dir, as_json, probe,
     )  # fmt: skip
 
 

@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from datamigration_operator.api.phases import PHASES
 from datamigration_operator.api.reasons import ROLLED_BACK
+from datamigration_operator.api.status import ReadPerformance
 from datamigration_operator.cli.progress_bar import RowsBar
+from datamigration_operator.cli.read_figures import read_figure_lines
 
 console = Console()
 NamespaceOption = Annotated[
@@ -127,6 +130,7 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                 f"mismatched {validation.get('mismatched', 0)}" + _reference_counts(validation),
             )
         )
+        rows += [("  reads", line) for line in _read_lines(validation.get("readPerformance"))]
     outbox = status.get("outbox") or {}
     if outbox.get("observedAt"):
         rows.append(("outbox", _outbox_row(outbox)))
@@ -492,3 +496,13 @@ def _reference_counts(validation: dict[str, Any]) -> str:
     if not dangling and not wrong:
         return ""
     return f", dangling references {dangling}, wrong references {wrong}"
+
+
+def _read_lines(figures: object) -> list[str]:
+    """The read probe's figures; none when absent or not in the shape this dmctl knows."""
+    if not figures:
+        return []
+    try:
+        return read_figure_lines(ReadPerformance.model_validate(figures))
+    except ValidationError:
+        return ["(readPerformance present, in a shape this dmctl does not know)"]

@@ -17,6 +17,7 @@ from rich.table import Table
 from datamigration_sandbox.benchmark import BenchSettings, run_kube_benchmark
 from datamigration_sandbox.cli.bench_dualwrite import dualwrite_benchmark
 from datamigration_sandbox.cli.bench_migration import copy_benchmark, validate_benchmark
+from datamigration_sandbox.cli.bench_reads import reads_benchmark
 from datamigration_sandbox.cli.bench_reconcile import bench_reconcile
 from datamigration_sandbox.cli.sandbox import start_background, stop_process
 
@@ -27,6 +28,7 @@ bench_app.command("reconcile")(bench_reconcile)
 bench_app.command("copy")(copy_benchmark)
 bench_app.command("validate")(validate_benchmark)
 bench_app.command("dualwrite")(dualwrite_benchmark)
+bench_app.command("reads")(reads_benchmark)
 console = Console()
 
 

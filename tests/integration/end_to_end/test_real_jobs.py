@@ -126,6 +126,12 @@ def test_every_phase_with_the_real_jobs(world: dict[str, Any]) -> None:
     assert report["passed"] is True
     assert report["checked"] == sum(rows.values())
     assert (report["missing"], report["extra"], report["mismatched"]) == (0, 0, 0)
+    # the read probe ran in the Job's pod (read-only source mount): every kind, both stores
+    kinds = report["readPerformance"]["kinds"]
+    assert [k["kind"] for k in kinds] == ["byId", "byReference", "bm25", "nearVector"]
+    for run in ("sequential", "concurrent"):
+        assert [k[run]["weaviate"]["errors"] for k in kinds] == [0, 0, 0, 0]
+        assert [k[run]["sqlite"]["errors"] for k in kinds] == [0, 0, 0, 0]
 
     _advance(world, "switch")
     assert _mode(world) == "weaviate_primary"

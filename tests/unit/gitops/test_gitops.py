@@ -121,6 +121,9 @@ def test_blocked_by_a_gate_is_suspended_with_the_operators_message(reason: str) 
         reasons.VALIDATION_MISMATCH,
         reasons.VALIDATION_NOT_FROM_ITS_JOB,
         reasons.OUTBOX_NOT_DRAINING,
+        # switch refused on the validate Job's read-performance figures
+        reasons.READ_PERFORMANCE_BELOW_TARGET,
+        reasons.READ_PERFORMANCE_NOT_MEASURED,
         "SomethingNew",
     ],
 )

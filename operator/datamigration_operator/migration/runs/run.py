@@ -29,6 +29,7 @@ from datamigration_operator.migration.runs.backup import BackupSettings, keep_ba
 from datamigration_operator.migration.runs.copy import CopyResult, copy_tables
 from datamigration_operator.migration.runs.diff import Differ, DiffResult, Scratch, run_diff
 from datamigration_operator.migration.runs.progress import ProgressTracker
+from datamigration_operator.migration.runs.read_probe import ProbeSettings, probe_reads
 from datamigration_operator.migration.runs.report import (
     diff_summary,
     outbox_status,
@@ -94,6 +95,8 @@ class RunSettings:
     recheck_delay: float = 0.0
     drain_timeout: float = 120.0
     """How long validation waits for the app's outbox to drain (see validation_rounds)."""
+    read_probe: ProbeSettings | None = None
+    """Validation then times the app's reads on both stores (runs/read_probe.py)."""
     backup: BackupSettings | None = None
     """Where the copy keeps its snapshot as a backup before it writes (see backup.py)."""
 
@@ -365,6 +368,16 @@ def _diff(
             sink=WeaviateSink(client, settings.sink) if repair else None,
             second_look=None if repair else second_look,
         )
+        performance = None
+        if not repair and settings.read_probe is not None:  # on the diff's snapshot
+            performance = probe_reads(
+                client,
+                plans,
+                source.snapshot_path or settings.sqlite_path,
+                snapshot=source.snapshot_path is not None,
+                namespace=settings.namespace,
+                settings=settings.read_probe,
+            )
     drained: OutboxState | None = None
     if mark is not None:  # every write committed before the snapshot is in Weaviate
         drained = watch.wait_drained(mark, purpose="validation could not confirm the drain")
@@ -391,6 +404,7 @@ def _diff(
                 update={
                     "outbox_mark": mark,
                     "outbox_drained": None if mark is None else drained is not None,
+                    "read_performance": performance,
                 }
             )
         )

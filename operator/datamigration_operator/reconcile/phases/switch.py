@@ -2,8 +2,10 @@
 
 Where switch is refused: `gate` below. It needs a passing validation from the validate Job the
 operator created, finished inside the current dual-write epoch, with the app's outbox drained,
-and younger than spec.validation.maxAge; and RollbackReady not False (the way back is known to
-work: reconcile.rollback_readiness). Once reads switched, the gate is not asked again.
+and younger than spec.validation.maxAge, its read-performance figures meeting
+spec.validation.maxReadP99 / maxReadErrorRate when those are set (reconcile.read_performance);
+and RollbackReady not False (the way back is known to work: reconcile.rollback_readiness).
+Once reads switched, the gate is not asked again.
 Complete (ReadsSwitched=True) when every pod runs weaviate_primary.
 
 With spec.switch.steps the reads move step by step instead (phases/gradual_switch.py): a share
@@ -19,6 +21,7 @@ from datamigration_operator.reconcile.phases import gradual_switch
 from datamigration_operator.reconcile.phases.base import GateClosed, GateInputs
 from datamigration_operator.reconcile.phases.forward import ForwardPhase
 from datamigration_operator.reconcile.phases.validate import record_verdict
+from datamigration_operator.reconcile.read_performance import read_shortfall
 from datamigration_operator.reconcile.validation import validation_verdict
 
 
@@ -63,6 +66,9 @@ class Switch(ForwardPhase):
                 f"{report.finished_at.isoformat()}, older than maxAge {inputs.policy.max_age}; "
                 "run validate again",
             )
+        shortfall = read_shortfall(report.read_performance, inputs.policy)
+        if shortfall is not None:
+            return GateClosed(shortfall.reason, shortfall.message)
         readiness = inputs.rollback
         if readiness is not None and readiness.status == "False":
             return GateClosed(
