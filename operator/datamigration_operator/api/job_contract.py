@@ -6,7 +6,7 @@ from typing import Final
 
 from datamigration_operator.api.model_base import SpecModel
 from datamigration_operator.api.phases import JobKind, Phase
-from datamigration_operator.api.spec import CollectionMapping, Endpoint
+from datamigration_operator.api.spec import CollectionMapping, DiscoverSpec, Endpoint
 
 # The Job's configuration arrives as JSON (JobConfig) in this environment variable.
 CONFIG_ENV: Final = "DATAMIGRATION_JOB_CONFIG"
@@ -78,9 +78,14 @@ class JobConfig(SpecModel):
     source: JobSource
     target: JobTarget
     collections: list[CollectionMapping]
+    discover: DiscoverSpec = DiscoverSpec()
+    """spec.discover: the Job derives the rest of the mapping from its snapshot."""
     batch_size: int
     concurrency: int
     objects_per_second: int
     max_mismatches: int
     recheck_delay: str
     drain_timeout: str = "2m"
+    recreate_rerun: int | None = None
+    """Set on the copy of the rerun spec.recreateOnRerun names: drop and recreate the owned
+    collections first, unless status.recreated shows this rerun's drop done."""

@@ -38,3 +38,12 @@ DEFAULT_CONFIGMAP_KEY: Final = "migration_mode"
 def owner_id(namespace: str, name: str) -> str:
     """How a DataMigration names itself in a ConfigMap's owner annotation."""
     return f"{namespace}/{name}"
+
+
+def fold_sql_name(name: str) -> str:
+    """A SQLite table or column name as SQLite compares them: ignoring the case of ASCII letters
+    only (`Orders` and `ORDERS` are one table; `Ä` and `ä` are two, as in SQLite)."""
+    return name.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

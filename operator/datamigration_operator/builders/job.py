@@ -132,12 +132,17 @@ def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfi
             ),
         ),
         collections=spec.collections,
+        discover=spec.discover,
         batch_size=spec.job_template.batch_size,
         concurrency=spec.job_template.concurrency,
         objects_per_second=spec.job_template.objects_per_second,
         max_mismatches=spec.validation.max_mismatches,
         recheck_delay=spec.validation.recheck_delay,
         drain_timeout=spec.validation.drain_timeout,
+        # only a copy drops, and only the copy of the rerun the spec names
+        recreate_rerun=(
+            spec.rerun if kind == "copy" and spec.recreate_on_rerun == spec.rerun else None
+        ),
     )
 
 

@@ -122,6 +122,7 @@ def settings_of(config: JobConfig) -> RunSettings:
         snapshot=config.source.snapshot,
         scratch_dir=Path(config.source.scratch_dir),
         collections=config.collections,
+        discover=config.discover,
         namespace=owner_id(ref.namespace, ref.name),
         sink=SinkSettings(
             batch_size=config.batch_size,

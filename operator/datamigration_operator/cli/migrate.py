@@ -16,6 +16,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, Job
 from datamigration_operator.api.spec import (
     COLLECTION_PATTERN,
     CollectionMapping,
+    DiscoverSpec,
     Endpoint,
     mapping_problems,
 )
@@ -57,6 +59,8 @@ from datamigration_operator.migration.sink.weaviate_sink import (
     WeaviateUnreachableError,
     connect,
 )
+from datamigration_operator.migration.source.collection_plans import discovered_mappings
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 WEAVIATE_ENV = "DMCTL_WEAVIATE"
 GRPC_PORT_ENV = "DMCTL_GRPC_PORT"
@@ -120,6 +124,22 @@ ScratchOption = Annotated[
     Path | None, typer.Option("--scratch-dir", help="Where snapshots and sort files go.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+AllTablesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-tables",
+        help="Every table with a usable key, as dmctl plan proposes it (spec.discover.tables: "
+        "all); --table/--mapping entries then override the discovered ones.",
+    ),
+]
+ForeignKeysOption = Annotated[
+    bool,
+    typer.Option(
+        "--references-from-foreign-keys",
+        help="Declared foreign keys between migrated tables become references unless the "
+        "entry lists references (spec.discover.references: fromForeignKeys).",
+    ),
+]
 
 
 class UsageError(ValueError):
@@ -134,13 +154,26 @@ def split_table(item: str) -> tuple[str, str | None]:
     return item, None
 
 
-def parse_mappings(tables: list[str] | None, mapping: Path | None) -> list[CollectionMapping]:
+def discover_spec(all_tables: bool, foreign_keys: bool) -> DiscoverSpec:
+    return DiscoverSpec(
+        tables="all" if all_tables else "listed",
+        references="fromForeignKeys" if foreign_keys else "listed",
+    )
+
+
+def parse_mappings(
+    tables: list[str] | None, mapping: Path | None, *, all_tables: bool = False
+) -> list[CollectionMapping]:
     if tables and mapping:
         raise UsageError("use either --table or --mapping, not both")
     if mapping is not None:
         result = _mapping_file(mapping)
     elif not tables:
-        raise UsageError("name the tables with --table (repeatable) or a --mapping file")
+        if all_tables:
+            return []
+        raise UsageError(
+            "name the tables with --table (repeatable) or a --mapping file, or use --all-tables"
+        )
     else:
         result = []
         for item in tables:
@@ -153,7 +186,7 @@ def parse_mappings(tables: list[str] | None, mapping: Path | None) -> list[Colle
                 raise UsageError(f"--table {item}: {error}") from None
             except ValidationError as error:
                 raise UsageError(f"--table {item}: {'; '.join(one_line_each(error))}") from None
-    for problem in mapping_problems(result):
+    for problem in mapping_problems(result, discovered=all_tables):
         hint = ' (--table "TABLE:Collection" names a collection)' if tables else ""
         raise UsageError(problem + hint)
     return result
@@ -245,8 +278,10 @@ def _settings(
     scratch: Path,
     max_mismatches: int = 0,
     recheck_delay: float = 0.0,
+    discover: DiscoverSpec | None = None,
 ) -> RunSettings:
     return RunSettings(
+        discover=discover or DiscoverSpec(),
         sqlite_path=sqlite,
         snapshot=snapshot,
         scratch_dir=scratch,
@@ -295,20 +330,41 @@ def _check_sqlite(sqlite: Path) -> None:
         raise UsageError(f"--sqlite {sqlite}: no such file")
 
 
+def _live_discovery(
+    sqlite: Path, collections: list[CollectionMapping], discover: DiscoverSpec
+) -> Callable[[], Sequence[CollectionMapping]] | None:
+    """The mapping a discovering run will use, read from the live file (for its collection
+    names); the run itself discovers again against its snapshot."""
+    if discover == DiscoverSpec():
+        return None
+
+    def mappings() -> Sequence[CollectionMapping]:
+        with SqliteSource(sqlite, snapshot=False) as source:
+            return discovered_mappings(source, collections, discover)
+
+    return mappings
+
+
 def _client(weaviate: str, grpc_port: int, api_key_env: str) -> Any:
     target = parse_target(weaviate, grpc_port, api_key_env)
     return connect(target, os.environ.get(api_key_env) or None)
 
 
 def _id_namespace(
-    client: Any, collections: list[CollectionMapping], explicit: str | None, quiet: bool
+    client: Any,
+    collections: list[CollectionMapping],
+    explicit: str | None,
+    quiet: bool,
+    discovered: Callable[[], Sequence[CollectionMapping]] | None = None,
 ) -> str:
     """The id namespace of a run: the one asked for (a collection another namespace owns is
     then refused by the run, naming its owner), else the owner's recorded on the collections,
-    so a CLI run adds to a migration's objects instead of duplicating them."""
+    so a CLI run adds to a migration's objects instead of duplicating them. `discovered`: the
+    run's whole mapping when it discovers tables (the collections to look at)."""
     if explicit is not None:
         return explicit
-    owner = common_owner(read_owners(client, [c.collection for c in collections]))
+    mappings = collections if discovered is None else discovered()
+    owner = common_owner(read_owners(client, [c.collection for c in mappings]))
     if owner is None:
         return DEFAULT_NAMESPACE
     if not quiet:
@@ -333,18 +389,29 @@ def copy_command(
     snapshot: SnapshotOption = True,
     scratch_dir: ScratchOption = None,
     as_json: JsonOption = False,
+    all_tables: AllTablesOption = False,
+    foreign_keys: ForeignKeysOption = False,
 ) -> None:
     """Copy tables from SQLite into Weaviate (deterministic ids: a re-run upserts)."""
+    discover = discover_spec(all_tables, foreign_keys)
 
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
-        collections = parse_mappings(table, mapping)
+        collections = parse_mappings(table, mapping, all_tables=all_tables)
         _check_sqlite(sqlite)
         reporter = LocalReporter(checkpoint_file, quiet=as_json)
         sink = SinkSettings(batch_size, concurrency, objects_per_second)
         client = _client(weaviate, grpc_port, api_key_env)
         try:
-            ids = _id_namespace(client, collections, namespace, as_json)
-            settings = _settings(sqlite, collections, ids, sink, snapshot, scratch_dir or tmp)
+            ids = _id_namespace(
+                client,
+                collections,
+                namespace,
+                as_json,
+                _live_discovery(sqlite, collections, discover),
+            )
+            settings = _settings(
+                sqlite, collections, ids, sink, snapshot, scratch_dir or tmp, discover=discover
+            )
             result, ref = copy_run(settings, client, reporter)
         finally:
             client.close()
@@ -377,9 +444,10 @@ def _diff_command(
     snapshot: bool,
     scratch_dir: Path | None,
     as_json: bool,
+    discover: DiscoverSpec,
 ) -> None:
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
-        collections = parse_mappings(table, mapping)
+        collections = parse_mappings(table, mapping, all_tables=discover.tables == "all")
         _check_sqlite(sqlite)
         reporter = LocalReporter(None, quiet=True)
         sink = SinkSettings(batch_size=batch_size)
@@ -388,12 +456,19 @@ def _diff_command(
             settings = _settings(
                 sqlite,
                 collections,
-                _id_namespace(client, collections, namespace, as_json),
+                _id_namespace(
+                    client,
+                    collections,
+                    namespace,
+                    as_json,
+                    _live_discovery(sqlite, collections, discover),
+                ),
                 sink,
                 snapshot,
                 scratch_dir or tmp,
                 max_mismatches,
                 recheck_delay,
+                discover,
             )
             result = diff_run(settings, client, reporter, repair=repair)
         finally:
@@ -442,11 +517,14 @@ def validate_command(
     snapshot: SnapshotOption = True,
     scratch_dir: ScratchOption = None,
     as_json: JsonOption = False,
+    all_tables: AllTablesOption = False,
+    foreign_keys: ForeignKeysOption = False,
 ) -> None:
     """Compare every row with its Weaviate object (content hashes); exit 3 on differences."""
     _diff_command(
         False, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, 500,
         max_mismatches, recheck_delay, snapshot, scratch_dir, as_json,
+        discover_spec(all_tables, foreign_keys),
     )  # fmt: skip
 
 
@@ -462,11 +540,13 @@ def sync_command(
     snapshot: SnapshotOption = True,
     scratch_dir: ScratchOption = None,
     as_json: JsonOption = False,
+    all_tables: AllTablesOption = False,
+    foreign_keys: ForeignKeysOption = False,
 ) -> None:
     """Diff and repair: upsert missing and changed objects from SQLite, delete extra ones."""
     _diff_command(
         True, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, batch_size,
-        0, 0.0, snapshot, scratch_dir, as_json,
+        0, 0.0, snapshot, scratch_dir, as_json, discover_spec(all_tables, foreign_keys),
     )  # fmt: skip
 
 

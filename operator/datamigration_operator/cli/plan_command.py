@@ -24,6 +24,7 @@ from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.cli.exit_status import EXIT_CODES_HELP, EXIT_PERMANENT, EXIT_USAGE
 from datamigration_operator.migration.mapping import MappingError
 from datamigration_operator.migration.mapping.discovery import Discovery, discover
+from datamigration_operator.migration.source.collection_plans import LIBRARY_TABLES
 from datamigration_operator.migration.source.snapshot import SourceError
 from datamigration_operator.migration.source.survey import survey_database
 
@@ -47,7 +48,7 @@ def plan_command(
         sys.exit(EXIT_USAGE)
     try:
         surveys, not_tables = survey_database(sqlite)
-        found = discover(surveys, not_tables)
+        found = discover(surveys, not_tables, reserved_tables=LIBRARY_TABLES)
     except SourceError as error:
         console.print(f"error: {error}", markup=False, highlight=False)
         sys.exit(EXIT_USAGE)

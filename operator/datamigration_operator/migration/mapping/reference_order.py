@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping.model import CollectionPlan
 
 
@@ -18,8 +19,8 @@ def reference_depths(plans: Iterable[CollectionPlan]) -> Mapping[str, int]:
     """Per table (casefolded): 0 for one that references no other table, else one more than
     the deepest table it references (cycles cut where they close)."""
     targets = {
-        plan.table.casefold(): {r.target_table.casefold() for r in plan.references}
-        - {plan.table.casefold()}  # a self-reference orders nothing
+        fold_sql_name(plan.table): {fold_sql_name(r.target_table) for r in plan.references}
+        - {fold_sql_name(plan.table)}  # a self-reference orders nothing
         for plan in plans
     }
     depths: dict[str, int] = {}
@@ -38,8 +39,8 @@ def reference_depths(plans: Iterable[CollectionPlan]) -> Mapping[str, int]:
 def referenced_first(plans: Sequence[CollectionPlan]) -> list[CollectionPlan]:
     """`plans` with every reference target before the plans pointing to it (stable)."""
     depths = reference_depths(plans)
-    return sorted(plans, key=lambda plan: depths[plan.table.casefold()])
+    return sorted(plans, key=lambda plan: depths[fold_sql_name(plan.table)])
 
 
 def references_itself(plan: CollectionPlan) -> bool:
-    return any(r.target_table.casefold() == plan.table.casefold() for r in plan.references)
+    return any(fold_sql_name(r.target_table) == fold_sql_name(plan.table) for r in plan.references)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from datamigration_operator.api import reasons
-from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.spec import CollectionMapping, DiscoverSpec
 from datamigration_operator.api.status import (
     Checkpoint,
     OutboxStatus,
@@ -91,6 +91,8 @@ class RunSettings:
     recheck_delay: float = 0.0
     drain_timeout: float = 120.0
     """How long validation waits for the app's outbox to drain (see validation_rounds)."""
+    discover: DiscoverSpec = field(default_factory=DiscoverSpec)
+    """spec.discover: the rest of the mapping is derived from the source (the snapshot)."""
 
 
 def _check_source(settings: RunSettings) -> None:
@@ -132,7 +134,7 @@ def copy_run(
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
-        plans = source_plans(source, settings.collections)
+        plans = source_plans(source, settings.collections, settings.discover)
         ensure_collections(client, plans, owner=settings.namespace)
         checkpoint = reporter.load_checkpoint()
         if checkpoint is not None:
@@ -288,7 +290,7 @@ def _diff(
         live = LiveReads(settings)
         lookup = RowLookup(settings.sqlite_path)
         stack.callback(lookup.close)
-        plans = source_plans(source, settings.collections)
+        plans = source_plans(source, settings.collections, settings.discover)
         if repair:
             ensure_collections(client, plans, owner=settings.namespace)
         else:

@@ -142,7 +142,7 @@ def test_references_from_foreign_keys_self_included() -> None:
 def test_names_fall_back_and_stay_unique() -> None:
     found = discover(
         [
-            survey(table("order_items", ("Unit Price", "REAL", 0), ("unit price", "REAL", 0))),
+            survey(table("order_items", ("Unit Price", "REAL", 0), ("unit-price", "REAL", 0))),
             survey(table("OrderItems", ("名前", "TEXT", 0)), stats={"名前": TEXTS}),
             survey(table("商品", ("id", "INTEGER", 1))),
         ]
