@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -34,7 +35,13 @@ from datamigration_operator.api.spec import (
     Endpoint,
     mapping_problems,
 )
-from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    Recreation,
+    ValidationReport,
+)
 from datamigration_operator.cli.exit_status import (
     EXIT_CODES_HELP,
     EXIT_DIFFERENCES,
@@ -54,6 +61,7 @@ from datamigration_operator.migration.sink.ownership import (
     describe_owner,
     read_owners,
 )
+from datamigration_operator.migration.sink.recreation import describe, droppable_collections
 from datamigration_operator.migration.sink.weaviate_sink import (
     SinkSettings,
     WeaviateUnreachableError,
@@ -132,6 +140,15 @@ AllTablesOption = Annotated[
         "all); --table/--mapping entries then override the discovered ones.",
     ),
 ]
+RecreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--recreate",
+        help="Drop and recreate the collections this migration owns before copying (e.g. to "
+        "switch to references); prints them with their object counts and asks first.",
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --recreate.")]
 ForeignKeysOption = Annotated[
     bool,
     typer.Option(
@@ -261,6 +278,14 @@ class LocalReporter:
         if not self.quiet and outbox.waiting:
             console.print(outbox.waiting)
 
+    def load_recreation(self) -> Recreation | None:
+        return None  # one drop per command; it asked for confirmation first
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        if recreation.state == "Dropped" and not self.quiet:
+            listed = ", ".join(c.name for c in recreation.collections) or "nothing"
+            console.print(f"dropped {listed}; recreating", markup=False, highlight=False)
+
     def write_report(self, lines: list[str], summary: str) -> str | None:
         base = self.file.path if self.file else Path.cwd() / "dmctl"
         path = base.with_name(base.name + ".report.txt")
@@ -330,6 +355,18 @@ def _check_sqlite(sqlite: Path) -> None:
         raise UsageError(f"--sqlite {sqlite}: no such file")
 
 
+def _confirm_recreate(client: Any, names: list[str], owner: str, *, yes: bool) -> None:
+    """Says what --recreate drops; without --yes asks (and refuses where nobody can answer)."""
+    found = droppable_collections(client, names, owner)
+    console.print(f"--recreate drops {describe(found)}", markup=False, highlight=False)
+    if yes or not found:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("--recreate asks for confirmation on a terminal; add --yes to go ahead")
+    if not typer.confirm("Drop them and copy again?", default=False, err=True):
+        raise UsageError("nothing dropped")
+
+
 def _live_discovery(
     sqlite: Path, collections: list[CollectionMapping], discover: DiscoverSpec
 ) -> Callable[[], Sequence[CollectionMapping]] | None:
@@ -391,6 +428,8 @@ def copy_command(
     as_json: JsonOption = False,
     all_tables: AllTablesOption = False,
     foreign_keys: ForeignKeysOption = False,
+    recreate: RecreateOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Copy tables from SQLite into Weaviate (deterministic ids: a re-run upserts)."""
     discover = discover_spec(all_tables, foreign_keys)
@@ -412,6 +451,11 @@ def copy_command(
             settings = _settings(
                 sqlite, collections, ids, sink, snapshot, scratch_dir or tmp, discover=discover
             )
+            if recreate:
+                discovered = _live_discovery(sqlite, collections, discover)
+                mappings = collections if discovered is None else discovered()
+                _confirm_recreate(client, [m.collection for m in mappings], ids, yes=yes)
+                settings = replace(settings, recreate_rerun=0)
             result, ref = copy_run(settings, client, reporter)
         finally:
             client.close()
@@ -445,8 +489,14 @@ def _diff_command(
     scratch_dir: Path | None,
     as_json: bool,
     discover: DiscoverSpec,
+    recreate: bool = False,
 ) -> None:
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
+        if recreate:
+            raise UsageError(
+                "--recreate is for dmctl copy only: sync and validate run while the app writes "
+                "to both stores, and dropping its collections would lose those writes"
+            )
         collections = parse_mappings(table, mapping, all_tables=discover.tables == "all")
         _check_sqlite(sqlite)
         reporter = LocalReporter(None, quiet=True)
@@ -519,12 +569,13 @@ def validate_command(
     as_json: JsonOption = False,
     all_tables: AllTablesOption = False,
     foreign_keys: ForeignKeysOption = False,
+    recreate: Annotated[bool, typer.Option("--recreate", hidden=True)] = False,
 ) -> None:
     """Compare every row with its Weaviate object (content hashes); exit 3 on differences."""
     _diff_command(
         False, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, 500,
         max_mismatches, recheck_delay, snapshot, scratch_dir, as_json,
-        discover_spec(all_tables, foreign_keys),
+        discover_spec(all_tables, foreign_keys), recreate,
     )  # fmt: skip
 
 
@@ -542,11 +593,13 @@ def sync_command(
     as_json: JsonOption = False,
     all_tables: AllTablesOption = False,
     foreign_keys: ForeignKeysOption = False,
+    recreate: Annotated[bool, typer.Option("--recreate", hidden=True)] = False,
 ) -> None:
     """Diff and repair: upsert missing and changed objects from SQLite, delete extra ones."""
     _diff_command(
         True, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, batch_size,
         0, 0.0, snapshot, scratch_dir, as_json, discover_spec(all_tables, foreign_keys),
+        recreate,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from datamigration_operator.api.status import (
     Checkpoint,
     OutboxStatus,
     Progress,
+    Recreation,
     ValidationReport,
 )
 from datamigration_operator.kube.blocking import BlockingKubeClient
@@ -62,7 +63,7 @@ def report_name(job_name: str, attempt: str, sequence: int = 1) -> str:
     return f"{head}{tail}"
 
 
-def _dump(model: Progress | ValidationReport | OutboxStatus) -> dict[str, Any]:
+def _dump(model: Progress | ValidationReport | OutboxStatus | Recreation) -> dict[str, Any]:
     # None becomes null, which a merge patch turns into "remove": no field of an older
     # report lingers next to the new one.
     return model.model_dump(mode="json", by_alias=True)
@@ -138,6 +139,13 @@ class MigrationReporter:
 
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self._patch_status({"status": {"outbox": _dump(outbox)}})
+
+    def read_recreation(self) -> Recreation | None:
+        raw = self._status().get("recreated")
+        return Recreation.model_validate(raw) if raw else None
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        self._patch_status({"status": {"recreated": _dump(recreation)}})
 
     def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
         """The full report as a new ConfigMap `<job>-report-<attempt>[-N]`; returns its name.

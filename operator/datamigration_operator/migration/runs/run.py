@@ -5,6 +5,7 @@ checkpoint file).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -17,8 +18,10 @@ from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import CollectionMapping, DiscoverSpec
 from datamigration_operator.api.status import (
     Checkpoint,
+    DroppedCollection,
     OutboxStatus,
     Progress,
+    Recreation,
     ValidationReport,
 )
 from datamigration_operator.migration.mapping import CollectionPlan
@@ -41,6 +44,11 @@ from datamigration_operator.migration.runs.validation_rounds import (
     confirm_differences,
 )
 from datamigration_operator.migration.sink.ownership import check_owned_by
+from datamigration_operator.migration.sink.recreation import (
+    describe,
+    drop_collections,
+    droppable_collections,
+)
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
     CollectionKeeper,
@@ -57,6 +65,8 @@ from datamigration_operator.migration.source.app_outbox import (
 from datamigration_operator.migration.source.collection_plans import source_plans
 from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 # How often one copy recreates collections that vanished from Weaviate before it gives up.
@@ -76,6 +86,10 @@ class RunReporter(Protocol):
 
     def publish_outbox(self, outbox: OutboxStatus) -> None: ...
 
+    def load_recreation(self) -> Recreation | None: ...
+
+    def publish_recreation(self, recreation: Recreation) -> None: ...
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -93,6 +107,8 @@ class RunSettings:
     """How long validation waits for the app's outbox to drain (see validation_rounds)."""
     discover: DiscoverSpec = field(default_factory=DiscoverSpec)
     """spec.discover: the rest of the mapping is derived from the source (the snapshot)."""
+    recreate_rerun: int | None = None
+    """The copy first drops and recreates the collections it owns, once for this rerun."""
 
 
 def _check_source(settings: RunSettings) -> None:
@@ -135,8 +151,9 @@ def copy_run(
         source = open_source(settings)
         stack.callback(source.close)
         plans = source_plans(source, settings.collections, settings.discover)
+        dropped = _recreate(settings, client, reporter, plans)
         ensure_collections(client, plans, owner=settings.namespace)
-        checkpoint = reporter.load_checkpoint()
+        checkpoint = None if dropped else reporter.load_checkpoint()
         if checkpoint is not None:
             known = {p.table for p in plans}
             stale = [t for t in [checkpoint.table, *checkpoint.tables_done] if t and t not in known]
@@ -181,6 +198,37 @@ def copy_run(
                 with_failures(tracker.snapshot(), result.failed, result.failed_count, ref)
             )
         return result, ref
+
+
+def _recreate(
+    settings: RunSettings, client: Any, reporter: RunReporter, plans: Sequence[CollectionPlan]
+) -> bool:
+    """Drops the plans' collections this migration owns when the settings ask for it and no
+    earlier attempt of this rerun finished the drop; True when it dropped (start from row 0).
+    status.recreated says what will go before anything goes, and a retry after a crash
+    mid-drop drops what is left."""
+    rerun = settings.recreate_rerun
+    if rerun is None:
+        return False
+    done = reporter.load_recreation()
+    if done is not None and done.rerun == rerun and done.state == "Dropped":
+        log.info("recreate of rerun %d was done by an earlier attempt: resuming", rerun)
+        return False
+    found = droppable_collections(client, [p.collection for p in plans], settings.namespace)
+    listed = [DroppedCollection(name=c.name, objects=c.objects) for c in found]
+    log.warning("recreate (rerun %d): dropping %s", rerun, describe(found))
+    reporter.publish_recreation(
+        Recreation(rerun=rerun, job=settings.job, state="Dropping", collections=listed, at=_now())
+    )
+    drop_collections(client, found)
+    reporter.publish_recreation(
+        Recreation(rerun=rerun, job=settings.job, state="Dropped", collections=listed, at=_now())
+    )
+    return True
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class OutboxWatch:
