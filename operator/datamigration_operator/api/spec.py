@@ -264,7 +264,9 @@ class DiscoverSpec(SpecModel):
     tables: Literal["listed", "all"] = "listed"
     """all: every table with a usable key, as `dmctl plan` proposes it (views, virtual tables,
     the dual-write outbox and tables without a usable key are skipped); an entry in
-    spec.collections replaces the discovered one for its table. listed: spec.collections only."""
+    spec.collections overrides what it sets of its table's (collection, idColumn, vectorColumn,
+    references when it lists some, the properties it lists) and keeps the discovered rest.
+    listed: spec.collections only."""
     references: Literal["listed", "fromForeignKeys"] = "listed"
     """fromForeignKeys: each declared single-column foreign key to a migrated table's primary
     key becomes a reference, unless the entry lists references (or some value points to no

@@ -384,8 +384,8 @@ def test_source_target_and_collections_are_fixed_once_the_app_writes_to_the_targ
     else:
         assert messages == [
             "spec.source, spec.target, spec.discover and spec.collections cannot change in "
-            f"phase {old_phase}: the app may have written to the target. Roll back, then change them together "
-            "with phase: migrate (a new copy), or create a new DataMigration"
+            f"phase {old_phase}: the app may have written to the target. Roll back, then change "
+            "them together with phase: migrate (a new copy), or create a new DataMigration"
         ]
     # an unchanged spec passes in every phase
     assert failures(SPEC["x-kubernetes-validations"], {**old, "rerun": 1}, old) == []

@@ -89,61 +89,65 @@ def discover(
     explicit: Sequence[CollectionMapping] = (),
     reserved_tables: frozenset[str] = frozenset(),
 ) -> Discovery:
-    """The mapping spec.discover asks for: `explicit` entries as given (with references from
-    the foreign keys when `references` says so and the entry lists none), and with `tables`
-    all, a proposed entry for every other table with a usable key. `reserved_tables` (folded)
-    are skipped as the dual-write library's own. MappingError if the result does not fit."""
+    """The mapping spec.discover asks for. With `tables` all, a proposed entry for every table
+    with a usable key, an `explicit` entry overriding what it sets of its table's (collection,
+    idColumn, vectorColumn, references when it lists some, and the properties it lists, column
+    by column); with `tables` listed, the explicit entries only. `references` fromForeignKeys:
+    an entry that lists no references gets the declared foreign keys' (where the copy can
+    write them). `reserved_tables` (folded) are the dual-write library's own, never migrated.
+    MappingError if the result does not fit the database."""
     given = {fold_sql_name(m.table): m for m in explicit}
     skipped = list(not_tables)
     notes: dict[str, list[str]] = {}
     keyed: dict[str, tuple[TableSurvey, str]] = {}  # folded table -> (survey, idColumn)
+    proposed: set[str] = set()  # folded tables discovery proposes an entry for
     for survey in surveys:
         table = survey.table
         folded = fold_sql_name(table.name)
         entry = given.get(folded)
-        if entry is not None:
+        id_column, problem = _id_column(survey)
+        if tables == "all" and folded in reserved_tables:
+            skipped.append(SkippedObject(table.name, "the dual-write library's own table"))
+        elif tables == "all" and len(table.columns) > MAX_PROPERTIES and entry is None:
+            skipped.append(SkippedObject(table.name, f"more than {MAX_PROPERTIES} columns"))
+        elif tables == "all" and id_column is not None and len(table.columns) <= MAX_PROPERTIES:
+            keyed[folded] = (survey, id_column)
+            proposed.add(folded)
+            notes[table.name] = [problem] if problem else []
+        elif entry is not None:
             keyed[folded] = (survey, entry.id_column)  # the derivation checks the entry
             notes[table.name] = []
-            continue
-        if tables != "all":
-            continue
-        id_column, problem = _id_column(survey)
-        if folded in reserved_tables:
-            skipped.append(SkippedObject(table.name, "the dual-write library's own table"))
-        elif len(table.columns) > MAX_PROPERTIES:  # the spec's limit; map chosen columns by hand
-            skipped.append(SkippedObject(table.name, f"more than {MAX_PROPERTIES} columns"))
-        elif id_column is None:
+        elif tables == "all":
             skipped.append(SkippedObject(table.name, problem))
-        else:
-            keyed[folded] = (survey, id_column)
-            notes[table.name] = [problem] if problem else []
-    taken_collections = {m.collection.casefold() for m in explicit}
+    # numbered by position among all mapped tables, so an override leaves others' names be
     names = _collection_names(
-        [s.table for folded, (s, _) in keyed.items() if folded not in given],
+        [
+            (n, s.table)
+            for n, (folded, (s, _)) in enumerate(keyed.items(), 1)
+            if folded not in given
+        ],
         notes,
-        taken_collections,
+        {m.collection.casefold() for m in explicit},
     )
     mappings = []
     for folded, (survey, id_column) in keyed.items():
         table_notes = notes[survey.table.name]
         entry = given.get(folded)
-        if entry is not None:
-            if not entry.references and references == "fromForeignKeys":
-                found = _references(survey, keyed, set(), table_notes)
-                entry = entry.model_copy(update={"references": found})
-            mappings.append(entry)
-            continue
+        wants_keys = references == "fromForeignKeys" and not (entry and entry.references)
         taken: set[str] = set()  # property names (casefolded), references' and properties'
-        found = _references(survey, keyed, taken, table_notes) if references != "listed" else []
-        mappings.append(
-            CollectionMapping(
-                table=survey.table.name,
-                collection=names[folded],
-                id_column=id_column,
-                properties=_properties(survey, {r.column for r in found}, taken, table_notes),
-                references=found,
-            )
+        found = _references(survey, keyed, taken, table_notes) if wants_keys else []
+        if folded not in proposed:
+            assert entry is not None
+            mappings.append(entry.model_copy(update={"references": found or entry.references}))
+            continue
+        discovered = CollectionMapping(
+            table=survey.table.name,
+            collection=names.get(folded, FALLBACK_COLLECTION),
+            id_column=id_column,
+            properties=_properties(survey, {r.column for r in found}, taken, table_notes),
+            references=found,
         )
+        mappings.append(discovered if entry is None else _overridden(discovered, entry))
     # an entry naming a table the database lacks: the derivation below says so
     mappings += [m for folded, m in given.items() if folded not in keyed]
     tables_by_name = {s.table.name: s.table for s, _ in keyed.values()}
@@ -156,6 +160,31 @@ def discover(
         collections=tuple(mappings),
         notes={table: tuple(found) for table, found in notes.items()},
         skipped=tuple(skipped),
+    )
+
+
+def _overridden(discovered: CollectionMapping, entry: CollectionMapping) -> CollectionMapping:
+    """The discovered entry with what the explicit one sets: its collection, its idColumn
+    unless left at the default, its vectorColumn, its references when it lists some, and
+    the properties it lists in place of the discovered ones for those columns."""
+    references = entry.references or discovered.references
+    not_properties = {fold_sql_name(r.column) for r in references}
+    if entry.vector_column is not None:
+        not_properties.add(fold_sql_name(entry.vector_column))
+    listed = {fold_sql_name(p.column) for p in entry.properties}
+    properties = [
+        p for p in discovered.properties if fold_sql_name(p.column) not in listed | not_properties
+    ] + list(entry.properties)
+    return discovered.model_copy(
+        update={
+            "collection": entry.collection,
+            "id_column": (
+                discovered.id_column if entry.id_column == DEFAULT_ID_COLUMN else entry.id_column
+            ),
+            "vector_column": entry.vector_column,
+            "references": references,
+            "properties": properties,
+        }
     )
 
 
@@ -188,13 +217,13 @@ def _id_column(survey: TableSurvey) -> tuple[str | None, str]:
 
 
 def _collection_names(
-    tables: Sequence[TableInfo], notes: dict[str, list[str]], taken: set[str]
+    tables: Sequence[tuple[int, TableInfo]], notes: dict[str, list[str]], taken: set[str]
 ) -> dict[str, str]:
     """Collection per folded table by the naming rule, made unique (Weaviate compares
     collection names case-insensitively) among themselves and `taken`; each fallback or
     suffix is noted."""
     names: dict[str, str] = {}
-    for index, table in enumerate(tables, start=1):
+    for index, table in tables:
         try:
             wanted = collection_name(table.name)
         except NamingError:
