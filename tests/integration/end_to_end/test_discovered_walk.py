@@ -145,3 +145,24 @@ def test_a_spec_listing_no_table_migrates_what_dmctl_plan_prints(world: dict[str
     assert report["passed"] is True
     assert report["checked"] == ROWS_IN_ALL
     assert (report["missing"], report["extra"], report["mismatched"]) == (0, 0, 0)
+
+
+def test_a_rerun_with_recreate_drops_once_and_copies_again(world: dict[str, Any]) -> None:
+    before = {name: len(props) for name, (props, _) in _schema(world).items()}
+    _patch_and_wait(world, {"phase": "rollback"}, "rollback")
+    # back to migrate for a new copy whose rerun drops what the first copy wrote
+    dm = _patch_and_wait(world, {"phase": "migrate", "rerun": 1, "recreateOnRerun": 1}, "migrate")
+    recreated = dm["status"]["recreated"]
+    assert (recreated["rerun"], recreated["state"]) == (1, "Dropped")
+    assert {c["name"] for c in recreated["collections"]} == set(before)
+    assert sum(c["objects"] for c in recreated["collections"]) == ROWS_IN_ALL
+    assert dm["status"]["progress"]["rowsDone"] == ROWS_IN_ALL  # copied again from row 0
+    assert {name: len(props) for name, (props, _) in _schema(world).items()} == before
+    _patch_and_wait(world, {"phase": "dual-write"}, "dual-write")
+    report = _patch_and_wait(world, {"phase": "validate"}, "validate")["status"]["validation"]
+    assert (report["passed"], report["checked"]) == (True, ROWS_IN_ALL)
+    # the API server refuses a recreate once the app may write to the collections
+    with pytest.raises(kubernetes.client.ApiException, match="recreateOnRerun can be set"):
+        _custom(world).patch_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"rerun": 2, "recreateOnRerun": 2}}
+        )
