@@ -100,6 +100,33 @@ def test_the_plan_printed_is_the_plan_run_and_overrides_change_only_what_they_na
     assert changed["artist"] == by_table["artist"]
     assert changed["商品"] == by_table["商品"]
 
+    # dmctl plan --mapping prints the merged mapping: as a file, the plan the run derives
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text(
+        "collections:\n"
+        "  - {table: ALBUM, collection: Records, properties: [{column: note, exclude: true},"
+        " {column: price, name: listPrice, dataType: text}]}\n"
+    )
+    merged = subprocess.run(
+        [*DMCTL, "plan", "--sqlite", str(db), "--mapping", str(overrides)],
+        capture_output=True,
+        env=cli_env(),
+        check=True,
+    )
+    merged_file = tmp_path / "merged.yaml"
+    merged_file.write_bytes(merged.stdout)
+    with SqliteSource(db, snapshot=False) as source:
+        assert source_plans(source, parse_mappings(None, merged_file)) == overridden
+    overrides.write_text("collections: [{table: albums, collection: Records}]\n")
+    wrong = subprocess.run(
+        [*DMCTL, "plan", "--sqlite", str(db), "--mapping", str(overrides)],
+        capture_output=True,
+        env=cli_env(),
+        check=False,
+    )
+    assert wrong.returncode == 2
+    assert "table albums does not exist" in wrong.stderr.decode()
+
 
 def test_copy_and_validate_discover_every_table_and_reference(
     tmp_path: Path, weaviate: RunningWeaviate
