@@ -18,9 +18,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import psutil
 import yaml
@@ -46,12 +46,12 @@ DM_API_VERSION: Final = f"{GROUP}/{VERSION}"
 ROWS: Final = 5_000
 
 
-def data_migration(info: SandboxInfo) -> dict[str, Any]:
+def data_migration(info: SandboxInfo, namespace: str = NAMESPACE) -> dict[str, Any]:
     collections = [c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()]
     return {
         "apiVersion": DM_API_VERSION,
         "kind": "DataMigration",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "metadata": {"name": NAME, "namespace": namespace},
         "spec": {
             "phase": "migrate",
             "source": {"claimName": CLAIM, "path": "app.db"},
@@ -89,15 +89,35 @@ def operator_process(kubeconfig: str, log: Path) -> Iterator[None]:
             process.wait()
 
 
-def create_application(api: Any, plane: Plane, rows: int = ROWS) -> int:
+class OperatorRunner(Protocol):
+    """How a World runs its operator: `run` once the app's namespace exists, for as long as
+    the World lives; `log` what it wrote so far."""
+
+    def run(self, world: World) -> AbstractContextManager[object]: ...
+
+    def log(self, world: World) -> str: ...
+
+
+class LocalOperator:
+    """The operator as a child process of this one, serving every namespace."""
+
+    def run(self, world: World) -> AbstractContextManager[object]:
+        return operator_process(world.info.kubeconfig, world.data_dir / "operator.log")
+
+    def log(self, world: World) -> str:
+        path = world.data_dir / "operator.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def create_application(api: Any, plane: Plane, rows: int = ROWS, namespace: str = NAMESPACE) -> int:
     """The app's namespace, ConfigMap, database on a PVC, Weaviate key and the Jobs' RBAC."""
 
     def create(api_version: str, kind: str, body: dict[str, Any]) -> None:
         resource = api.resources.get(api_version=api_version, kind=kind)
         resource.create(body, namespace=body["metadata"].get("namespace"))
 
-    create("v1", "Namespace", {"metadata": {"name": NAMESPACE}})
-    meta = {"namespace": NAMESPACE}
+    create("v1", "Namespace", {"metadata": {"name": namespace}})
+    meta = {"namespace": namespace}
     create(
         "v1",
         "ConfigMap",
@@ -113,16 +133,16 @@ def create_application(api: Any, plane: Plane, rows: int = ROWS) -> int:
     # No Job RBAC to apply: the operator creates each DataMigration's ServiceAccount, Role and
     # RoleBinding for its Jobs.
     # the emulator's claim folder at once; the real PV controller's binding first
-    database = generate_database(plane.claim_dir(NAMESPACE, CLAIM) / "app.db", rows=rows)
+    database = generate_database(plane.claim_dir(namespace, CLAIM) / "app.db", rows=rows)
     return sum(database.counts.values())
 
 
-def chat_app_deployment(info: SandboxInfo, port: int) -> dict[str, Any]:
+def chat_app_deployment(info: SandboxInfo, port: int, namespace: str = NAMESPACE) -> dict[str, Any]:
     """manifests/sample-app/deployment.yaml, pointed at the sandbox: its pods run as local
     processes (the sandbox's opt-in annotation), all on 127.0.0.1, so the app gets its own port."""
     path = repository_file("manifests/sample-app/deployment.yaml")
     manifest: dict[str, Any] = yaml.safe_load(path.read_text())
-    manifest["metadata"]["namespace"] = NAMESPACE
+    manifest["metadata"]["namespace"] = namespace
     manifest["metadata"]["annotations"] = {RUN_PODS_ANNOTATION: "true"}
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     overrides = {
@@ -170,6 +190,8 @@ class World:
     migrate; `advance` drives it, the fault methods break things on the way.
 
     `real=True` starts the real servers; `plane=` runs on a plane the caller started (and stops).
+    `namespace` holds the app and the DataMigration; `operator` runs the operator (default: a
+    child process serving every namespace; the real tier also installs it with the Helm chart).
     """
 
     def __init__(
@@ -181,8 +203,12 @@ class World:
         replicas: int = 1,
         real: bool = False,
         plane: Plane | None = None,
+        namespace: str = NAMESPACE,
+        operator: OperatorRunner | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.namespace = namespace
+        self.operator: OperatorRunner = operator or LocalOperator()
         self.replicas = replicas
         self.rate = rate
         self.rows = rows
@@ -214,17 +240,15 @@ class World:
         self.custom = k8s.CustomObjectsApi(api_client)
         self.apps = k8s.AppsV1Api(api_client)
         dynamic = DynamicClient(api_client)  # type: ignore[no-untyped-call]
-        create_application(dynamic, plane, self.rows)
+        create_application(dynamic, plane, self.rows, self.namespace)
         port = free_port()
         deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
-        deployment = chat_app_deployment(self.info, port)
+        deployment = chat_app_deployment(self.info, port, self.namespace)
         deployment["spec"]["replicas"] = self.replicas
-        deployments.create(deployment, namespace=NAMESPACE)
+        deployments.create(deployment, namespace=self.namespace)
         wait_until(self.app_rolled_out, 120, "the chat app's first rollout")
         self.app_url = f"http://127.0.0.1:{port}"
-        self._stack.enter_context(
-            operator_process(self.info.kubeconfig, self.data_dir / "operator.log")
-        )
+        self._stack.enter_context(self.operator.run(self))
         self.load = LoadGenerator(LoadSettings(url=self.app_url, rate=self.rate, duration=3600))
         self._load_thread = threading.Thread(
             target=lambda: asyncio.run(self._run_load()), daemon=True
@@ -232,25 +256,31 @@ class World:
         self._load_thread.start()
         self._stack.callback(self._stop_load)
         self.custom.create_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, PLURAL, data_migration(self.info)
+            GROUP, VERSION, self.namespace, PLURAL, data_migration(self.info, self.namespace)
         )
 
     # -- reading -------------------------------------------------------------------------------
 
+    def operator_log(self) -> str:
+        """The operator's log so far (what a failed step shows)."""
+        return self.operator.log(self)
+
     def migration(self) -> dict[str, Any]:
-        found = self.custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, NAME)
+        found = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, NAME
+        )
         assert isinstance(found, dict)
         return found
 
     def app_rolled_out(self) -> bool:
-        deployment = self.apps.read_namespaced_deployment(APP_DEPLOYMENT, NAMESPACE)
+        deployment = self.apps.read_namespaced_deployment(APP_DEPLOYMENT, self.namespace)
         return rollout_complete(self.apps.api_client.sanitize_for_serialization(deployment))
 
     # -- driving -------------------------------------------------------------------------------
 
     def patch_spec(self, spec: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": spec}
+            GROUP, VERSION, self.namespace, PLURAL, NAME, {"spec": spec}
         )
 
     def settle(self, phase: str, timeout: float = 180.0) -> dict[str, Any]:
@@ -291,7 +321,7 @@ class World:
         """The pid of the app process holding the outbox drain lease (holders are named
         host/pid/suffix), if the lease is held."""
         assert self.plane is not None
-        database = self.plane.claim_dir(NAMESPACE, CLAIM) / "app.db"
+        database = self.plane.claim_dir(self.namespace, CLAIM) / "app.db"
         with AppOutbox(database) as outbox:
             holder = outbox.state().holder
         return None if holder is None else int(holder.split("/")[-2])

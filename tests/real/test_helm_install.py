@@ -1,23 +1,34 @@
 """`helm install` of the chart on the real control plane: kube-apiserver v1.32.9 accepts every
 object (CRDs from crds/ included), and its RBAC authorizer, asked as the operator's
-ServiceAccount, allows what the operator does and nothing more, in both install modes.
+ServiceAccount, allows what the operator does and nothing more, in both install modes; and the
+operator the chart deploys walks the demo's DataMigration through every phase.
 
-The operator's pods are kept off the node (a nodeSelector no node has): a second operator
-reconciling the other tests' DataMigrations would disturb them. The operator running from the
-chart is the demo-walk slice of issue 15, not this test."""
+The RBAC tests keep the operator's pods off the node (a nodeSelector no node has): they install
+it cluster-wide, and a second operator reconciling the other tests' DataMigrations would disturb
+them. The walk installs it namespaced, watching only the walk's own namespace, and gives the
+walk its own weaviate-server: collections are claimed by the first DataMigration that writes
+them, and the other walks' (namespace `chat`) already hold the demo's collection names."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.real.conftest import RealCluster
+from datamigration_sandbox.planes import RealPlane
+from datamigration_sandbox.real.loopback_ports import free_ports
+from datamigration_sandbox.real.weaviate_node import WeaviateNode
+from datamigration_sandbox.walk import World
+from tests.real.conftest import WEAVIATE_API_KEY, RealCluster, eventually
+from tests.real.test_walk import RATE, ROWS, walk_every_phase
 from tests.unit.helm.chart import CHART, helm_binary, helm_env
 
 HELM = helm_binary()
@@ -55,9 +66,11 @@ class Release:
     def account(self) -> str:
         return f"system:serviceaccount:{self.namespace}:{self.name}"
 
-    def install(self, values: dict[str, Any]) -> None:
+    def install(self, values: dict[str, Any], *, run: bool = False) -> None:
+        """`run`: the operator's pods may be scheduled (else they are kept off the node)."""
+        placement = {} if run else OFF_NODE
         path = self.home / f"{self.name}.yaml"
-        path.write_text(yaml.safe_dump({"fullnameOverride": self.name, **OFF_NODE, **values}))
+        path.write_text(yaml.safe_dump({"fullnameOverride": self.name, **placement, **values}))
         result = helm(
             self.cluster,
             self.home,
@@ -139,3 +152,141 @@ def test_namespaced_ha_install_is_confined_to_its_namespaces(
         assert not can_i(real_cluster, account, "patch", "clusterkopfpeerings.kopf.dev")
     finally:
         release.uninstall()
+
+
+# -- the operator from the chart walks the demo ---------------------------------------------
+
+
+class OwnWeaviatePlane:
+    """The session's real control plane with a weaviate-server of the walk's own."""
+
+    real = True
+
+    def __init__(self, plane: RealPlane, node: WeaviateNode) -> None:
+        self.plane, self.node = plane, node
+        self.weaviate_api_key = plane.weaviate_api_key
+        self.info = dataclasses.replace(
+            plane.info, weaviate_http_port=node.http_port, weaviate_grpc_port=node.grpc_port
+        )
+
+    def claim_dir(self, namespace: str, claim: str) -> Path:
+        return self.plane.claim_dir(namespace, claim)
+
+    def weaviate_down(self) -> None:
+        self.node.stop()
+
+    def weaviate_up(self) -> None:
+        self.node.start()  # the same ports and data
+
+    def close(self) -> None:
+        self.node.stop()
+
+    def __enter__(self) -> OwnWeaviatePlane:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class ChartOperator:
+    """The World's operator as `helm install` deploys it: a namespaced release in a namespace
+    of its own, watching only the World's namespace, its pod on the process kubelet (the
+    chart's command, ServiceAccount token, probes and RBAC; nothing else)."""
+
+    def __init__(self, cluster: RealCluster, home: Path) -> None:
+        self.cluster = cluster
+        self.release = Release(cluster, home, "dmo", f"hs-{uuid.uuid4().hex[:8]}")
+        self.metrics_port = 0
+
+    @contextmanager
+    def _running(self, world: World) -> Iterator[None]:
+        health, self.metrics_port = free_ports(2)
+        values = {
+            "watchNamespaces": [world.namespace],
+            "health": {"port": health},  # every pod listens on 127.0.0.1 here
+            "metrics": {"port": self.metrics_port},
+            "logFormat": "full",
+            "resyncSeconds": 2,
+        }
+        self.release.install(values, run=True)
+        try:
+            eventually(self.ready_pod, "the chart's operator pod to pass its readiness probe", 90)
+            yield
+            # the finalizer is the operator's: the DataMigration goes while it still runs
+            self.cluster.kubectl("delete", "datamigrations", "--all", "-n", world.namespace)
+        finally:
+            self.release.uninstall()
+            self.cluster.core.delete_namespace(self.release.namespace, grace_period_seconds=0)
+
+    def run(self, world: World) -> AbstractContextManager[object]:
+        return self._running(world)
+
+    def pods(self) -> list[Any]:
+        selector = f"app.kubernetes.io/instance={self.release.name}"
+        return list(
+            self.cluster.core.list_namespaced_pod(
+                self.release.namespace, label_selector=selector
+            ).items
+        )
+
+    def ready_pod(self) -> Any:
+        for pod in self.pods():
+            statuses = pod.status.container_statuses or []
+            if statuses and all(s.ready for s in statuses):
+                return pod
+        return None
+
+    def log(self, world: World) -> str:
+        del world
+        return self.cluster.kubectl(
+            "logs", f"deployment/{self.release.name}", "-n", self.release.namespace, check=False
+        ).stdout
+
+
+@pytest.fixture
+def chart_world(real_cluster: RealCluster, tmp_path: Path) -> Iterator[tuple[World, ChartOperator]]:
+    operator = ChartOperator(real_cluster, tmp_path)
+    namespace = f"hw-{uuid.uuid4().hex[:8]}"
+    with (
+        WeaviateNode(tmp_path / "weaviate", api_key=WEAVIATE_API_KEY) as node,
+        OwnWeaviatePlane(RealPlane.attach(real_cluster.plane), node) as plane,
+        World(
+            tmp_path / "walk",
+            rate=RATE,
+            rows=ROWS,
+            plane=plane,
+            namespace=namespace,
+            operator=operator,
+        ) as world,
+    ):
+        yield world, operator
+    real_cluster.core.delete_namespace(namespace, grace_period_seconds=0)
+
+
+def test_the_chart_installs_an_operator_that_walks_every_phase(
+    chart_world: tuple[World, ChartOperator], real_cluster: RealCluster
+) -> None:
+    world, operator = chart_world
+    walk_every_phase(world, real_cluster)
+
+    (pod,) = operator.pods()
+    (container,) = pod.status.container_statuses
+    # the chart's probes passed all along: never restarted by the liveness probe
+    assert container.ready, container
+    assert container.restart_count == 0, container
+    log = operator.log(world)
+    # only the chart's RBAC: a permission it lacks would be a 403 whose message the log
+    # carries ("... is forbidden: User ... cannot ..."), retried or not
+    refused = [line for line in log.splitlines() if "forbidden" in line.lower()]
+    assert refused == []
+    errors = [line for line in log.splitlines() if "[ERROR" in line]
+    assert errors == []
+    # it served only its own namespace
+    assert "[chat/" not in log
+    # its metrics port, as the chart's Service would scrape it (the pod IP is 127.0.0.1 here)
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics") as answer:
+        series = answer.read().decode()
+    key = f'name="chat-history",namespace="{world.namespace}"'
+    assert f'datamigration_phase{{{key},phase="rollback"}} 1.0' in series
+    assert 'datamigration_jobs_finished_total{kind="copy",result="Succeeded"} 1.0' in series
+    assert f"datamigration_progress_failed_objects{{{key}}} 0.0" in series

@@ -15,7 +15,7 @@ import pytest
 
 from datamigration_operator.migration.source.app_outbox import AppOutbox
 from datamigration_sandbox.planes import RealPlane
-from datamigration_sandbox.walk import CLAIM, NAMESPACE, World
+from datamigration_sandbox.walk import CLAIM, World
 from tests.real.conftest import WEAVIATE_API_KEY, RealCluster
 
 RATE = 40.0  # requests/s, ~33 writes/s: light enough for a 2-core CI runner beside the servers
@@ -38,7 +38,7 @@ def _status(dm: dict[str, Any]) -> dict[str, Any]:
 def _succeeded(world: World, dm: dict[str, Any], phase: str) -> None:
     status = _status(dm)
     if status.get("state") != "Succeeded":
-        log = (world.data_dir / "operator.log").read_text(errors="replace")[-3000:]
+        log = world.operator_log()[-3000:]
         pytest.fail(f"{phase}: {status.get('state')} {status.get('message')}\n{log}")
 
 
@@ -50,14 +50,14 @@ def _validated_clean(dm: dict[str, Any]) -> None:
     assert validation["checked"] >= ROWS
 
 
-def _mode(real_cluster: RealCluster) -> str:
-    cm = real_cluster.core.read_namespaced_config_map("chat-app", NAMESPACE)
+def _mode(real_cluster: RealCluster, namespace: str) -> str:
+    cm = real_cluster.core.read_namespaced_config_map("chat-app", namespace)
     return str(cm.data["migration_mode"])
 
 
 def _outbox_depth(world: World) -> int:
     assert world.plane is not None
-    with AppOutbox(world.plane.claim_dir(NAMESPACE, CLAIM) / "app.db") as outbox:
+    with AppOutbox(world.plane.claim_dir(world.namespace, CLAIM) / "app.db") as outbox:
         return outbox.state().depth
 
 
@@ -68,33 +68,40 @@ def _failed_writes(world: World) -> int:
 def test_every_phase_with_the_app_as_pods_and_the_copy_logs_through_kubectl(
     world: World, real_cluster: RealCluster
 ) -> None:
+    walk_every_phase(world, real_cluster)
+
+
+def walk_every_phase(world: World, real_cluster: RealCluster) -> None:
+    """migrate -> dual-write -> validate -> switch -> rollback under the app's load, whichever
+    way the operator runs (tests/real/test_helm_install.py: installed by the chart)."""
+    namespace = world.namespace
     dm = world.settle("migrate")
     _succeeded(world, dm, "migrate")
     copy_job = next(job["name"] for job in _status(dm)["jobs"] if job["phase"] == "migrate")
     # the API server proxies to the process kubelet's /containerLogs
-    logs = real_cluster.kubectl("logs", f"job/{copy_job}", "-n", NAMESPACE).stdout
+    logs = real_cluster.kubectl("logs", f"job/{copy_job}", "-n", namespace).stdout
     finished = [json.loads(line) for line in logs.splitlines() if '"finished"' in line]
     assert finished, logs
     assert finished[-1]["failed"] == 0
     assert finished[-1]["written"] >= ROWS
     assert WEAVIATE_API_KEY not in logs
-    pods = real_cluster.kubectl("get", "pods", "-n", NAMESPACE, "-o", "json").stdout
+    pods = real_cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout
     phases = {p["metadata"]["name"]: p["status"]["phase"] for p in json.loads(pods)["items"]}
     assert any(n.startswith(copy_job) and ph == "Succeeded" for n, ph in phases.items()), phases
     assert any(n.startswith("chat-app-") and ph == "Running" for n, ph in phases.items()), phases
 
     _succeeded(world, world.advance("dual-write"), "dual-write")
-    assert _mode(real_cluster) == "dual_write"
+    assert _mode(real_cluster, namespace) == "dual_write"
     dm = world.advance("validate")
     _succeeded(world, dm, "validate")
     _validated_clean(dm)
     dm = world.advance("switch")
     _succeeded(world, dm, "switch")
     assert _status(dm)["mode"]["applied"] == "weaviate_primary"
-    assert _mode(real_cluster) == "weaviate_primary"
+    assert _mode(real_cluster, namespace) == "weaviate_primary"
     dm = world.advance("rollback", timeout=60)
     assert _status(dm)["mode"]["applied"] == "sqlite_only"
-    assert _mode(real_cluster) == "sqlite_only"
+    assert _mode(real_cluster, namespace) == "sqlite_only"
     assert _failed_writes(world) == 0, world.load_summary()["failure_examples"]
 
 

@@ -124,6 +124,8 @@ class ChatStore:
             mode=mode,
             fallback=settings.read_fallback,
             registry=registry,
+            shadow_percent=settings.shadow_read_percent,
+            recorder=self.dual_write.read_analysis,
         )
 
     def start(self, *, drain: bool = True) -> ChatStore:
@@ -131,6 +133,7 @@ class ChatStore:
         return self
 
     def close(self) -> None:
+        self.reads.close()
         self.dual_write.stop()
         self.weaviate.close()
         self.engine.dispose()

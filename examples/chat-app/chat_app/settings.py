@@ -8,6 +8,8 @@ WEAVIATE_GRPC        host:port of Weaviate's gRPC endpoint
 WEAVIATE_TLS         "true" for https/TLS gRPC (default false)
 WEAVIATE_API_KEY     from a secretKeyRef; never logged
 CHAT_READ_FALLBACK   "false" turns off the SQLite fallback of Weaviate reads
+CHAT_SHADOW_READ_PERCENT  percent of reads also run on the other store and compared while
+                     Weaviate takes reads (a gradual switch's analysis; default 10)
 DATAMIGRATION_MODE_FILE / DATAMIGRATION_MODE   the mode (dualwrite.modes)
 """
 
@@ -35,6 +37,7 @@ class AppSettings(BaseModel):
     weaviate: JobTarget
     api_key: SecretStr | None = None
     read_fallback: bool = True
+    shadow_read_percent: float = 10.0
     shutdown_delay: float = 5.0
 
     @classmethod
@@ -65,6 +68,7 @@ class AppSettings(BaseModel):
                 api_key=SecretStr(env["WEAVIATE_API_KEY"]) if env.get("WEAVIATE_API_KEY") else None,
                 read_fallback=_flag(env.get("CHAT_READ_FALLBACK", "true"), "CHAT_READ_FALLBACK"),
                 shutdown_delay=_seconds(env.get("CHAT_SHUTDOWN_DELAY", "5"), "CHAT_SHUTDOWN_DELAY"),
+                shadow_read_percent=_percent(env.get("CHAT_SHADOW_READ_PERCENT", "10")),
             )
         except ValidationError as error:
             raise SettingsError(str(error)) from None
@@ -98,6 +102,16 @@ def _seconds(value: str, variable: str) -> float:
     if not 0 <= seconds <= 300:
         raise SettingsError(f"{variable} must be seconds from 0 to 300, got {value!r}")
     return seconds
+
+
+def _percent(value: str) -> float:
+    try:
+        percent = float(value)
+    except ValueError:
+        percent = -1.0
+    if not 0 <= percent <= 100:
+        raise SettingsError(f"CHAT_SHADOW_READ_PERCENT must be 0 to 100, got {value!r}")
+    return percent
 
 
 def _flag(value: str, variable: str) -> bool:

@@ -90,6 +90,29 @@ def mapping_rules() -> list[dict[str, Any]]:
     ]
 
 
+def switch_step_rules(max_steps: int) -> list[dict[str, Any]]:
+    """On spec.switch (the same as api.spec.switch_step_problems): readPercent increases step
+    by step and the last step is 100. CEL has no index loop: one comparison per pair."""
+    climbs = " && ".join(
+        f"(self.steps.size() <= {i} || "
+        f"self.steps[{i - 1}].readPercent < self.steps[{i}].readPercent)"
+        for i in range(1, max_steps)
+    )
+    return [
+        {
+            "rule": f"!has(self.steps) || ({climbs})",
+            "message": "switch.steps readPercent must increase step by step",
+            "fieldPath": ".steps",
+        },
+        {
+            "rule": "!has(self.steps) || self.steps.size() == 0 || "
+            "self.steps[self.steps.size() - 1].readPercent == 100",
+            "message": "the last switch step must have readPercent 100",
+            "fieldPath": ".steps",
+        },
+    ]
+
+
 # Children's label values (migrations.gremlins.ai/datamigration: <name>) hold the name whole.
 MAX_NAME: Final = 63
 # Phases in which the app has not written to the target yet: the target may still change.

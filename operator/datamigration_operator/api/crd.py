@@ -18,7 +18,7 @@ from typing import Any, Final
 import yaml
 
 from datamigration_operator.api import admission_rules, names
-from datamigration_operator.api.spec import DataMigrationSpec
+from datamigration_operator.api.spec import MAX_SWITCH_STEPS, DataMigrationSpec
 from datamigration_operator.api.status import DataMigrationStatus
 from datamigration_operator.api.structural_schema import to_structural
 
@@ -66,6 +66,9 @@ def _spec_schema() -> dict[str, Any]:
     ]
     spec["properties"]["phase"]["x-kubernetes-validations"] = (
         admission_rules.phase_transition_rules()
+    )
+    spec["properties"]["switch"]["x-kubernetes-validations"] = admission_rules.switch_step_rules(
+        MAX_SWITCH_STEPS
     )
     return spec
 

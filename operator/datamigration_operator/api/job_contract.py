@@ -28,6 +28,7 @@ TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
 TERMINATION_LOG_ENV: Final = "DATAMIGRATION_TERMINATION_LOG"
 SOURCE_MOUNT_PATH: Final = "/var/lib/datamigration/source"
 SCRATCH_MOUNT_PATH: Final = "/var/lib/datamigration/scratch"
+BACKUP_MOUNT_PATH: Final = "/var/lib/datamigration/backup"
 CA_MOUNT_PATH: Final = "/var/run/datamigration/ca"
 CA_FILE_NAME: Final = "ca.crt"
 
@@ -57,6 +58,19 @@ class JobSource(SpecModel):
     """Writable directory for the snapshot."""
 
 
+class JobBackup(SpecModel):
+    """Where the copy Job keeps its backup (spec.backup, resolved by the operator)."""
+
+    directory: str
+    """Absolute path inside the container (BACKUP_MOUNT_PATH, the folder mounted read-write)."""
+    claim_name: str
+    """The claim holding that folder, for status.backup."""
+    path: str
+    """The folder relative to the root of that claim, for status.backup."""
+    retain: int
+    """This DataMigration's backups kept there, the new one included."""
+
+
 class JobTarget(SpecModel):
     """Weaviate as the Job reaches it."""
 
@@ -67,6 +81,18 @@ class JobTarget(SpecModel):
     """PEM bundle to trust, mounted from spec.target.tls.caSecretRef."""
     api_key_env: str | None = None
     """Environment variable holding the API key, when one is configured."""
+
+
+class AnalysisWindow(SpecModel):
+    """What a switch step's analysis Job judges: the app's read-analysis windows of one step."""
+
+    step: int
+    read_percent: int
+    since_epoch: float
+    """Count windows that began at or after this (epoch seconds): the step's start."""
+    min_samples: int
+    timeout: str
+    """Duration to wait for min_samples compared shadow reads."""
 
 
 class JobConfig(SpecModel):
@@ -89,3 +115,7 @@ class JobConfig(SpecModel):
     recreate_rerun: int | None = None
     """Set on the copy of the rerun spec.recreateOnRerun names: drop and recreate the owned
     collections first, unless status.recreated shows this rerun's drop done."""
+    analysis: AnalysisWindow | None = None
+    """Only for an analyze Job."""
+    backup: JobBackup | None = None
+    """Set for a copy Job when spec.backup is enabled."""

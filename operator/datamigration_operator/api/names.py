@@ -33,6 +33,14 @@ ANNOTATION_JOB_GENERATION: Final = f"{GROUP}/generation"
 ANNOTATION_JOB_RERUN: Final = f"{GROUP}/rerun"
 
 DEFAULT_CONFIGMAP_KEY: Final = "migration_mode"
+# The second key the operator owns during a gradual switch: the percent of declared reads the
+# app answers from Weaviate while the mode is dual_write (absent: none).
+READ_PERCENT_KEY_SUFFIX: Final = "_read_percent"
+
+
+def read_percent_key(mode_key: str) -> str:
+    """`migration_mode` -> `migration_mode_read_percent`."""
+    return mode_key + READ_PERCENT_KEY_SUFFIX
 
 
 def owner_id(namespace: str, name: str) -> str:

@@ -7,7 +7,7 @@ from typing import Final, Literal
 Phase = Literal["migrate", "dual-write", "validate", "switch", "rollback"]
 Mode = Literal["sqlite_only", "dual_write", "weaviate_primary"]
 State = Literal["Pending", "Running", "Succeeded", "Failed", "Blocked"]
-JobKind = Literal["copy", "sync", "validate"]
+JobKind = Literal["copy", "sync", "validate", "analyze"]
 JobState = Literal["Pending", "Running", "Succeeded", "Failed", "Deleted"]
 
 PHASES: Final[tuple[Phase, ...]] = ("migrate", "dual-write", "validate", "switch", "rollback")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, JsonValue, model_validator
@@ -18,6 +19,9 @@ COLLECTION_PATTERN: Final = r"^[A-Z][_0-9A-Za-z]*$"
 PROPERTY_PATTERN: Final = r"^[_A-Za-z][_0-9A-Za-z]*$"
 # Relative path whose segments start with a letter, digit or "_": no "..", no absolute paths.
 RELATIVE_PATH_PATTERN: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
+# As above, and a segment may start with one "." (a hidden folder such as .datamigration), never
+# be "." or "..".
+DIRECTORY_PATTERN: Final = r"^\.?[A-Za-z0-9_][A-Za-z0-9_.-]*(/\.?[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"
 HOST_PATTERN: Final = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$"
 CONFIGMAP_KEY_PATTERN: Final = r"^[-._a-zA-Z0-9]+$"
 QUANTITY_PATTERN: Final = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
@@ -26,6 +30,8 @@ MAX_COLLECTIONS: Final = 32
 MAX_PROPERTIES: Final = 128
 MAX_REFERENCES: Final = 16
 MAX_WORKLOADS: Final = 16
+MAX_SWITCH_STEPS: Final = 10
+MAX_BACKUPS_RETAINED: Final = 100
 
 SqlIdentifier = Annotated[str, Field(pattern=SQL_IDENTIFIER_PATTERN, max_length=128)]
 # Quantities may be written as YAML numbers (cpu: 1), so both int and string are accepted.
@@ -49,6 +55,24 @@ class SourceSpec(SpecModel):
     """Path of the SQLite file relative to the root of the claim, e.g. data/app.db."""
     snapshot: bool = True
     """Copy from a consistent snapshot taken with SQLite's online-backup API."""
+
+
+class BackupSpec(SpecModel):
+    """The SQLite backup the copy Job keeps before it migrates: its consistent snapshot, written
+    to a claim, checksummed, and pruned to the newest `retain` of this DataMigration."""
+
+    enabled: bool = True
+    """Keep a backup; false copies without one."""
+    claim_name: DnsSubdomain | None = None
+    """PersistentVolumeClaim to write it to (same namespace); defaults to spec.source.claimName
+    (the source itself stays mounted read-only; the backup folder is a separate mount)."""
+    path: str | None = Field(default=None, pattern=DIRECTORY_PATTERN, max_length=1024)
+    """Folder relative to the root of that claim; defaults to .datamigration/backups/<name>.
+    The Job runs as uid 65532: the folder must be writable by it (a missing folder is
+    created with the mode of the claim's root)."""
+    retain: int = Field(default=3, ge=1, le=MAX_BACKUPS_RETAINED)
+    """Backups of this DataMigration kept there: once a new one is written and its checksum
+    verified, the older ones beyond this count are deleted."""
 
 
 class Endpoint(SpecModel):
@@ -274,6 +298,79 @@ class DiscoverSpec(SpecModel):
     references spec.collections lists."""
 
 
+class RollbackSpec(SpecModel):
+    """What the switch gate asks of the way back (condition RollbackReady)."""
+
+    max_propagation: Duration = "5m"
+    """Goal for a mode change to reach every pod of spec.app.workloads (status.mode changedAt
+    to appliedAt): a rollback takes as long. switch waits while the last change took longer.
+    A mounted ConfigMap alone refreshes on the kubelet's sync (60-90 s); the operator's
+    pod-template stamp restarts the pods instead."""
+    max_observation_age: Duration = "15m"
+    """How old the last look at the app's outbox (status.outbox, taken by the validate Job)
+    may be when switch is decided; older, run validate again."""
+    max_outbox_lag: Duration = "1m"
+    """Oldest waiting outbox entry allowed at that look: a drain further behind is not
+    keeping up."""
+
+
+class StepAnalysis(SpecModel):
+    """When a switch step passes: thresholds over the app's shadow reads (a sample of reads
+    also run against the other store and compared) and its Weaviate reads, counted by the
+    dual-write library in the app's database since the step's share was in effect."""
+
+    max_mismatch_percent: float = Field(default=0.0, ge=0, le=100)
+    """Shadow reads whose rows differ between SQLite and Weaviate, in percent of compared
+    reads; more rolls the switch back."""
+    max_error_percent: float = Field(default=1.0, ge=0, le=100)
+    """Weaviate reads that failed or timed out, in percent of Weaviate reads."""
+    max_latency_p99: Duration | None = None
+    """99th percentile of Weaviate read latency (e.g. 250ms); unset: not judged."""
+    min_samples: int = Field(default=100, ge=1, le=10_000_000)
+    """Compared shadow reads needed before a verdict."""
+    timeout: Duration = "5m"
+    """How long the analysis waits for minSamples after the pause; then the step is
+    Inconclusive and reads go back to SQLite, as for a failed step."""
+
+
+class SwitchStep(SpecModel):
+    """One step of a gradual read switch: a share of reads, a pause, an analysis."""
+
+    read_percent: int = Field(ge=1, le=100)
+    """Percent of the app's declared reads answered from Weaviate (chosen per read by a
+    stable hash, so one read goes to one store); 100 ends in weaviate_primary."""
+    pause: Duration = "1m"
+    """How long the share holds before the analysis judges it."""
+    analysis: StepAnalysis | None = None
+    """Thresholds that must hold for the next step; unset: the step passes after its pause."""
+
+
+class SwitchSpec(SpecModel):
+    """How switch moves reads to Weaviate."""
+
+    steps: list[SwitchStep] = Field(default_factory=list, max_length=MAX_SWITCH_STEPS)
+    """Increasing read shares, the last 100; empty: every read moves at once."""
+
+    @model_validator(mode="after")
+    def _steps_climb_to_all_reads(self) -> Self:
+        for problem in switch_step_problems(self.steps):
+            raise ValueError(problem)
+        return self
+
+
+def switch_step_problems(steps: list[SwitchStep]) -> list[str]:
+    """The rules the CRD also enforces with CEL (api.admission_rules.switch_step_rules)."""
+    if not steps:
+        return []
+    problems = []
+    shares = [step.read_percent for step in steps]
+    if any(later <= earlier for earlier, later in pairwise(shares)):
+        problems.append(f"switch.steps readPercent must increase step by step, got {shares}")
+    if shares[-1] != 100:
+        problems.append(f"the last switch step must have readPercent 100, got {shares[-1]}")
+    return problems
+
+
 class DataMigrationSpec(SpecModel):
     """Desired state of a SQLite to Weaviate migration."""
 
@@ -283,6 +380,8 @@ class DataMigrationSpec(SpecModel):
     """Bump to run the current phase's Job again."""
     source: SourceSpec
     """Where the SQLite data lives."""
+    backup: BackupSpec = Field(default_factory=BackupSpec, json_schema_extra={"default": {}})
+    """The SQLite backup the copy Job keeps before it migrates."""
     target: TargetSpec
     """Where the data goes."""
     discover: DiscoverSpec = Field(default_factory=DiscoverSpec, json_schema_extra={"default": {}})
@@ -310,6 +409,10 @@ class DataMigrationSpec(SpecModel):
         default_factory=ValidationSpec, json_schema_extra={"default": {}}
     )
     """Validation policy."""
+    rollback: RollbackSpec = Field(default_factory=RollbackSpec, json_schema_extra={"default": {}})
+    """Rollback readiness policy."""
+    switch: SwitchSpec = Field(default_factory=SwitchSpec, json_schema_extra={"default": {}})
+    """Gradual read switch: steps of read share, pause and analysis."""
 
     @model_validator(mode="after")
     def _mapping_is_consistent(self) -> Self:

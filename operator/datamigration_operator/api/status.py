@@ -15,6 +15,7 @@ MAX_JOB_RECORDS: Final = 20
 MAX_HISTORY: Final = 20
 MAX_SAMPLES: Final = 10
 MAX_FAILED_KEYS: Final = 100
+MAX_SWITCH_STEP_RECORDS: Final = 10
 REASON_PATTERN: Final = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 
@@ -22,7 +23,8 @@ class Condition(StatusModel):
     """A Kubernetes-style condition."""
 
     type: ConditionType
-    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack or Ready."""
+    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, RollbackReady or
+    Ready."""
     status: ConditionStatus
     """True, False or Unknown."""
     reason: str = Field(pattern=REASON_PATTERN, max_length=1024)
@@ -168,6 +170,10 @@ class OutboxStatus(StatusModel):
     """Highest entry id ever written."""
     lease_holder: str | None = Field(default=None, max_length=253)
     """App process holding the drain lease; unset when nobody drains."""
+    lease_expires_at: Timestamp | None = None
+    """When the drain lease expires unless renewed, live or not (its holder renews it every
+    ttl/4 and sets it to the stop time on a clean stop): the last heartbeat an app process
+    wrote into this file. Unset when no process ever took the lease."""
     waiting: str | None = Field(default=None, max_length=1024)
     """What the Job waits for while the outbox is behind; unset when it does not wait."""
     observed_at: Timestamp | None = None
@@ -200,6 +206,38 @@ class Recreation(StatusModel):
     """When the state was recorded."""
 
 
+class TableRows(StatusModel):
+    """Rows of one migrated table in a backup."""
+
+    table: str = Field(max_length=128)
+    """SQLite table."""
+    rows: int = Field(ge=0)
+    """Rows it holds in the backup (the snapshot the copy read)."""
+
+
+class BackupStatus(StatusModel):
+    """The SQLite backup the copy Job kept before it migrated (written by that Job)."""
+
+    job: str | None = Field(default=None, max_length=63)
+    """Copy Job that took it."""
+    claim: str = Field(max_length=253)
+    """PersistentVolumeClaim holding it."""
+    path: str = Field(max_length=2048)
+    """The file, relative to the root of that claim."""
+    size_bytes: int = Field(ge=0)
+    """Size of the file."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", max_length=64)
+    """SHA-256 of the file, checked against the file on the claim after it was written."""
+    taken_at: Timestamp
+    """When the snapshot was taken: the backup holds the database as it was then."""
+    tables: list[TableRows] = Field(default_factory=list, max_length=32)
+    """Rows per migrated table in the backup (`dmctl backup verify` compares them)."""
+    retained: list[Annotated[str, Field(max_length=255)]] = Field(
+        default_factory=list, max_length=100
+    )
+    """File names of this DataMigration's backups kept in that folder, newest first."""
+
+
 class JobRecord(StatusModel):
     """A Job this DataMigration launched."""
 
@@ -230,6 +268,91 @@ class HistoryEntry(StatusModel):
     """Why."""
 
 
+class ReadAnalysis(StatusModel):
+    """What the app's dual-write library counted while a switch step's share was in effect:
+    the figures a step's analysis is judged on."""
+
+    compared: int = Field(default=0, ge=0)
+    """Shadow reads compared (the same read answered by both stores)."""
+    mismatched: int = Field(default=0, ge=0)
+    """Compared reads whose rows differ."""
+    weaviate_reads: int = Field(default=0, ge=0)
+    """Reads sent to Weaviate (answering or shadow)."""
+    weaviate_errors: int = Field(default=0, ge=0)
+    """Of those, reads that failed or timed out."""
+    latency_p99_ms: float | None = Field(default=None, ge=0)
+    """99th percentile of Weaviate read latency (upper bound of its histogram bucket)."""
+    dropped: int = Field(default=0, ge=0)
+    """Shadow reads not run because the app's shadow queue was full."""
+    pods: int = Field(default=0, ge=0)
+    """App processes that reported."""
+
+    @property
+    def mismatch_percent(self) -> float:
+        return 100.0 * self.mismatched / self.compared if self.compared else 0.0
+
+    @property
+    def error_percent(self) -> float:
+        return 100.0 * self.weaviate_errors / self.weaviate_reads if self.weaviate_reads else 0.0
+
+
+class SwitchAnalysisReport(ReadAnalysis):
+    """Written by a switch step's analysis Job; the operator judges it against the step's
+    thresholds."""
+
+    job: str | None = Field(default=None, max_length=63)
+    """Analysis Job that wrote this report."""
+    job_uid: str | None = Field(default=None, max_length=128)
+    """uid of that Job: the operator accepts a report only from the Job it created."""
+    step: int = Field(default=0, ge=0)
+    """Step analysed (1-based)."""
+    read_percent: int = Field(default=0, ge=0, le=100)
+    """Share the counted reads ran under."""
+    since: Timestamp | None = None
+    """Counts start here: when the step's share was written."""
+    finished_at: Timestamp | None = None
+    """When the Job concluded."""
+    reason: str | None = Field(default=None, pattern=REASON_PATTERN, max_length=128)
+    """Why it could not conclude (SwitchAnalysisInconclusive); unset when it did."""
+    message: str | None = Field(default=None, max_length=1024)
+    """What it saw."""
+
+
+SwitchStepResult = Literal["Pausing", "Analyzing", "Passed", "Failed", "Inconclusive"]
+
+
+class SwitchStepStatus(ReadAnalysis):
+    """One step of a gradual switch as the operator walked it."""
+
+    step: int = Field(ge=1)
+    """Step number (1-based)."""
+    read_percent: int = Field(ge=0, le=100)
+    """Share of reads answered from Weaviate."""
+    started_at: Timestamp | None = None
+    """When the share was written to the app's ConfigMap."""
+    finished_at: Timestamp | None = None
+    """When the step passed or failed."""
+    result: SwitchStepResult = "Pausing"
+    """Pausing, Analyzing, Passed, Failed or Inconclusive."""
+    message: str = Field(default="", max_length=1024)
+    """The verdict with its figures."""
+
+
+class SwitchStatus(StatusModel):
+    """The gradual read switch: where it is and how each step went."""
+
+    phase_generation: int | None = Field(default=None, ge=0)
+    """The switch this walk belongs to (with `rerun`): a new one starts from step 1."""
+    rerun: int | None = Field(default=None, ge=0)
+    """spec.rerun of this walk."""
+    step: int | None = Field(default=None, ge=1)
+    """Current step (1-based)."""
+    read_percent: int = Field(default=0, ge=0, le=100)
+    """Share of reads the app answers from Weaviate now."""
+    steps: list[SwitchStepStatus] = Field(default_factory=list, max_length=MAX_SWITCH_STEP_RECORDS)
+    """Each step reached, in order."""
+
+
 class DataMigrationStatus(StatusModel):
     """Observed state of a migration."""
 
@@ -250,7 +373,7 @@ class DataMigrationStatus(StatusModel):
         max_length=8,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, Ready."""
+    """Migrated, DualWriteReady, Validated, ReadsSwitched, RolledBack, RollbackReady, Ready."""
     progress: Progress | None = None
     """Written by copy and sync Jobs."""
     validation: ValidationReport | None = None
@@ -259,7 +382,13 @@ class DataMigrationStatus(StatusModel):
     """The app's dual-write outbox as the sync or validate Job last saw it."""
     recreated: Recreation | None = None
     """The last spec.recreateOnRerun the copy carried out (Job-written)."""
+    backup: BackupStatus | None = None
+    """The SQLite backup the last copy Job kept before it migrated."""
     jobs: list[JobRecord] = Field(default_factory=list, max_length=MAX_JOB_RECORDS)
     """Recent Jobs, newest last."""
+    switch: SwitchStatus | None = None
+    """The gradual read switch (spec.switch.steps); unset when reads move at once."""
+    switch_analysis: SwitchAnalysisReport | None = None
+    """Written by the analysis Job of the current switch step."""
     history: list[HistoryEntry] = Field(default_factory=list, max_length=MAX_HISTORY)
     """Recent state changes, newest last."""

@@ -51,19 +51,32 @@ def check_config_map(
 
 
 def mode_patch(
-    key: str, mode: Mode, previous: str | None, me: str, *, claim: bool = False
+    key: str,
+    mode: Mode,
+    previous: str | None,
+    me: str,
+    *,
+    claim: bool = False,
+    read_share: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """JSON merge patch that sets only `key` and our annotations. The previous-value annotation
     holds the value before this patch ("" when the key was absent); on the claim, the same
-    value is also kept as the original, which deletion restores."""
+    value is also kept as the original, which deletion restores. `read_share` (key, value or
+    None to remove it) sets the gradual switch's share in the same patch: mode and share change
+    together."""
     before = previous if previous is not None else ""
     annotations = {ANNOTATION_CONFIGMAP_OWNER: me, ANNOTATION_CONFIGMAP_PREVIOUS: before}
     if claim:
         annotations[ANNOTATION_CONFIGMAP_ORIGINAL] = before
-    return {"metadata": {"annotations": annotations}, "data": {key: mode}}
+    data: dict[str, str | None] = {key: mode}
+    if read_share is not None:
+        data[read_share[0]] = read_share[1]
+    return {"metadata": {"annotations": annotations}, "data": data}
 
 
-def release_patch(key: str, *, restore: bool, value: str | None) -> dict[str, Any]:
+def release_patch(
+    key: str, *, restore: bool, value: str | None, read_share_key: str | None = None
+) -> dict[str, Any]:
     """JSON merge patch that removes our annotations and, with `restore`, sets `key` back to
     `value` (None removes the key)."""
     patch: dict[str, Any] = {
@@ -75,6 +88,9 @@ def release_patch(key: str, *, restore: bool, value: str | None) -> dict[str, An
             }
         }
     }
-    if restore:
-        patch["data"] = {key: value}
+    data: dict[str, str | None] = {key: value} if restore else {}
+    if read_share_key is not None:
+        data[read_share_key] = None
+    if data:
+        patch["data"] = data
     return patch

@@ -6,6 +6,7 @@ import posixpath
 from typing import Any, Final
 
 from datamigration_operator.api import job_contract as contract
+from datamigration_operator.api.job_contract import AnalysisWindow
 from datamigration_operator.api.names import (
     ANNOTATION_JOB_GENERATION,
     ANNOTATION_JOB_RERUN,
@@ -15,6 +16,12 @@ from datamigration_operator.api.names import (
 from datamigration_operator.api.phases import JobKind, Phase
 from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.api.spec import ResourceAmounts
+from datamigration_operator.builders.job_backup import (
+    backup_location,
+    backup_mount,
+    backup_volume,
+    job_backup,
+)
 from datamigration_operator.builders.ownership import controller_reference, managed_labels
 
 # A uid from the nonroot range of distroless images; any non-zero uid passes "restricted".
@@ -35,6 +42,7 @@ def build_job(
     service_account: str,
     node_name: str | None = None,
     scratch_size_limit: str | None = None,
+    analysis: AnalysisWindow | None = None,
 ) -> dict[str, Any]:
     """A batch/v1 Job running `image` as `service_account` (the planner chose both: the
     builder reads no policy); `node_name` pins it next to the pod holding a ReadWriteOnce
@@ -50,8 +58,8 @@ def build_job(
             "runAsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(dm, kind, name, image)],
-        "volumes": _volumes(dm, scratch_size_limit),
+        "containers": [_container(dm, kind, name, image, analysis)],
+        "volumes": _volumes(dm, kind, scratch_size_limit),
     }
     if node_name is not None:
         pod_spec["affinity"] = {
@@ -104,7 +112,9 @@ def build_job(
     }
 
 
-def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfig:
+def job_config(
+    dm: DataMigration, kind: JobKind, name: str, analysis: AnalysisWindow | None = None
+) -> contract.JobConfig:
     spec = dm.spec
     tls = spec.target.tls
     return contract.JobConfig(
@@ -143,12 +153,16 @@ def job_config(dm: DataMigration, kind: JobKind, name: str) -> contract.JobConfi
         recreate_rerun=(
             spec.rerun if kind == "copy" and spec.recreate_on_rerun == spec.rerun else None
         ),
+        analysis=analysis,
+        backup=job_backup(backup_location(dm, kind)),
     )
 
 
-def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[str, Any]:
+def _container(
+    dm: DataMigration, kind: JobKind, name: str, image: str, analysis: AnalysisWindow | None
+) -> dict[str, Any]:
     template = dm.spec.job_template
-    config = job_config(dm, kind, name).model_dump_json(by_alias=True, exclude_none=True)
+    config = job_config(dm, kind, name, analysis).model_dump_json(by_alias=True, exclude_none=True)
     env: list[dict[str, Any]] = [
         {"name": contract.CONFIG_ENV, "value": config},
         {
@@ -171,6 +185,9 @@ def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[
         {"name": _SOURCE_VOLUME, "mountPath": contract.SOURCE_MOUNT_PATH, "readOnly": True},
         {"name": _SCRATCH_VOLUME, "mountPath": contract.SCRATCH_MOUNT_PATH},
     ]
+    backup = backup_location(dm, kind)
+    if backup is not None:
+        mounts.append(backup_mount(backup, _SOURCE_VOLUME))
     if dm.spec.target.tls.ca_secret_ref is not None:
         mounts.append({"name": _CA_VOLUME, "mountPath": contract.CA_MOUNT_PATH, "readOnly": True})
     container: dict[str, Any] = {
@@ -200,16 +217,24 @@ def _container(dm: DataMigration, kind: JobKind, name: str, image: str) -> dict[
     return container
 
 
-def _volumes(dm: DataMigration, scratch_size_limit: str | None) -> list[dict[str, Any]]:
+def _volumes(
+    dm: DataMigration, kind: JobKind, scratch_size_limit: str | None
+) -> list[dict[str, Any]]:
     scratch: dict[str, Any] = {"sizeLimit": scratch_size_limit} if scratch_size_limit else {}
+    backup = backup_location(dm, kind)
+    # A volume-level readOnly makes every mount of it read-only, the backup's too: with the
+    # backup on the source claim, the source's own mount alone is read-only.
+    source: dict[str, Any] = {"claimName": dm.spec.source.claim_name}
+    if backup is None or not backup.on_source_claim:
+        source["readOnly"] = True
     volumes: list[dict[str, Any]] = [
-        {
-            "name": _SOURCE_VOLUME,
-            "persistentVolumeClaim": {"claimName": dm.spec.source.claim_name, "readOnly": True},
-        },
+        {"name": _SOURCE_VOLUME, "persistentVolumeClaim": source},
         # The snapshot and temporary files; the root filesystem stays read-only.
         {"name": _SCRATCH_VOLUME, "emptyDir": scratch},
     ]
+    other_claim = backup_volume(backup) if backup is not None else None
+    if other_claim is not None:
+        volumes.append(other_claim)
     ca = dm.spec.target.tls.ca_secret_ref
     if ca is not None:
         volumes.append(

@@ -36,6 +36,7 @@ from datamigration_operator.api.job_contract import (
 from datamigration_operator.api.names import owner_id
 from datamigration_operator.api.phases import JobKind
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     OutboxStatus,
     Progress,
@@ -43,11 +44,13 @@ from datamigration_operator.api.status import (
     ValidationReport,
 )
 from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
+from datamigration_operator.migration.runs.backup import BackupSettings
 from datamigration_operator.migration.runs.exit_codes import (
     EXIT_RETRYABLE,
     classify,
     failure_message,
 )
+from datamigration_operator.migration.runs.read_analysis_run import analysis_run
 from datamigration_operator.migration.runs.report import failure_line
 from datamigration_operator.migration.runs.run import EXIT_OK, RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import (
@@ -109,6 +112,17 @@ class KubeRunReporter:
     def write_report(self, lines: list[str], summary: str) -> str | None:
         return self.reporter.write_report(self.job_name, lines, summary)
 
+    def publish_backup(self, backup: BackupStatus) -> None:
+        emit(
+            "backup",
+            claim=backup.claim,
+            path=backup.path,
+            sizeBytes=backup.size_bytes,
+            sha256=backup.sha256,
+            retained=len(backup.retained),
+        )
+        self.reporter.publish_backup(backup)
+
 
 def emit(event: str, **fields: Any) -> None:
     """One JSON line per event on stdout (the pod log): keys and counts, never values."""
@@ -147,6 +161,21 @@ def settings_of(config: JobConfig) -> RunSettings:
         max_mismatches=config.max_mismatches,
         recheck_delay=parse_duration(config.recheck_delay).total_seconds(),
         drain_timeout=parse_duration(config.drain_timeout).total_seconds(),
+        backup=backup_settings(config),
+    )
+
+
+def backup_settings(config: JobConfig) -> BackupSettings | None:
+    backup, ref = config.backup, config.datamigration
+    if backup is None:
+        return None
+    return BackupSettings(
+        directory=Path(backup.directory),
+        claim_name=backup.claim_name,
+        path=backup.path,
+        retain=backup.retain,
+        owner=f"{ref.namespace}/{ref.name}",
+        job=config.job_name,
     )
 
 
@@ -206,6 +235,8 @@ def _run_job(kind: JobKind) -> Ended:
             )
     emit("started", kind=kind, job=config.job_name, migration=config.datamigration.name)
     try:
+        if kind == "analyze":
+            return _analyze(config)
         with MigrationReporter(config.datamigration) as migration:
             reporter = KubeRunReporter(migration, config.job_name)
             client = _connect(kind, config, api_key)
@@ -223,6 +254,30 @@ def _run_job(kind: JobKind) -> Ended:
         message = redact(failure_message(error), api_key)[:1000]
         emit("failed", reason=reason, message=message)
         return Ended(code, reason, message)
+
+
+def _analyze(config: JobConfig) -> Ended:
+    """A switch step's analysis: no Weaviate, the app's database read-only, one report."""
+    window = config.analysis
+    if window is None:
+        message = "an analyze Job needs the step's analysis window in its configuration"
+        emit("failed", reason="InvalidConfig", message=message)
+        return Ended(NON_RETRYABLE_EXIT_CODE, "InvalidConfig", message)
+    with MigrationReporter(config.datamigration) as migration:
+        report = analysis_run(Path(config.source.path), window, job=config.job_name)
+        uid = os.environ.get(JOB_UID_ENV) or None
+        migration.publish_switch_analysis(report.model_copy(update={"job_uid": uid}))
+    emit(
+        "finished",
+        step=report.step,
+        compared=report.compared,
+        mismatched=report.mismatched,
+        weaviateReads=report.weaviate_reads,
+        weaviateErrors=report.weaviate_errors,
+        latencyP99Ms=report.latency_p99_ms,
+        inconclusive=report.reason is not None,
+    )
+    return Ended(EXIT_OK)
 
 
 def _connect(
@@ -257,7 +312,7 @@ def _connect(
 
 def _run(kind: JobKind, settings: RunSettings, client: Any, reporter: KubeRunReporter) -> Ended:
     if kind == "copy":
-        result, ref = copy_run(settings, client, reporter)
+        result, ref = copy_run(settings, client, reporter, on_backup=reporter.publish_backup)
         emit(
             "finished",
             rows=result.rows_read,
@@ -309,6 +364,13 @@ def job_copy() -> None:
 def job_sync() -> None:
     """Diff SQLite against Weaviate and repair: upsert missing and changed, delete extra."""
     sys.exit(run_job("sync"))
+
+
+@job_app.command("analyze")
+def job_analyze() -> None:
+    """Sum the app's shadow-read counts of one switch step; the result goes to
+    status.switchAnalysis (the operator judges it against the step's thresholds)."""
+    sys.exit(run_job("analyze"))
 
 
 @job_app.command("validate")

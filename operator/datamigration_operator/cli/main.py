@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("datamigration_operator.cli.migrate", "validate_command"),
     "sync": ("datamigration_operator.cli.migrate", "sync_command"),
     "plan": ("datamigration_operator.cli.plan_command", "plan_command"),
+    "backup": ("datamigration_operator.cli.backup_command", "backup_app"),
     "job": ("datamigration_operator.cli.job", "job_app"),
 }
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,6 +50,7 @@ from datamigration_operator.cli.exit_status import (
     EXIT_USAGE,
 )
 from datamigration_operator.cli.input_errors import one_line_each
+from datamigration_operator.cli.progress_bar import RowsBar
 from datamigration_operator.migration.mapping import MappingError
 from datamigration_operator.migration.mapping.naming import collection_name
 from datamigration_operator.migration.not_retryable import InvalidMappingError
@@ -251,12 +253,23 @@ def parse_target(url: str, grpc_port: int, api_key_env: str) -> JobTarget:
         raise UsageError(f"--weaviate {url}: {error.errors()[0]['msg']}") from None
 
 
+def live_bar(as_json: bool) -> AbstractContextManager[RowsBar | None]:
+    """`dmctl watch`'s progress bar while stderr is a terminal; None (a line per progress
+    report, or nothing with --json) when it is not: a log or CI keeps readable lines."""
+    if as_json or not console.is_terminal:
+        return nullcontext(None)
+    return RowsBar(console, "copy")
+
+
 class LocalReporter:
     """Progress to the terminal, the checkpoint to a file, the report next to it."""
 
-    def __init__(self, checkpoint_file: Path | None, quiet: bool) -> None:
+    def __init__(
+        self, checkpoint_file: Path | None, quiet: bool, bar: RowsBar | None = None
+    ) -> None:
         self.file = CheckpointFile(checkpoint_file) if checkpoint_file else None
         self.quiet = quiet
+        self.bar = bar
         self.report_path: Path | None = None
 
     def load_checkpoint(self) -> Checkpoint | None:
@@ -265,7 +278,12 @@ class LocalReporter:
     def publish_progress(self, progress: Progress) -> None:
         if self.file is not None and progress.checkpoint is not None:
             self.file.save(progress.checkpoint)
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            shown = progress.model_dump(mode="json", by_alias=True, exclude={"checkpoint"})
+            self.bar.show(shown, f"copy {progress.table or ''}".strip())
+        else:
             console.print(
                 f"{progress.table or ''} {progress.rows_done}/{progress.rows_total} rows "
                 f"({progress.percent}%), {progress.rows_per_second} rows/s"
@@ -437,7 +455,6 @@ def copy_command(
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
         collections = parse_mappings(table, mapping, all_tables=all_tables)
         _check_sqlite(sqlite)
-        reporter = LocalReporter(checkpoint_file, quiet=as_json)
         sink = SinkSettings(batch_size, concurrency, objects_per_second)
         client = _client(weaviate, grpc_port, api_key_env)
         try:
@@ -456,7 +473,9 @@ def copy_command(
                 mappings = collections if discovered is None else discovered()
                 _confirm_recreate(client, [m.collection for m in mappings], ids, yes=yes)
                 settings = replace(settings, recreate_rerun=0)
-            result, ref = copy_run(settings, client, reporter)
+            with live_bar(as_json) as bar:
+                reporter = LocalReporter(checkpoint_file, quiet=as_json, bar=bar)
+                result, ref = copy_run(settings, client, reporter)
         finally:
             client.close()
         summary = {

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from datamigration_operator.api.phases import PHASES
 from datamigration_operator.api.reasons import ROLLED_BACK
+from datamigration_operator.cli.progress_bar import RowsBar
 
 console = Console()
 NamespaceOption = Annotated[
@@ -72,6 +73,20 @@ async def _session(kubeconfig: Path | None, namespace: str | None) -> AsyncItera
         await transport.close()
 
 
+def _outbox_row(outbox: Mapping[str, Any]) -> str:
+    """The app's outbox as a Job last saw it: what RollbackReady judges."""
+    if outbox.get("leaseHolder"):
+        lease = f"drained by {outbox['leaseHolder']}"
+    elif outbox.get("leaseExpiresAt"):
+        lease = f"no drainer (lease lapsed at {outbox['leaseExpiresAt']})"
+    else:
+        lease = "no drainer ever held the lease"
+    return (
+        f"{outbox.get('depth', 0)} waiting, oldest {outbox.get('oldestAgeSeconds', 0)} s, "
+        f"{lease}; seen by {outbox.get('job') or '?'} at {outbox['observedAt']}"
+    )
+
+
 def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str, str]]:
     """What `dmctl status` prints, as (label, value) rows; pure so it is easy to test. Wide adds
     the Jobs and the history."""
@@ -112,6 +127,20 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                 f"mismatched {validation.get('mismatched', 0)}",
             )
         )
+    outbox = status.get("outbox") or {}
+    if outbox.get("observedAt"):
+        rows.append(("outbox", _outbox_row(outbox)))
+    rows.extend(switch_rows(status.get("switch") or {}))
+    backup = status.get("backup") or {}
+    if backup.get("path"):
+        rows.append(
+            (
+                "backup",
+                f"{backup.get('claim')}:{backup['path']} ({backup.get('sizeBytes')} bytes, "
+                f"sha256 {backup.get('sha256')}, taken {backup.get('takenAt')}; "
+                f"{len(backup.get('retained') or [])} kept)",
+            )
+        )
     for condition in status.get("conditions") or []:
         rows.append(
             (
@@ -136,6 +165,34 @@ def status_rows(dm: Mapping[str, Any], *, wide: bool = False) -> list[tuple[str,
                     f"{entry.get('phase')} {entry.get('result')}: {entry.get('message') or ''}",
                 )
             )
+    return rows
+
+
+def switch_rows(switch: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The gradual switch: the share now, then each step reached with its figures."""
+    if not switch.get("steps"):
+        return []
+    rows = [
+        (
+            "switch",
+            f"step {switch.get('step')}, {switch.get('readPercent', 0)}% of reads from Weaviate",
+        )
+    ]
+    for step in switch["steps"]:
+        figures = (
+            f", mismatched {step.get('mismatched', 0)}/{step.get('compared', 0)}, "
+            f"errors {step.get('weaviateErrors', 0)}/{step.get('weaviateReads', 0)}"
+            + (f", p99 {step['latencyP99Ms']} ms" if step.get("latencyP99Ms") is not None else "")
+            if step.get("compared") or step.get("weaviateReads")
+            else ""
+        )
+        rows.append(
+            (
+                f"  step {step.get('step')}",
+                f"{step.get('readPercent')}% {step.get('result')} from {step.get('startedAt')}"
+                f"{figures}" + (f": {step['message']}" if step.get("message") else ""),
+            )
+        )
     return rows
 
 
@@ -289,16 +346,6 @@ def _columns(rows: Sequence[Sequence[str]]) -> str:
 # -- watch ------------------------------------------------------------------------------------
 
 
-def remaining(progress: Mapping[str, Any], now: datetime) -> str:
-    """The Job's own estimate (status.progress.eta) as time left, e.g. 0:01:05."""
-    eta = progress.get("eta")
-    if not eta:
-        return "-:--:--"
-    seconds = (datetime.fromisoformat(str(eta).replace("Z", "+00:00")) - now).total_seconds()
-    whole = max(int(seconds), 0)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 def watch_line(dm: Mapping[str, Any]) -> str:
     status = dm.get("status") or {}
     phase = status.get("phase") or (dm.get("spec") or {}).get("phase")
@@ -308,34 +355,14 @@ def watch_line(dm: Mapping[str, Any]) -> str:
 async def _watch(
     name: str, namespace: str | None, kubeconfig: Path | None, give_up: float, interval: float
 ) -> None:
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
     started = time.monotonic()
     async with _session(kubeconfig, namespace) as session:
         dm = await _get(session, name)
         phase = str((dm.get("spec") or {}).get("phase"))
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rows]}"),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("eta {task.fields[eta]}"),
-        )
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(watch_line(dm), total=100, rows="", rate="", eta="-:--:--")
+        with RowsBar(console, watch_line(dm)) as bar:
             while True:
                 progress = (dm.get("status") or {}).get("progress") or {}
-                done, total = progress.get("rowsDone"), progress.get("rowsTotal")
-                rate = progress.get("rowsPerSecond")
-                bar.update(
-                    task,
-                    description=watch_line(dm),
-                    completed=progress.get("percent") or 0,
-                    rows=f"{done}/{total} rows" if total is not None else "",
-                    rate=f"{rate:.0f} rows/s" if rate else "",
-                    eta=remaining(progress, datetime.now(UTC)),
-                )
+                bar.show(progress, watch_line(dm))
                 if settled(dm, phase):
                     break
                 if give_up and time.monotonic() - started > give_up:
@@ -348,7 +375,7 @@ async def _watch(
                     raise typer.Exit(2)
             state = (dm.get("status") or {}).get("state")
             if phase != "rollback" and state == "Succeeded":
-                bar.update(task, completed=100)
+                bar.complete()
     elapsed = time.monotonic() - started
     status = dm.get("status") or {}
     console.print(f"datamigration {session.namespace}/{name} {watch_line(dm)} ({elapsed:.1f} s)")

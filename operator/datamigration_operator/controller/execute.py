@@ -114,8 +114,16 @@ async def execute_one(
     dm = world.datamigration
     ns, name = dm.metadata.namespace, dm.metadata.name
     if isinstance(action, ApplyMode):
+        share = (
+            None if action.read_share_key is None else (action.read_share_key, action.read_share)
+        )
         patch: dict[str, Any] = mode_patch(
-            action.key, action.mode, action.previous, owner_id(ns, name), claim=action.claim
+            action.key,
+            action.mode,
+            action.previous,
+            owner_id(ns, name),
+            claim=action.claim,
+            read_share=share,
         )
         if world.config_map_version:
             # Optimistic concurrency: if the ConfigMap changed since we looked (another
@@ -139,13 +147,19 @@ async def execute_one(
             service_account=action.service_account,
             node_name=action.node_name,
             scratch_size_limit=action.scratch_size_limit,
+            analysis=action.analysis,
         )
         await _create_job(client, ns, job)
     elif isinstance(action, DeleteJobs):
         for job_name in action.names:
             await client.delete(JOBS, ns, job_name, propagation="Background")
     elif isinstance(action, ReleaseConfigMap):
-        release = release_patch(action.key, restore=action.restore, value=action.value)
+        release = release_patch(
+            action.key,
+            restore=action.restore,
+            value=action.value,
+            read_share_key=action.read_share_key,
+        )
         if world.config_map_version:  # someone else may have claimed it since we looked
             release["metadata"]["resourceVersion"] = world.config_map_version
         await client.merge_patch(CONFIGMAPS, ns, action.config_map, release)

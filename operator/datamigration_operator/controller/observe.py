@@ -16,6 +16,7 @@ from datamigration_operator.api.names import (
     LABEL_PHASE,
     OPERATOR_NAME,
     owner_id,
+    read_percent_key,
 )
 from datamigration_operator.api.phases import JobState, Phase
 from datamigration_operator.api.quantities import quantity_bytes
@@ -154,11 +155,13 @@ def _config_map(obj: Object | None, key: str) -> ObservedConfigMap:
     value, owner = read_mode(obj, key)
     annotations = obj["metadata"].get("annotations") or {}
     original = annotations.get(ANNOTATION_CONFIGMAP_ORIGINAL)
+    share, _ = read_mode(obj, read_percent_key(key))
     return ObservedConfigMap(
         exists=True,
         value=value,
         owner=owner,
         original=original if isinstance(original, str) else None,
+        read_share=share,
     )
 
 

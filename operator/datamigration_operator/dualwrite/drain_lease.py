@@ -75,14 +75,17 @@ class DrainLease:
         self._valid_until = moment + self.ttl if taken else 0.0
         return bool(taken)
 
-    def release(self) -> None:
-        """Lets another process drain at once (on a clean stop); a no-op unless we hold it."""
+    def release(self, now: float | None = None) -> None:
+        """Lets another process drain at once (on a clean stop); a no-op unless we hold it.
+        The expiry becomes the stop time, not zero: the row then still tells the operator
+        (status.outbox.leaseExpiresAt) when the app last wrote here and that it stopped."""
         self._valid_until = 0.0
+        moment = time.time() if now is None else now
         with self._engine.begin() as connection:
             connection.execute(
                 sa.update(lease)
                 .where(lease.c.id == 1, lease.c.holder == self.holder)
-                .values(expires_at=0.0)
+                .values(expires_at=moment)
             )
 
     def current_holder(self) -> tuple[str, float] | None:

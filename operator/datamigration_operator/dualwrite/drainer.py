@@ -34,7 +34,12 @@ from datamigration_operator.dualwrite.outbox import (
     read_entries,
 )
 from datamigration_operator.dualwrite.plan_alignment import align_plans
-from datamigration_operator.migration.app_engine import RowLookup, SinkSettings, open_sink
+from datamigration_operator.migration.app_engine import (
+    RowLookup,
+    SinkSettings,
+    open_sink,
+    write_resolving,
+)
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -42,11 +47,18 @@ from datamigration_operator.migration.mapping import (
     RowError,
     object_uuid,
 )
-from datamigration_operator.migration.mapping.reference_order import reference_depths
+from datamigration_operator.migration.mapping.reference_order import (
+    deferred_references,
+    reference_depths,
+)
 from datamigration_operator.migration.mapping.values import Key
 
 if TYPE_CHECKING:
-    from datamigration_operator.migration.app_engine import WeaviateSink
+    from datamigration_operator.migration.app_engine import (
+        FailedObject,
+        Unresolved,
+        WeaviateSink,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +314,7 @@ class Drainer:
 
     def _use_plans(self, plans: Mapping[str, CollectionPlan]) -> None:
         self._plans = dict(plans)
+        self._deferred = deferred_references(list(self._plans.values()))
         self._builders = {
             name: ObjectBuilder(plan, migration_namespace=self._namespace)
             for name, plan in self._plans.items()
@@ -357,24 +370,30 @@ class Drainer:
             writes.keys.append(key)
         return writes
 
-    @staticmethod
-    def _send(sink: WeaviateSink, batch: Sequence[_Writes]) -> None:
+    def _send(self, sink: WeaviateSink, batch: Sequence[_Writes]) -> None:
         from weaviate.exceptions import WeaviateBaseError
 
+        # A row pointing at a row of its own table, or closing a cycle of tables, may name an
+        # object that lands later in this batch: it goes without that reference first, then
+        # whole once the batch is in (write_resolving); the entries stay until it is.
+        unresolved: list[Unresolved] = []
         for writes in batch:
             plan = writes.plan
-            outcome = sink.write(plan, writes.objects, writes.keys)
-            if outcome.failed:
-                first = outcome.failed[0]
-                raise DrainError(
-                    f"Weaviate refused {len(outcome.failed)} objects of {plan.collection} "
-                    f"(first {first.key!r}: {first.message})"
-                )
+            deferred = self._deferred.get(fold_sql_name(plan.table), frozenset())
+            written = write_resolving(sink, plan, writes.objects, writes.keys, deferred)
+            _raise_refused(plan, written.outcome.failed)
+            if written.unresolved.objects:
+                unresolved.append(written.unresolved)
             if writes.gone:
                 try:
                     sink.delete(plan, writes.gone)
                 except WeaviateBaseError as error:
                     raise DrainError(f"deleting from {plan.collection}: {error.message}") from None
+
+        for pending in unresolved:
+            _raise_refused(
+                pending.plan, sink.write(pending.plan, pending.objects, pending.keys).failed
+            )
 
     def _read_rows(
         self, plan: CollectionPlan, keys: Sequence[Key]
@@ -396,6 +415,15 @@ class Drainer:
         if lookup is not None:
             lookup.close()
             self._local.lookup = None
+
+
+def _raise_refused(plan: CollectionPlan, failed: Sequence[FailedObject]) -> None:
+    if failed:
+        first = failed[0]
+        raise DrainError(
+            f"Weaviate refused {len(failed)} objects of {plan.collection} "
+            f"(first {first.key!r}: {first.message})"
+        )
 
 
 __all__ = ["DrainError", "DrainSettings", "Drainer"]

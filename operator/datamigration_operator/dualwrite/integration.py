@@ -31,6 +31,8 @@ from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
 from datamigration_operator.dualwrite.outbox import create_outbox
 from datamigration_operator.dualwrite.plan_alignment import text_takes_numbers
+from datamigration_operator.dualwrite.read_analysis import ReadAnalysisRecorder
+from datamigration_operator.dualwrite.read_share import effective_read_percent
 from datamigration_operator.migration.app_engine import SqliteSource, source_plans
 from datamigration_operator.migration.mapping import CollectionPlan
 
@@ -93,6 +95,11 @@ class DualWrite:
             self.engine, self.plans, self.capturing, on_capture=self.drainer.wake
         )
         create_outbox(self.engine)
+        # a gradual switch's per-step counts, for the step's analysis Job (pass it to ReadRouter)
+        self.read_analysis = ReadAnalysisRecorder(
+            self.engine,
+            lambda: effective_read_percent(mode_source.current(), mode_source.read_percent()),
+        )
         self._started = False
 
     def capturing(self) -> bool:
@@ -105,6 +112,7 @@ class DualWrite:
             self.mode_source.start()
             if drain:
                 self.drainer.start()
+            self.read_analysis.start()
             self._started = True
         return self
 
@@ -112,6 +120,7 @@ class DualWrite:
         if self._started:
             self.capture.detach()
             self.drainer.stop()
+            self.read_analysis.stop()
             self.mode_source.stop()
             self._started = False
 

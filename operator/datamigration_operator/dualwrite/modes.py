@@ -17,7 +17,9 @@ from typing import Final
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
+from datamigration_operator.api.names import read_percent_key
 from datamigration_operator.api.phases import MODES
+from datamigration_operator.dualwrite.read_share import parse_read_percent
 
 MODE_FILE_ENV: Final = "DATAMIGRATION_MODE_FILE"
 MODE_ENV: Final = "DATAMIGRATION_MODE"
@@ -96,6 +98,8 @@ class ModeSource:
         self._lock = threading.Lock()
         self._callbacks: list[ModeCallback] = []
         self._last_raw: str | None = None
+        self._read_percent = 0
+        self._last_share_raw: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not self._fixed:
@@ -127,7 +131,50 @@ class ModeSource:
         with self._lock:
             self._callbacks.append(callback)
 
+    def read_percent(self) -> int:
+        """Percent of declared reads answered from Weaviate in dual_write (a gradual switch's
+        step): the `<key>_read_percent` file beside the mode's; 0 when it is absent."""
+        with self._lock:
+            return self._read_percent
+
+    @property
+    def share_file(self) -> Path | None:
+        file = self.file
+        return None if file is None else file.with_name(read_percent_key(file.name))
+
     def refresh(self) -> str:
+        """Reads the mode and the read share once (see _refresh_mode, _refresh_share)."""
+        mode = self._refresh_mode()
+        self._refresh_share()
+        return mode
+
+    def _refresh_share(self) -> None:
+        """An absent file is 0 (no gradual switch); an unreadable or invalid one keeps the
+        last good share, reported loudly like an unknown mode."""
+        file = self.share_file
+        if file is None:
+            return
+        try:
+            raw = file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raw = "0"
+        except (OSError, UnicodeDecodeError) as error:
+            raw = f"<unreadable: {error}>"
+        if raw == self._last_share_raw:
+            return
+        self._last_share_raw = raw
+        try:
+            share = parse_read_percent(raw)
+        except ValueError as error:
+            log.error("%s in %s (keeping %d)", error, file, self.read_percent())
+            self._metrics.invalid.inc()
+            return
+        with self._lock:
+            old, self._read_percent = self._read_percent, share
+        if old != share:
+            log.info("read share from Weaviate %d %% -> %d %%", old, share)
+
+    def _refresh_mode(self) -> str:
         """Reads the file once; a missing file or unknown value keeps the current mode."""
         file = self.file
         if file is None:

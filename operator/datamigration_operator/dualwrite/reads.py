@@ -6,6 +6,16 @@ through the migration plan; a Weaviate error, a read slower than the guard's dea
 open breaker (read_fallback.ReadGuard) falls back to that SQLite query (counted in
 `datamigration_dualwrite_read_fallbacks_total`), or propagates when fallback is off.
 
+During a gradual switch (spec.switch.steps) the mode stays `dual_write` and the operator writes a
+read share beside it: that percent of declared reads, chosen per read by a stable hash of what
+it asks (read_share), is answered from Weaviate as above. A sample of reads (`shadow_percent`)
+also runs against the other store on a background worker (shadow_reads: bounded, dropped and
+counted when full, never on the request's path); by_id and by_reference answers are compared
+through the plan (read_compare), search answers (bm25, near_*) only time Weaviate, since the
+stores rank differently by design. The counts go to the app's database per window
+(read_analysis) for the step's analysis Job. The `sqlite` callable of a read must therefore be
+callable from another thread (open its own session, as the chat app does).
+
 Rows from Weaviate hold the planned property columns, which include the key columns (the
 planner keeps them as properties, `id` as `source_id`), and the foreign-key column when the read
 itself names it (by reference). Weaviate stores references as object ids, from which a key
@@ -14,15 +24,24 @@ cannot be recovered: other reference columns are absent.
 
 from __future__ import annotations
 
+import random
+import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from datamigration_operator.api.names import fold_sql_name, owner_id
+from datamigration_operator.dualwrite.read_analysis import ReadAnalysisRecorder
+from datamigration_operator.dualwrite.read_compare import reads_agree
 from datamigration_operator.dualwrite.read_fallback import ReadGuard, read_errors
 from datamigration_operator.dualwrite.read_results import row_from_object
+from datamigration_operator.dualwrite.read_share import (
+    answers_from_weaviate,
+    effective_read_percent,
+)
+from datamigration_operator.dualwrite.shadow_reads import DEFAULT_QUEUE, ShadowReads
 from datamigration_operator.migration.mapping import CollectionPlan, ReferencePlan, object_uuid
 
 READ_MODE: Final = "weaviate_primary"
@@ -37,6 +56,13 @@ class CurrentMode(Protocol):
     """What the router needs of a mode source (dualwrite.modes.ModeSource fits)."""
 
     def current(self) -> str: ...
+
+
+@runtime_checkable
+class CurrentShare(Protocol):
+    """Where the read share comes from (dualwrite.modes.ModeSource fits)."""
+
+    def read_percent(self) -> int: ...
 
 
 class ReadMetrics:
@@ -60,6 +86,13 @@ class ReadMetrics:
             ["kind", "table"],
             registry=registry,
         )
+        self.shadow = Counter(
+            "datamigration_dualwrite_shadow_reads",
+            "Shadow reads by result: agree, mismatch, error (the shadow read failed), "
+            "timed (a search read timed only) or dropped (the queue was full)",
+            ["kind", "table", "result"],
+            registry=registry,
+        )
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry) -> ReadMetrics:
@@ -76,6 +109,9 @@ class ReadRouter:
     the migration used (the same ones the copy Job publishes); `namespace`/`name` identify the
     DataMigration, whose `<namespace>/<name>` seeds the deterministic object ids. `guard`
     bounds how long a Weaviate read may take before the fallback (ReadGuard defaults).
+    `share` gives the gradual switch's read share (by default `mode`, when it has one);
+    `shadow_percent` of the reads answered while Weaviate takes reads are shadowed, and
+    `recorder` (optional) keeps the counts for the step's analysis.
     """
 
     def __init__(
@@ -89,7 +125,15 @@ class ReadRouter:
         fallback: bool = True,
         guard: ReadGuard | None = None,
         registry: CollectorRegistry = REGISTRY,
+        share: CurrentShare | None = None,
+        shadow_percent: float = 10.0,
+        recorder: ReadAnalysisRecorder | None = None,
+        shadow_queue: int = DEFAULT_QUEUE,
+        rng: random.Random | None = None,
+        recheck_delay: float = 1.0,
     ) -> None:
+        if not 0 <= shadow_percent <= 100:
+            raise ValueError(f"shadow_percent must be within 0..100, got {shadow_percent}")
         self.client = client
         self.migration_namespace = owner_id(namespace, name)
         self.mode = mode
@@ -97,6 +141,15 @@ class ReadRouter:
         self.guard = guard or ReadGuard()
         self.metrics = ReadMetrics.for_registry(registry)
         self._plans = {fold_sql_name(plan.table): plan for plan in plans}
+        self.share = (
+            share if share is not None else (mode if isinstance(mode, CurrentShare) else None)
+        )
+        self.shadow_percent = shadow_percent
+        self.recorder = recorder
+        # longer than the drainer's linger and a batch: a write in flight has landed by then
+        self.recheck_delay = recheck_delay
+        self._rng = rng or random.Random()
+        self.shadows = ShadowReads(max_queue=shadow_queue, on_drop=self._dropped)
 
     def plan(self, table: str) -> CollectionPlan:
         plan = self._plans.get(fold_sql_name(table))
@@ -125,7 +178,7 @@ class ReadRouter:
             row.update(zip(plan.key_columns, key_tuple, strict=True))
             return row
 
-        return self._route("by_id", plan, weaviate, sqlite)
+        return self._route("by_id", plan, weaviate, sqlite, repr(key_tuple), comparable=True)
 
     def by_reference(
         self,
@@ -170,7 +223,8 @@ class ReadRouter:
                 row[column] = value
             return rows
 
-        return self._route("by_reference", plan, weaviate, sqlite)
+        identity = f"{column}={value!r}/{order_by}/{limit}"
+        return self._route("by_reference", plan, weaviate, sqlite, identity, comparable=True)
 
     def bm25(
         self,
@@ -201,7 +255,7 @@ class ReadRouter:
                 for o in result.objects
             ]
 
-        return self._route("bm25", plan, weaviate, sqlite)
+        return self._route("bm25", plan, weaviate, sqlite, f"{query}/{columns}/{limit}")
 
     def near_vector(
         self,
@@ -216,7 +270,11 @@ class ReadRouter:
         plan = self._vector_plan(table)
         _checked_limit(limit)
         return self._route(
-            "near_vector", plan, lambda: self._near(plan, vector, limit, max_distance), sqlite
+            "near_vector",
+            plan,
+            lambda: self._near(plan, vector, limit, max_distance),
+            sqlite,
+            f"{list(vector)!r}/{limit}/{max_distance}",
         )
 
     def near_text(
@@ -235,7 +293,11 @@ class ReadRouter:
         plan = self._vector_plan(table)
         _checked_limit(limit)
         return self._route(
-            "near_text", plan, lambda: self._near(plan, embed(text), limit, max_distance), sqlite
+            "near_text",
+            plan,
+            lambda: self._near(plan, embed(text), limit, max_distance),
+            sqlite,
+            f"{text}/{limit}/{max_distance}",
         )
 
     def _vector_plan(self, table: str) -> CollectionPlan:
@@ -269,18 +331,42 @@ class ReadRouter:
     def _collection(self, plan: CollectionPlan) -> Any:
         return self.client.collections.use(plan.collection)
 
+    def read_percent(self) -> int:
+        """Percent of declared reads Weaviate answers now: all in weaviate_primary, the
+        operator's share in dual_write, none otherwise."""
+        share = 0 if self.share is None else self.share.read_percent()
+        return effective_read_percent(self.mode.current(), share)
+
     def _route(
         self,
         kind: str,
         plan: CollectionPlan,
         weaviate: Callable[[], T],
         sqlite: Callable[[], T],
+        identity: str,
+        *,
+        comparable: bool = False,
     ) -> T:
-        if self.mode.current() != READ_MODE:
+        share = self.read_percent()
+        if share == 0:
             self.metrics.reads.labels(kind, plan.table, "sqlite").inc()
             return sqlite()
+        shadow = self._rng.random() * 100 < self.shadow_percent
+        if share < 100 and not answers_from_weaviate(f"{kind}\0{plan.table}\0{identity}", share):
+            self.metrics.reads.labels(kind, plan.table, "sqlite").inc()
+            result = sqlite()
+            if shadow:
+                self._shadow(
+                    kind,
+                    plan,
+                    lambda: (self._timed(weaviate), result),
+                    comparable,
+                    weaviate,
+                    sqlite,
+                )
+            return result
         try:
-            result = self.guard.call(weaviate)
+            answer = self._timed(weaviate)
         except read_errors():
             if not self.fallback:
                 raise
@@ -288,7 +374,67 @@ class ReadRouter:
             self.metrics.reads.labels(kind, plan.table, "sqlite_fallback").inc()
             return sqlite()
         self.metrics.reads.labels(kind, plan.table, "weaviate").inc()
+        if shadow:
+            self._shadow(kind, plan, lambda: (answer, sqlite()), comparable, weaviate, sqlite)
+        return answer
+
+    def _timed(self, weaviate: Callable[[], T]) -> T:
+        """A guarded Weaviate read, its latency or failure counted for the analysis."""
+        started = time.perf_counter()
+        try:
+            result = self.guard.call(weaviate)
+        except read_errors():
+            if self.recorder is not None:
+                self.recorder.weaviate_read(0.0, failed=True)
+            raise
+        if self.recorder is not None:
+            self.recorder.weaviate_read((time.perf_counter() - started) * 1000, failed=False)
         return result
+
+    def _shadow(
+        self,
+        kind: str,
+        plan: CollectionPlan,
+        both: Callable[[], tuple[Any, Any]],
+        comparable: bool,
+        weaviate: Callable[[], Any],
+        sqlite: Callable[[], Any],
+    ) -> None:
+        """Queues `both` (Weaviate's answer, SQLite's) on the shadow worker. A difference gets
+        a second look with both stores read again after `recheck_delay`: a write committed to
+        SQLite whose dual write is still in the outbox is in flight, not a mismatch."""
+
+        def compare(read_both: Callable[[], tuple[Any, Any]], second_look: bool) -> None:
+            try:
+                from_weaviate, from_sqlite = read_both()
+            except read_errors():
+                self.metrics.shadow.labels(kind, plan.table, "error").inc()
+                return
+            if not comparable:
+                self.metrics.shadow.labels(kind, plan.table, "timed").inc()
+                return
+            agreed = reads_agree(plan, from_weaviate, from_sqlite, self.migration_namespace)
+            if not agreed and not second_look:
+                self.shadows.submit_later(
+                    self.recheck_delay,
+                    lambda: compare(lambda: (self._timed(weaviate), sqlite()), True),
+                )
+                return
+            result = "agree" if agreed else "mismatch"
+            self.metrics.shadow.labels(kind, plan.table, result).inc()
+            if self.recorder is not None:
+                self.recorder.compared(agreed=agreed)
+
+        self.shadows.submit(lambda: compare(both, False))
+
+    def _dropped(self) -> None:
+        self.metrics.shadow.labels("any", "any", "dropped").inc()
+        if self.recorder is not None:
+            self.recorder.dropped()
+
+    def close(self) -> None:
+        """Stops the shadow worker after the shadow reads already queued."""
+        self.shadows.stop()
 
 
 def _checked_limit(limit: int) -> int:
@@ -310,4 +456,4 @@ def _property_name(plan: CollectionPlan, column: str) -> str:
     raise ValueError(f"column {column!r} of table {plan.table} is not a migrated property")
 
 
-__all__ = ["MAX_RESULTS", "READ_MODE", "CurrentMode", "ReadRouter", "Row"]
+__all__ = ["MAX_RESULTS", "READ_MODE", "CurrentMode", "CurrentShare", "ReadRouter", "Row"]

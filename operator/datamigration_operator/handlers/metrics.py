@@ -2,7 +2,8 @@
 
 Fed from what the operator already has, never from extra API calls:
 - every watch event of a DataMigration (status as the API server holds it, progress written by
-  the Jobs included) sets the per-migration gauges;
+  the Jobs included) sets the per-migration gauges: a Job's throughput, failures and last
+  report reach Prometheus through the operator, with no scrape target on the Job's pod;
 - every reconcile's planned status patch, applied to the status it was planned from, counts
   what the operator changed: phase transitions (a new history entry) and Job outcomes (a Job
   record that became Succeeded, Failed or Deleted). Planning is level-based, so a change is
@@ -84,6 +85,13 @@ class OperatorMetrics:
             KEY_LABELS,
             registry=r,
         )
+        self.failed_objects = Gauge(
+            "datamigration_progress_failed_objects",
+            "status.progress.failed: objects the copy/sync Job could not write after every "
+            "retry (the Job fails when there are any)",
+            KEY_LABELS,
+            registry=r,
+        )
         self.progress_updated = Gauge(
             "datamigration_progress_updated_timestamp_seconds",
             "status.progress.updatedAt: when the Job last reported, Unix time",
@@ -127,6 +135,7 @@ class OperatorMetrics:
             self.rows_done,
             self.rows_total,
             self.rows_per_second,
+            self.failed_objects,
             self.progress_updated,
             self.validation_differences,
             self.reconcile_errors,
@@ -151,6 +160,9 @@ class OperatorMetrics:
         _set_or_remove(self.rows_done, key, _number(progress.get("rowsDone")))
         _set_or_remove(self.rows_total, key, _number(progress.get("rowsTotal")))
         _set_or_remove(self.rows_per_second, key, _number(progress.get("rowsPerSecond")))
+        # a Job reports `failed` once objects failed for good: until then, none have
+        failed = _number(progress.get("failed") or 0) if progress else None
+        _set_or_remove(self.failed_objects, key, failed)
         _set_or_remove(self.progress_updated, key, _timestamp(progress.get("updatedAt")))
         validation = status.get("validation") or {}
         differences = (

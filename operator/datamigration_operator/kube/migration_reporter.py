@@ -24,10 +24,12 @@ from datamigration_operator.api.names import (
     OPERATOR_NAME,
 )
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     OutboxStatus,
     Progress,
     Recreation,
+    SwitchAnalysisReport,
     ValidationReport,
 )
 from datamigration_operator.kube.blocking import BlockingKubeClient
@@ -63,7 +65,14 @@ def report_name(job_name: str, attempt: str, sequence: int = 1) -> str:
     return f"{head}{tail}"
 
 
-def _dump(model: Progress | ValidationReport | OutboxStatus | Recreation) -> dict[str, Any]:
+def _dump(
+    model: Progress
+    | ValidationReport
+    | OutboxStatus
+    | SwitchAnalysisReport
+    | BackupStatus
+    | Recreation,
+) -> dict[str, Any]:
     # None becomes null, which a merge patch turns into "remove": no field of an older
     # report lingers next to the new one.
     return model.model_dump(mode="json", by_alias=True)
@@ -137,6 +146,9 @@ class MigrationReporter:
     def publish_validation(self, report: ValidationReport) -> None:
         self._patch_status({"status": {"validation": _dump(report)}})
 
+    def publish_switch_analysis(self, report: SwitchAnalysisReport) -> None:
+        self._patch_status({"status": {"switchAnalysis": _dump(report)}})
+
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self._patch_status({"status": {"outbox": _dump(outbox)}})
 
@@ -146,6 +158,9 @@ class MigrationReporter:
 
     def publish_recreation(self, recreation: Recreation) -> None:
         self._patch_status({"status": {"recreated": _dump(recreation)}})
+
+    def publish_backup(self, backup: BackupStatus) -> None:
+        self._patch_status({"status": {"backup": _dump(backup)}})
 
     def write_report(self, job_name: str, lines: list[str], summary: str) -> str | None:
         """The full report as a new ConfigMap `<job>-report-<attempt>[-N]`; returns its name.

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from datamigration_operator.api.job_contract import AnalysisWindow
 from datamigration_operator.api.phases import JobKind, Mode, Phase
 from datamigration_operator.api.reasons import EventType
 from datamigration_operator.api.spec import WorkloadRef
@@ -21,6 +22,11 @@ class ApplyMode:
     previous: str | None
     claim: bool = False
     """The key was not ours yet: record `previous` as the value deletion restores."""
+    read_share_key: str | None = None
+    """Also set this key (`<key>_read_percent`, a gradual switch's share) to `read_share`;
+    None: leave it as it is."""
+    read_share: str | None = None
+    """The share ("1".."99"); None removes the key (no partial share)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class CreateJob:
     service_account: str
     scratch_size_limit: str | None = None
     """sizeLimit of the Job's scratch emptyDir (snapshot and diff files)."""
+    analysis: AnalysisWindow | None = None
+    """What an analyze Job judges."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class ReleaseConfigMap:
     key: str
     restore: bool
     value: str | None
+    read_share_key: str | None = None
+    """Remove this key too (a gradual switch's share), whatever `restore` says."""
 
 
 Action = (

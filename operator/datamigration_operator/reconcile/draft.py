@@ -10,7 +10,7 @@ from typing import Final
 
 from datamigration_operator.api import reasons
 from datamigration_operator.api.model_base import whole_seconds
-from datamigration_operator.api.names import owner_id
+from datamigration_operator.api.names import owner_id, read_percent_key
 from datamigration_operator.api.phases import DUAL_WRITING_MODES, JobState, Mode, State
 from datamigration_operator.api.reasons import ConditionStatus, ConditionType, EventType
 from datamigration_operator.api.status import Condition, JobRecord, ModeStatus
@@ -25,6 +25,7 @@ from datamigration_operator.reconcile.actions import (
 from datamigration_operator.reconcile.conditions import set_condition
 from datamigration_operator.reconcile.job_names import job_account_name
 from datamigration_operator.reconcile.observed import Observation, ObservedJob
+from datamigration_operator.reconcile.switch_steps import Walk
 
 ACTIVE: Final[frozenset[JobState]] = frozenset({"Pending", "Running"})
 
@@ -53,6 +54,10 @@ class Draft:
         dual = obs.config_map.value in DUAL_WRITING_MODES
         self.epoch = (obs.status.mode.dual_write_since or self.now) if dual else None
         self.mode: ModeStatus = obs.status.mode.model_copy(update={"dual_write_since": self.epoch})
+        self.switch = obs.status.switch
+        """status.switch as the plan leaves it (the gradual switch's walk)."""
+        self.switch_walk: Walk | None = None
+        """The walk switch planned before applying its mode (phases/gradual_switch.py)."""
         self.state: State = "Running"
         self.message = ""
         self.ready_reason = reasons.NOT_STARTED
@@ -110,16 +115,33 @@ class Draft:
 
     # -- the app's mode ------------------------------------------------------------------------
 
-    def apply_mode(self, mode: Mode) -> bool:
-        """Patches ConfigMap and workloads as needed; True when the app runs in `mode`."""
+    def apply_mode(self, mode: Mode, read_percent: int = 0) -> bool:
+        """Patches ConfigMap and workloads as needed; True when the app runs in `mode`.
+
+        `read_percent` is a gradual switch's share of reads from Weaviate (1..99, on
+        dual_write): it goes into `<key>_read_percent` in the same patch; any other value
+        removes that key, so no phase but switch leaves a share behind. A share alone does
+        not roll the workloads: the app re-reads the file (the step's analysis counts only
+        reads made under its share)."""
         app, cm = self.obs.spec.app, self.obs.config_map
         old = self.obs.status.mode
         changed_at = old.changed_at if old.desired == mode else None
-        if cm.value != mode or cm.owner != self.me:
+        share = str(read_percent) if 0 < read_percent < 100 else None
+        share_stale = cm.read_share != share
+        if cm.value != mode or cm.owner != self.me or share_stale:
             claim = cm.owner != self.me
             self.actions.append(
-                ApplyMode(app.config_map_ref.name, app.key, mode, cm.value, claim=claim)
+                ApplyMode(
+                    app.config_map_ref.name,
+                    app.key,
+                    mode,
+                    cm.value,
+                    claim=claim,
+                    read_share_key=read_percent_key(app.key) if share_stale else None,
+                    read_share=share,
+                )
             )
+        if cm.value != mode or cm.owner != self.me:
             changed_at = self.obs.now  # precise: rollback time is measured from it
         since = (self.epoch or self.now) if mode in DUAL_WRITING_MODES else None
         existing = [w for w in self.obs.workloads if w.exists]

@@ -44,6 +44,8 @@ class ObservedConfigMap:
     owner: str | None = None
     original: str | None = None
     """The key's value before the owner claimed it ("" when it was absent; None: unknown)."""
+    read_share: str | None = None
+    """The gradual switch's share key (`<key>_read_percent`); None when absent."""
 
 
 @dataclass(frozen=True)

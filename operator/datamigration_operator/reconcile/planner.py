@@ -137,6 +137,7 @@ def finish(draft: Draft) -> list[Action]:
             "mode": draft.mode,
             "conditions": stamp_generation(draft.conditions, obs.generation),
             "jobs": draft.jobs[-MAX_JOB_RECORDS:],
+            "switch": draft.switch,
             "history": history[-MAX_HISTORY:],
         }
     )

@@ -6,7 +6,7 @@ Pure, like the planner: observation -> actions."""
 from __future__ import annotations
 
 from datamigration_operator.api import reasons
-from datamigration_operator.api.names import owner_id
+from datamigration_operator.api.names import owner_id, read_percent_key
 from datamigration_operator.api.phases import MODES, Mode
 from datamigration_operator.reconcile.actions import (
     Action,
@@ -31,15 +31,21 @@ def plan_release(observation: Observation) -> list[Action]:
         )
     if not cm.exists or cm.owner != owner_id(obs.namespace, obs.name):
         return actions  # not ours (any more): nothing to give back
+    # a partial read share is a switch in progress: it ends with the migration's claim
+    share_key = read_percent_key(key) if cm.read_share is not None else None
     if app.on_delete == "keep":
-        actions.append(ReleaseConfigMap(name, key, restore=False, value=None))
+        actions.append(
+            ReleaseConfigMap(name, key, restore=False, value=None, read_share_key=share_key)
+        )
         message = f"ConfigMap {name} {key} stays {cm.value} (spec.app.onDelete: keep); released"
     else:
         # the original is "" when the key was absent; unknown (claimed by an older operator):
         # sqlite_only, the one mode that is always safe
         original = cm.original if cm.original is not None else "sqlite_only"
         value = original or None
-        actions.append(ReleaseConfigMap(name, key, restore=True, value=value))
+        actions.append(
+            ReleaseConfigMap(name, key, restore=True, value=value, read_share_key=share_key)
+        )
         restored = _mode(original)
         workloads = tuple(w.ref for w in obs.workloads if w.exists and w.stamped_mode != restored)
         if workloads:

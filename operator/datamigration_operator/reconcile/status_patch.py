@@ -18,6 +18,7 @@ OPERATOR_FIELDS: Final = frozenset(
         "conditions",
         "jobs",
         "history",
+        "switch",
     }
 )
 

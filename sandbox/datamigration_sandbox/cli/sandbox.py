@@ -41,6 +41,15 @@ RealOption = Annotated[
         "weaviate-server; built by scripts/build-servers.sh) with the process kubelet.",
     ),
 ]
+WeaviateNodesOption = Annotated[
+    int,
+    typer.Option(
+        "--weaviate-nodes",
+        min=1,
+        help="--real: weaviate-server nodes, a replicated cluster on loopback when more than "
+        "one (collections created with replicationConfig.factor up to this many).",
+    ),
+]
 DEFAULT_DATA_DIR = Path(".sandbox")
 STATE_FILE = "sandbox.json"
 
@@ -113,6 +122,7 @@ def start_background(
     kubeconfig: Path | None = None,
     rbac: bool = False,
     real: bool = False,
+    weaviate_nodes: int = 1,
     timeout: float = 30.0,
 ) -> SandboxInfo:
     """Start `dmctl sandbox serve` detached (own session, output to sandbox.log) and wait until
@@ -126,6 +136,8 @@ def start_background(
         command.append("--rbac")
     if real:
         command.append("--real")
+    if weaviate_nodes != 1:
+        command += ["--weaviate-nodes", str(weaviate_nodes)]
     log = str(data_dir / "sandbox.log")
     pid = os.posix_spawn(
         sys.executable,
@@ -169,12 +181,16 @@ def up(
     kubeconfig: KubeconfigOption = None,
     rbac: RbacOption = False,
     real: RealOption = False,
+    weaviate_nodes: WeaviateNodesOption = 1,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for readiness (--real: at least 180).")
     ] = 30.0,
 ) -> None:
     """Start the sandbox in the background and print how to use it."""
     data_dir = data_dir.resolve()
+    if weaviate_nodes != 1 and not real:
+        notes.print("[red]--weaviate-nodes needs --real (the emulator is one node)[/]")
+        raise typer.Exit(2)
     running = read_state(data_dir)
     if running is not None:
         notes.print("[yellow]a sandbox already runs with this data dir[/]")
@@ -186,6 +202,7 @@ def up(
             kubeconfig=kubeconfig,
             rbac=rbac,
             real=real,
+            weaviate_nodes=weaviate_nodes,
             timeout=max(timeout, 180.0) if real else timeout,
         )
     except RuntimeError as error:
@@ -200,15 +217,16 @@ def serve(
     kubeconfig: KubeconfigOption = None,
     rbac: RbacOption = False,
     real: RealOption = False,
+    weaviate_nodes: WeaviateNodesOption = 1,
 ) -> None:
     """Run the sandbox in the foreground until SIGTERM or SIGINT."""
     if real:
-        _serve_real(data_dir.resolve(), kubeconfig)
+        _serve_real(data_dir.resolve(), kubeconfig, weaviate_nodes)
         return
     asyncio.run(_serve(data_dir.resolve(), kubeconfig, rbac))
 
 
-def _serve_real(data_dir: Path, kubeconfig: Path | None) -> None:
+def _serve_real(data_dir: Path, kubeconfig: Path | None, weaviate_nodes: int = 1) -> None:
     import threading
 
     from datamigration_sandbox.real.control_plane import RealControlPlane
@@ -216,7 +234,12 @@ def _serve_real(data_dir: Path, kubeconfig: Path | None) -> None:
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    plane = RealControlPlane(data_dir, kubeconfig=kubeconfig, crd_dir=default_crd_dir())
+    plane = RealControlPlane(
+        data_dir,
+        kubeconfig=kubeconfig,
+        crd_dir=default_crd_dir(),
+        weaviate_nodes=weaviate_nodes,
+    )
     try:
         info = plane.start()
         _write_state(data_dir, dataclasses.replace(info, pid=os.getpid(), real=True))

@@ -151,9 +151,22 @@ def container_mounts(
             if subpath_dir is not None and is_projected(local):
                 local = _frozen_copy(local / sub_path, subpath_dir / volume / str(index))
             else:
-                local = local / sub_path
+                local = _sub_path(local, sub_path)
         mounts.append(Mount(str(mount.get("mountPath", "")), local))
     return MountTable(mounts)
+
+
+def _sub_path(root: Path, sub_path: str) -> Path:
+    """`root/sub_path`; what is missing of it is created as folders with the mode of the
+    volume's root, as the kubelet does before it bind-mounts it (read-only mounts included)."""
+    mode = root.stat().st_mode & 0o7777 if root.exists() else None
+    target = root
+    for part in Path(sub_path).parts:
+        target = target / part
+        if not target.exists() and mode is not None:
+            target.mkdir()
+            target.chmod(mode)  # not the umask's: the kubelet sets the root's mode
+    return target
 
 
 def _frozen_copy(source: Path, folder: Path) -> Path:

@@ -113,6 +113,8 @@ def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> ApiError:
     """422 Invalid, worded as the API server words it."""
     group_kind = f"{kind}.{group}" if group else kind
     summary = ", ".join(f"{c.field}: {c.message}" if c.field else c.message for c in causes)
+    if len(causes) > 1:  # Go's utilerrors.Aggregate brackets a list of several
+        summary = f"[{summary}]"
     message = f'{group_kind} "{name}" is invalid: {summary}'
     details = _details(kind, name, group)
     details["causes"] = [

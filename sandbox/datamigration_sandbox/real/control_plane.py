@@ -16,7 +16,8 @@ import json
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from datamigration_sandbox.real.server_process import (
     ServerStartError,
     http_ok,
 )
+from datamigration_sandbox.real.weaviate_cluster import cluster_env, distinct_ports, listens
 from datamigration_sandbox.real.weaviate_node import WeaviatePorts, weaviate_argv, weaviate_env
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -95,9 +97,14 @@ class RealControlPlane:
         kubelet_path_prefix: tuple[Path, ...] = (),
         weaviate: bool = True,
         weaviate_api_key: str | None = None,
+        weaviate_nodes: int = 1,
         crd_dir: Path | None = None,
         timeout: float = 120.0,
     ) -> None:
+        """`weaviate_nodes` > 1: a replicated Weaviate cluster on loopback (weaviate_cluster);
+        node 1 serves the ports in `info`, nodes 2.. run as weaviate-server-2, ..."""
+        if weaviate_nodes < 1:
+            raise ValueError(f"--weaviate-nodes must be at least 1, not {weaviate_nodes}")
         self.data_dir = data_dir.resolve()
         self._binaries = binaries
         self.kubeconfig = (kubeconfig or self.data_dir / "kubeconfig").resolve()
@@ -105,6 +112,7 @@ class RealControlPlane:
         self.kubelet_path_prefix = kubelet_path_prefix
         self.with_weaviate = weaviate
         self.weaviate_api_key = weaviate_api_key
+        self.weaviate_nodes = weaviate_nodes
         self.crd_dir = crd_dir
         self.timeout = timeout
         self.ports = Ports.pick()
@@ -112,6 +120,7 @@ class RealControlPlane:
         self.versions: dict[str, str] = {}
         self.credentials: ClusterCredentials | None = None
         self._servers: list[ServerProcess] = []  # in start order
+        self._cluster_ports: list[WeaviatePorts] | None = None
 
     # --- public ---------------------------------------------------------------------------
 
@@ -201,13 +210,9 @@ class RealControlPlane:
         self.credentials = credentials
         ports = self.ports
         etcd = self._spawn("etcd", [str(binaries / "etcd"), *self._etcd_args()])
-        weaviate = None
+        weaviates = []
         if self.with_weaviate:
-            weaviate = self._spawn(
-                "weaviate-server",
-                weaviate_argv(binaries, self._weaviate_ports()),
-                env=self._weaviate_env(),
-            )
+            weaviates = self._spawn_weaviate(binaries)
         self._ready(etcd, http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"), began)
         apiserver = self._spawn(
             "kube-apiserver", [str(binaries / "kube-apiserver"), *self._apiserver_args()]
@@ -250,8 +255,32 @@ class RealControlPlane:
         if self.crd_dir is not None:
             self._apply_crds(self.crd_dir)
         self._ready(kcm, self._default_service_account, began, mark="default-serviceaccount")
-        if weaviate is not None:
-            self._ready(weaviate, self._weaviate_ready(), began)
+        for weaviate, node in zip(weaviates, self._weaviate_cluster_ports(), strict=False):
+            ready = http_ok(f"http://127.0.0.1:{node.http}/v1/.well-known/ready")
+            self._ready(weaviate, ready, began)
+
+    def _spawn_weaviate(self, binaries: Path) -> list[ServerProcess]:
+        if self.weaviate_nodes == 1:
+            argv = weaviate_argv(binaries, self._weaviate_ports())
+            return [self._spawn("weaviate-server", argv, env=self._weaviate_env())]
+        nodes = self._weaviate_cluster_ports()
+        spawned = []
+        for index, ports in enumerate(nodes):
+            name = "weaviate-server" if index == 0 else f"weaviate-server-{index + 1}"
+            data = self.data_dir / ("weaviate" if index == 0 else f"weaviate-{index + 1}")
+            env = cluster_env(data, nodes, index, self.weaviate_api_key)
+            spawned.append(self._spawn(name, weaviate_argv(binaries, ports), env=env))
+            if index == 0:  # the others join its gossip once, when they start
+                spawned[0].wait_ready(partial(listens, ports.gossip), self.timeout)
+        return spawned
+
+    def _weaviate_cluster_ports(self) -> list[WeaviatePorts]:
+        if self._cluster_ports is None:
+            self._cluster_ports = [self._weaviate_ports()]
+            self._cluster_ports += distinct_ports(
+                self.weaviate_nodes - 1, taken=set(astuple(self.ports))
+            )
+        return self._cluster_ports
 
     def _weaviate_ready(self) -> Any:
         return http_ok(f"http://127.0.0.1:{self.ports.weaviate_http}/v1/.well-known/ready")

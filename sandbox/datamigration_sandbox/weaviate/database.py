@@ -96,7 +96,10 @@ class Collection:
 
     def add_property(self, prop: dict[str, Any]) -> None:
         if any(existing.lower() == prop["name"].lower() for existing in self._properties):
-            raise unprocessable(f"property '{prop['name']}' already exists in class {self.name}")
+            raise unprocessable(  # weaviate-server 1.35's words
+                f'class "{self.name}": conflict for property "{prop["name"]}": '
+                "already in use or provided multiple times"
+            )
         self.schema["properties"].append(prop)
         self._index(prop)
 

@@ -17,6 +17,7 @@ from weaviate.proto.v1 import base_pb2
 from datamigration_sandbox.weaviate.api_errors import WeaviateError
 from datamigration_sandbox.weaviate.database import Collection, Database, parse_beacon
 from datamigration_sandbox.weaviate.property_values import parse_date
+from datamigration_sandbox.weaviate.search import collection_stopwords
 
 Predicate = Callable[[dict[str, Any]], bool]
 _Op = base_pb2.Filters.Operator
@@ -160,6 +161,8 @@ def _property_predicate(spec: Any, name: str, collection: Collection) -> Predica
     element = data_type.removesuffix("[]")
     wanted = [_as_comparable(value, element) for value in _filter_values(spec)]
     if element == "text" and tokenization != "field":
+        if tokenization == "word" and operator == _Op.OPERATOR_EQUAL:
+            _refuse_stopwords_only(wanted, collection)
         return _text_predicate(operator, wanted, read, tokenization)
     matcher = _value_matcher(operator, wanted)
 
@@ -171,6 +174,20 @@ def _property_predicate(spec: Any, name: str, collection: Collection) -> Predica
         return matcher([_as_comparable(item, element) for item in items])
 
     return check
+
+
+def _refuse_stopwords_only(wanted: list[Any], collection: Collection) -> None:
+    """weaviate-server drops stopwords from a word-tokenized Equal's terms and refuses one
+    left with none (a search and an aggregate fail alike; gRPC UNKNOWN)."""
+    stopwords = collection_stopwords(collection.schema)
+    for value in wanted:
+        terms = tokenize(str(value), "word")
+        if terms and all(term in stopwords for term in terms):
+            raise WeaviateError(
+                500,
+                "invalid search term, only stopwords provided. "
+                "Stopwords can be configured in class.invertedIndexConfig.stopwords",
+            )
 
 
 def _as_comparable(value: Any, element: str) -> Any:

@@ -513,9 +513,6 @@ class _Shape:
         self.references = tuple(request.ref_properties) if request is not None else ()
         self._targets: dict[tuple[int, str], _Shape] = {}
         self._encoded_targets: dict[tuple[int, str], bytes] = {}
-        self._blobs = {
-            prop["name"] for prop in collection.schema["properties"] if prop["dataType"] == ["blob"]
-        }
         # the same bytes for every object when nothing of the object is asked for
         self._bare: bytes | None = None
         if self.names == () and not self.nested and not self.references:
@@ -524,6 +521,13 @@ class _Shape:
             (name, wire.map_entry(name, wire.value_bytes(None, {})))
             for name in self.names or ()
             if self._wanted(name) is not None
+        ]
+        # weaviate-server answers "every property" with each value property of the schema,
+        # null where the object has none (blobs only when asked for by name)
+        self._every = [
+            (prop["name"], wire.map_entry(prop["name"], wire.value_bytes(None, {})))
+            for prop in collection.schema["properties"]
+            if prop["dataType"][0][:1].islower() and prop["dataType"] != ["blob"]
         ]
         for ref_request in self.references:
             name = ref_request.reference_property
@@ -548,8 +552,8 @@ class _Shape:
             return self._bare + wire.length_delimited(_REF_METADATA, metadata)
         stored = obj["properties"]
         encoded: dict[str, bytes] = obj["encoded"].entries
-        if self.names is None:
-            entries = [entry for name, entry in encoded.items() if name not in self._blobs]
+        if self.names is None:  # every value property, null where the object has none
+            entries = [encoded.get(name, null) for name, null in self._every]
         else:  # a requested property the object lacks comes back as null_value
             entries = [encoded.get(name, null) for name, null in self._named]
         for nested in self.nested:

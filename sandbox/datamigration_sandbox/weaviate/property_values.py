@@ -60,7 +60,7 @@ def coercer_for(prop: Mapping[str, Any], class_name: str) -> Coercer:
                 return None
             if not isinstance(value, list):
                 raise PropertyValueError(
-                    f"invalid {kind} {where}: not a list, but {type(value).__name__}"
+                    f"invalid {kind} {where}: not a list, but {go_type(value)}"
                 )
             return [scalar(item) for item in value]
 
@@ -68,11 +68,27 @@ def coercer_for(prop: Mapping[str, Any], class_name: str) -> Coercer:
     return _scalar_coercer(kind, where)
 
 
+def go_type(value: Any) -> str:
+    """The Go type weaviate-server names in its errors for a decoded JSON/protobuf value
+    (every number is a float64 there)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "float64"
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__  # not a JSON value
+
+
 def _scalar_coercer(kind: str, where: str) -> Coercer:
     def text(value: Any) -> Any:
         if value is None or isinstance(value, str):
             return value
-        raise PropertyValueError(f"invalid text {where}: not a string, but {type(value).__name__}")
+        raise PropertyValueError(f"invalid text {where}: not a string, but {go_type(value)}")
 
     def integer(value: Any) -> Any:
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):
@@ -95,9 +111,7 @@ def _scalar_coercer(kind: str, where: str) -> Coercer:
     def boolean(value: Any) -> Any:
         if value is None or isinstance(value, bool):
             return value
-        raise PropertyValueError(
-            f"invalid boolean {where}: not a boolean, but {type(value).__name__}"
-        )
+        raise PropertyValueError(f"invalid boolean {where}: not a boolean, but {go_type(value)}")
 
     def date(value: Any) -> Any:
         if value is None or (isinstance(value, str) and _is_date(value)):
@@ -117,9 +131,7 @@ def _scalar_coercer(kind: str, where: str) -> Coercer:
     def structured(value: Any) -> Any:
         if value is None or isinstance(value, dict):
             return value
-        raise PropertyValueError(
-            f"invalid {kind} {where}: not an object, but {type(value).__name__}"
-        )
+        raise PropertyValueError(f"invalid {kind} {where}: not an object, but {go_type(value)}")
 
     def blob(value: Any) -> Any:
         if value is None or isinstance(value, str):
@@ -148,7 +160,7 @@ def _object_coercer(prop: Mapping[str, Any], class_name: str, *, many: bool) -> 
         if not isinstance(value, dict):
             raise PropertyValueError(
                 f"invalid object property '{name}' on class '{class_name}': "
-                f"not an object, but {type(value).__name__}"
+                f"not an object, but {go_type(value)}"
             )
         result: dict[str, Any] = {}
         for key, item in value.items():

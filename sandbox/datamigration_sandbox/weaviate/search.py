@@ -55,7 +55,7 @@ def tokenize(text: str, tokenization: str) -> list[str]:
     raise WeaviateError(422, f"the sandbox Weaviate does not support {tokenization} tokenization")
 
 
-def _stopwords(schema: Mapping[str, Any]) -> frozenset[str]:
+def collection_stopwords(schema: Mapping[str, Any]) -> frozenset[str]:
     config = (schema.get("invertedIndexConfig") or {}).get("stopwords") or {}
     words = set(EN_STOPWORDS if config.get("preset", "en") == "en" else ())
     words |= {w.lower() for w in config.get("additions") or ()}
@@ -122,7 +122,7 @@ def bm25(
     """
     k1, b = _bm25_parameters(schema)
     searched = _searched_properties(schema["properties"], requested_properties)
-    stopwords = _stopwords(schema)
+    stopwords = collection_stopwords(schema)
     # the query is tokenized once per tokenization in use; AND and minimum-match count the
     # terms of one tokenization (a field-tokenized property sees the query as one term)
     query_terms: dict[str, frozenset[str]] = {}

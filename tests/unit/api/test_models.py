@@ -130,3 +130,22 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_bad_duration() -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("1d")
+
+
+def test_backup_defaults_keep_three_on_the_source_claim() -> None:
+    backup = DataMigrationSpec.model_validate(spec_dict()).backup
+    assert (backup.enabled, backup.claim_name, backup.path, backup.retain) == (True, None, None, 3)
+
+
+@pytest.mark.parametrize("path", [".datamigration/backups/shop", "backups", "a/.b/c_d-1.x"])
+def test_backup_paths_may_use_hidden_folders(path: str) -> None:
+    spec = DataMigrationSpec.model_validate(spec_dict(backup={"path": path}))
+    assert spec.backup.path == path
+
+
+@pytest.mark.parametrize(
+    "bad", [{"path": "../up"}, {"path": "a/../b"}, {"path": "/abs"}, {"path": "."}, {"retain": 0}]
+)
+def test_backup_outside_its_claim_or_keeping_nothing_is_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        DataMigrationSpec.model_validate(spec_dict(backup=bad))

@@ -118,14 +118,85 @@ def test_api_key_only_as_secret_key_ref() -> None:
     assert "args" not in container(manifest)
 
 
-def test_source_claim_mounted_read_only() -> None:
-    manifest = job()
-    volume = next(
-        v for v in manifest["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v
+def _volume(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    volumes = manifest["spec"]["template"]["spec"]["volumes"]
+    found: dict[str, Any] = next(v for v in volumes if v["name"] == name)
+    return found
+
+
+def _mount(manifest: dict[str, Any], path: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        m for m in container(manifest)["volumeMounts"] if m["mountPath"] == path
     )
-    assert volume["persistentVolumeClaim"] == {"claimName": "shop-data", "readOnly": True}
-    mount = next(m for m in container(manifest)["volumeMounts"] if m["name"] == volume["name"])
+    return found
+
+
+def test_source_claim_mounted_read_only() -> None:
+    manifest = job(backup={"enabled": False})
+    mount = _mount(manifest, job_contract.SOURCE_MOUNT_PATH)
     assert mount["readOnly"] is True
+    volume = _volume(manifest, mount["name"])
+    assert volume["persistentVolumeClaim"] == {"claimName": "shop-data", "readOnly": True}
+    assert all(
+        m["mountPath"] != job_contract.BACKUP_MOUNT_PATH
+        for m in container(manifest)["volumeMounts"]
+    )
+    assert JobConfig.model_validate_json(container(manifest)["env"][0]["value"]).backup is None
+
+
+def test_backup_on_the_source_claim_is_a_writable_subpath_beside_the_read_only_source() -> None:
+    manifest = job()  # spec.backup defaults: enabled, the source claim, retain 3
+    source = _mount(manifest, job_contract.SOURCE_MOUNT_PATH)
+    backup = _mount(manifest, job_contract.BACKUP_MOUNT_PATH)
+    assert source["readOnly"] is True
+    assert "subPath" not in source
+    # the same claim's volume: a volume-level readOnly would make the backup mount read-only too
+    assert backup == {
+        "name": source["name"],
+        "mountPath": job_contract.BACKUP_MOUNT_PATH,
+        "subPath": ".datamigration/backups/shop",
+    }
+    assert _volume(manifest, source["name"])["persistentVolumeClaim"] == {"claimName": "shop-data"}
+    config = JobConfig.model_validate_json(container(manifest)["env"][0]["value"])
+    assert config.backup is not None
+    assert config.backup.model_dump() == {
+        "directory": job_contract.BACKUP_MOUNT_PATH,
+        "claim_name": "shop-data",
+        "path": ".datamigration/backups/shop",
+        "retain": 3,
+    }
+
+
+def test_backup_on_another_claim_leaves_the_source_volume_read_only() -> None:
+    manifest = job(backup={"claimName": "shop-backups", "path": "nightly/shop", "retain": 5})
+    source = _mount(manifest, job_contract.SOURCE_MOUNT_PATH)
+    assert _volume(manifest, source["name"])["persistentVolumeClaim"]["readOnly"] is True
+    backup = _mount(manifest, job_contract.BACKUP_MOUNT_PATH)
+    assert backup["subPath"] == "nightly/shop"
+    assert not backup.get("readOnly")
+    assert _volume(manifest, backup["name"])["persistentVolumeClaim"] == {
+        "claimName": "shop-backups"
+    }
+    config = JobConfig.model_validate_json(container(manifest)["env"][0]["value"])
+    assert config.backup is not None
+    assert (config.backup.claim_name, config.backup.retain) == ("shop-backups", 5)
+
+
+@pytest.mark.parametrize(("kind", "phase"), [("sync", "dual-write"), ("validate", "validate")])
+def test_only_the_copy_keeps_a_backup(kind: Any, phase: Any) -> None:
+    manifest = build_job(
+        datamigration(),
+        kind=kind,
+        name=f"shop-{phase}-1234abcd",
+        phase=phase,
+        generation=1,
+        image=IMAGE,
+        service_account=ACCOUNT,
+    )
+    mounts = container(manifest)["volumeMounts"]
+    assert all(m["mountPath"] != job_contract.BACKUP_MOUNT_PATH for m in mounts)
+    source = _mount(manifest, job_contract.SOURCE_MOUNT_PATH)
+    assert _volume(manifest, source["name"])["persistentVolumeClaim"]["readOnly"] is True
 
 
 @pytest.mark.parametrize("node", [None, "node-3"])

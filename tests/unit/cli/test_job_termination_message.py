@@ -16,6 +16,7 @@ from datamigration_operator.api.job_contract import (
     TERMINATION_LOG_ENV,
 )
 from datamigration_operator.cli import job as job_cli
+from datamigration_operator.migration.runs.backup import BackupError
 from datamigration_operator.migration.runs.exit_codes import classify, failure_message
 from datamigration_operator.migration.sink.weaviate_sink import WeaviateAuthError
 from tests.unit.cli.test_job_connect import config
@@ -120,3 +121,10 @@ def test_other_failures_keep_their_message_and_retryability() -> None:
     assert classify(_http_error(500, "boom"))[0] == 1
     assert failure_message(KeyError("table")) == "KeyError: 'table'"
     assert failure_message(ValueError("")) == "ValueError"
+
+
+def test_a_backup_that_cannot_be_kept_fails_the_job_at_once_saying_where() -> None:
+    """A retry cannot fix the folder's permissions or free space: exit 42, the folder named."""
+    error = BackupError("cannot keep the SQLite backup in chat-data:.datamigration/backups/x")
+    assert classify(error) == (NON_RETRYABLE_EXIT_CODE, "BackupFailed")
+    assert failure_message(error) == str(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from datamigration_operator.cli.main import app
@@ -12,11 +13,11 @@ from datamigration_operator.cli.migrations import (
     _columns,
     age,
     list_row,
-    remaining,
     settled,
     status_rows,
     watch_line,
 )
+from datamigration_operator.cli.progress_bar import remaining
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -47,11 +48,58 @@ def test_status_rows_tell_phase_mode_progress_validation_and_conditions() -> Non
     assert rows["  Validated"] == "True Passed: ok"
 
 
+@pytest.mark.parametrize(
+    ("lease", "says"),
+    [
+        (
+            {"leaseHolder": "web-1/7/ab", "leaseExpiresAt": "2026-11-26T07:00:09Z"},
+            "drained by web-1/7/ab",
+        ),
+        (
+            {"leaseExpiresAt": "2026-11-26T06:58:00Z"},
+            "no drainer (lease lapsed at 2026-11-26T06:58:00Z)",
+        ),
+        ({}, "no drainer ever held the lease"),
+    ],
+)
+def test_status_shows_the_outbox_rollback_readiness_judges(
+    lease: dict[str, str], says: str
+) -> None:
+    outbox = {
+        "job": "chat-validate-1",
+        "depth": 2,
+        "oldestAgeSeconds": 0.5,
+        "observedAt": "2026-11-26T07:00:00Z",
+    }
+    rows = dict(status_rows(_dm(outbox={**outbox, **lease})))
+    assert (
+        rows["outbox"]
+        == f"2 waiting, oldest 0.5 s, {says}; seen by chat-validate-1 at 2026-11-26T07:00:00Z"
+    )
+
+
+def test_status_rows_name_the_backup_the_copy_kept() -> None:
+    backup = {
+        "claim": "chat-data",
+        "path": ".datamigration/backups/chat/chat-migrate-1-20261203T120000Z.sqlite",
+        "sizeBytes": 4096,
+        "sha256": "ab" * 32,
+        "takenAt": "2026-12-03T12:00:00Z",
+        "retained": ["chat-migrate-1-20261203T120000Z.sqlite", "older.sqlite"],
+    }
+    rows = dict(status_rows(_dm(phase="migrate", state="Succeeded", backup=backup)))
+    assert rows["backup"] == (
+        "chat-data:.datamigration/backups/chat/chat-migrate-1-20261203T120000Z.sqlite "
+        f"(4096 bytes, sha256 {'ab' * 32}, taken 2026-12-03T12:00:00Z; 2 kept)"
+    )
+
+
 def test_a_new_resource_shows_pending_without_progress_or_validation() -> None:
     rows = dict(status_rows({"metadata": {"generation": 1}, "spec": {"phase": "migrate"}}))
     assert rows["state"] == "Pending"
     assert "progress" not in rows
     assert "validation" not in rows
+    assert "backup" not in rows
 
 
 def test_settled_needs_the_current_generation_and_a_resting_state() -> None:
@@ -163,3 +211,30 @@ def test_the_eta_shows_while_a_job_runs_and_not_once_it_finished() -> None:
     ):
         assert "eta" not in dict(status_rows(dm))["progress"]
         assert list_row(dm, NOW, wide=True)[10] == ""
+
+
+def test_status_rows_show_each_switch_step_with_its_figures() -> None:
+    from datamigration_operator.cli.migrations import switch_rows
+
+    switch = {
+        "step": 1,
+        "readPercent": 0,
+        "steps": [
+            {
+                "step": 1,
+                "readPercent": 10,
+                "startedAt": "2026-12-03T13:00:00Z",
+                "result": "Failed",
+                "compared": 80,
+                "mismatched": 4,
+                "weaviateReads": 90,
+                "weaviateErrors": 0,
+                "message": "step 1 (10 % of reads from Weaviate): read mismatch 5.00 %",
+            }
+        ],
+    }
+    rows = dict(switch_rows(switch))
+    assert rows["switch"] == "step 1, 0% of reads from Weaviate"
+    assert rows["  step 1"].startswith("10% Failed from 2026-12-03T13:00:00Z, mismatched 4/80")
+    assert "read mismatch 5.00 %" in rows["  step 1"]
+    assert switch_rows({}) == []

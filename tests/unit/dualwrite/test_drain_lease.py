@@ -40,13 +40,22 @@ def test_renewal_keeps_the_lease_past_its_first_expiry(engine: sa.Engine) -> Non
 def test_release_hands_over_at_once(engine: sa.Engine) -> None:
     first, second = DrainLease(engine, holder="1", ttl=30), DrainLease(engine, holder="2", ttl=30)
     assert first.acquire(now=50)
-    first.release()
+    first.release(now=50.5)
     assert second.acquire(now=51)
-    second.release()
-    second.release()  # idempotent; releasing a lease held by another changes nothing
+    second.release(now=51.5)
+    second.release(now=51.6)  # idempotent; releasing a lease held by another changes nothing
     assert first.acquire(now=52)
-    second.release()
+    second.release(now=53)
     assert first.current_holder() == ("1", 82)
+
+
+def test_release_records_the_stop_time(engine: sa.Engine) -> None:
+    """The lapsed row still says when the app last wrote here: the operator's rollback
+    readiness tells a stopped drainer from a file no app process writes."""
+    lease = DrainLease(engine, holder="app", ttl=10)
+    assert lease.acquire(now=1_000)
+    lease.release(now=1_004.5)
+    assert lease.current_holder() == ("app", 1_004.5)
 
 
 def test_ttl_must_be_positive(engine: sa.Engine) -> None:

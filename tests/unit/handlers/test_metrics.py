@@ -28,7 +28,13 @@ def test_gauges_are_one_hot_over_phases_and_states_and_follow_progress() -> None
             "phase": "dual-write",
             "state": "Running",
             "history": [_entry("dual-write", "Running")],
-            "progress": {"percent": 40, "rowsDone": 40, "rowsTotal": 100, "rowsPerSecond": 2.5},
+            "progress": {
+                "percent": 40,
+                "rowsDone": 40,
+                "rowsTotal": 100,
+                "rowsPerSecond": 2.5,
+                "failed": 3,
+            },
         },
     )
     assert _value(metrics, "datamigration_phase", **key, phase="dual-write") == 1
@@ -37,12 +43,17 @@ def test_gauges_are_one_hot_over_phases_and_states_and_follow_progress() -> None
     assert _value(metrics, "datamigration_state", **key, state="Blocked") == 0
     assert _value(metrics, "datamigration_progress_percent", **key) == 40
     assert _value(metrics, "datamigration_progress_rows_per_second", **key) == 2.5
+    assert _value(metrics, "datamigration_progress_failed_objects", **key) == 3
     assert _value(metrics, "datamigration_state_since_timestamp_seconds", **key) == 1740823200
     # a status without progress (a new phase's Job has not reported) has no progress series
     metrics.status_seen("shop", "dm", {"phase": "validate", "state": "Blocked"})
     assert _value(metrics, "datamigration_progress_percent", **key) is None
+    assert _value(metrics, "datamigration_progress_failed_objects", **key) is None
     assert _value(metrics, "datamigration_state", **key, state="Blocked") == 1
     assert _value(metrics, "datamigration_state", **key, state="Running") == 0
+    # a Job's progress without failures: none failed (yet), not "unknown"
+    metrics.status_seen("shop", "dm", {"phase": "migrate", "progress": {"rowsDone": 1}})
+    assert _value(metrics, "datamigration_progress_failed_objects", **key) == 0
     # a status not yet written by the operator: Pending, no phase
     metrics.status_seen("shop", "new", {})
     assert _value(metrics, "datamigration_state", namespace="shop", name="new", state="Pending")

@@ -359,6 +359,7 @@ def _full_status() -> dict[str, Any]:
             "rowsDone": 1,
             "rowsTotal": 2,
             "rowsPerSecond": 1.0,
+            "failed": 0,
             "updatedAt": at,
         },
         "validation": {"finishedAt": at, "missing": 0},
@@ -378,9 +379,12 @@ def test_alerts_name_only_series_the_operator_and_the_dual_write_library_export(
     assert {"datamigration_state", "datamigration_dualwrite_outbox_oldest_age_seconds"} <= named
     assert named <= exported, named - exported
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert {"DataMigrationBlocked", "DataMigrationFailed", "DataMigrationOutboxNotDraining"} <= (
-        alerts
-    )
+    assert {
+        "DataMigrationBlocked",
+        "DataMigrationFailed",
+        "DataMigrationJobStalled",
+        "DataMigrationOutboxNotDraining",
+    } <= alerts
     # without the operator's metrics, only the app's outbox alerts are rendered
     bare = one(
         render({"metrics": {"enabled": False}, "prometheusRule": {"enabled": True}}),

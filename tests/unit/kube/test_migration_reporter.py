@@ -13,7 +13,14 @@ import pytest
 
 from datamigration_operator.api.job_contract import MigrationRef
 from datamigration_operator.api.names import LABEL_DATAMIGRATION, LABEL_MANAGED_BY
-from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    BackupStatus,
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    TableRows,
+    ValidationReport,
+)
 from datamigration_operator.kube.blocking import BlockingKubeClient
 from datamigration_operator.kube.errors import KubeApiError, KubeConnectionError
 from datamigration_operator.kube.migration_reporter import (
@@ -188,6 +195,29 @@ def test_validation_and_outbox_go_to_their_own_status_fields(
     assert status["outbox"]["depth"] == 2
     assert "progress" not in status
     assert fake.requests == [("PATCH", STATUS_PATH)] * 2
+
+
+def test_the_backup_goes_to_status_backup_through_the_status_subresource(
+    fake: FakeApi, api: BlockingKubeClient
+) -> None:
+    backup = BackupStatus(
+        job=JOB,
+        claim="chat-data",
+        path=".datamigration/backups/chat/x.sqlite",
+        size_bytes=4096,
+        sha256="ab" * 32,
+        taken_at="2026-12-03T12:00:00Z",  # type: ignore[arg-type]
+        tables=[TableRows(table="messages", rows=7)],
+        retained=["x.sqlite"],
+    )
+    reporter(api).publish_backup(backup)
+
+    assert fake.requests == [("PATCH", STATUS_PATH)]
+    written = fake.objects[DM_PATH]["status"]["backup"]
+    assert written["sha256"] == "ab" * 32
+    assert written["takenAt"] == "2026-12-03T12:00:00Z"
+    assert written["tables"] == [{"table": "messages", "rows": 7}]
+    assert BackupStatus.model_validate(written) == backup
 
 
 def test_a_patch_refused_by_the_api_server_fails_the_run(

@@ -104,7 +104,12 @@ def apply(obs: Observation, actions: list[Action], *, rollouts_finish: bool = Fa
     status = obs.status
     for action in actions:
         if isinstance(action, ApplyMode):
-            config_map = ObservedConfigMap(exists=True, value=action.mode, owner=ME)
+            # the claim records the key's value before it (builders.configmap.mode_patch)
+            original = (action.previous or "") if action.claim else config_map.original
+            share = config_map.read_share if action.read_share_key is None else action.read_share
+            config_map = ObservedConfigMap(
+                exists=True, value=action.mode, owner=ME, original=original, read_share=share
+            )
         elif isinstance(action, StampWorkloads):
             for ref in action.workloads:
                 workloads[ref] = dataclasses.replace(

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
+from datamigration_operator.api import reasons
 from datamigration_operator.api.spec import DataMigrationSpec, WorkloadRef
 from datamigration_operator.api.status import OutboxStatus, ValidationReport
 from datamigration_operator.reconcile.actions import (
@@ -490,6 +491,48 @@ def test_switch_refuses_a_validation_from_before_the_dual_write_epoch() -> None:
     assert "before the current dual-write epoch" in block.message
 
 
+def with_outbox(obs: Observation, **look: Any) -> Observation:
+    """status.outbox as the validate Job publishes it after its verdict."""
+    fields: dict[str, Any] = {"job": "shop-validate", "observed_at": obs.now, **look}
+    status = obs.status.model_copy(update={"outbox": OutboxStatus(**fields)})
+    return dataclasses.replace(obs, status=status)
+
+
+def test_a_stopped_drainer_blocks_switch_until_a_look_finds_it_draining_again() -> None:
+    obs = validated()
+    assert condition(obs, "RollbackReady") == ("Unknown", "RollbackPathUnobserved")
+    stopped = with_outbox(obs, lease_expires_at=obs.now - timedelta(seconds=3))
+    obs = to_phase(stopped, "switch")
+    block = blocked_by(obs)
+    assert block.reason == "DrainerNotRunning"
+    assert "switch refused: rollback is not ready" in block.message
+    obs, _ = step(obs)
+    assert condition(obs, "RollbackReady") == ("False", "DrainerNotRunning")
+    assert condition(obs, "Validated")[0] == "True"
+    obs, actions = step(later(obs, 30))  # still stopped: no second Warning, nothing changes
+    assert not warnings(actions)
+    assert not [a for a in actions if isinstance(a, MUTATING)]
+    draining = with_outbox(
+        later(obs, 30), lease_holder="web-1/7/ab", lease_expires_at=obs.now + timedelta(seconds=40)
+    )
+    obs, actions = step(draining)
+    assert of(actions, ApplyMode)
+    assert obs.status.state == "Succeeded"
+    # no workloads listed: what cannot be seen stays Unknown, and says so
+    assert condition(obs, "RollbackReady") == ("Unknown", "RollbackPathUnobserved")
+
+
+def test_rollback_readiness_is_evaluated_from_dual_write_on_and_reset_by_rollback() -> None:
+    obs = migrated()
+    assert condition(obs, "RollbackReady") == ("False", "NotStarted")
+    obs = dual_writing()
+    assert condition(obs, "RollbackReady") == ("False", "OutboxNotObserved")
+    obs, _ = step(with_outbox(later(obs, 5), lease_holder="web-1/7/ab"))
+    assert condition(obs, "RollbackReady") == ("Unknown", "RollbackPathUnobserved")
+    obs, _ = step(to_phase(obs, "rollback"))
+    assert condition(obs, "RollbackReady") == ("False", "RolledBack")
+
+
 def test_switched_reads_stay_switched_when_the_validation_ages() -> None:
     obs, _ = step(to_phase(validated(), "switch"))
     assert obs.status.state == "Succeeded"
@@ -594,7 +637,7 @@ def test_every_condition_carries_the_generation_it_was_reconciled_for() -> None:
     migrated_at = find_condition(before.status.conditions, "Migrated").last_transition_time  # type: ignore[union-attr]
     obs, _ = step(later(to_phase(before, "dual-write"), 10))
     assert {c.type: c.observed_generation for c in obs.status.conditions} == dict.fromkeys(
-        ("Migrated", "DualWriteReady", "Validated", "ReadsSwitched", "RolledBack", "Ready"),
+        reasons.CONDITION_TYPES,
         obs.generation,
     )
     migrated_now = find_condition(obs.status.conditions, "Migrated")

@@ -81,3 +81,25 @@ def test_the_claim_records_the_original_value_and_release_removes_every_annotati
     assert released["data"] == {"m": None}
     assert set(released["metadata"]["annotations"].values()) == {None}
     assert "data" not in release_patch("m", restore=False, value=None)
+
+
+def test_a_switch_step_share_ends_with_the_claim_in_both_release_modes() -> None:
+    stepping = ObservedConfigMap(
+        exists=True, value="dual_write", owner=ME, original="sqlite_only", read_share="25"
+    )
+    for on_delete in ("restore", "keep"):
+        app = {"configMapRef": {"name": "shop-config"}, "onDelete": on_delete}
+        obs = observation("switch", config_map=stepping, app=app)
+        (release,) = [a for a in plan_release(obs) if isinstance(a, ReleaseConfigMap)]
+        assert release.read_share_key == "migration_mode_read_percent"
+        patch = release_patch(
+            release.key,
+            restore=release.restore,
+            value=release.value,
+            read_share_key=release.read_share_key,
+        )
+        assert patch["data"]["migration_mode_read_percent"] is None
+    # without a share, release patches the mode key alone (as before)
+    obs = observation("switch", config_map=ours("weaviate_primary", "sqlite_only"))
+    (release,) = [a for a in plan_release(obs) if isinstance(a, ReleaseConfigMap)]
+    assert release.read_share_key is None

@@ -3,8 +3,8 @@
 Weaviate refuses an object whose reference names an object it does not hold yet ("invalid
 cref: ... no object with id", checked for the whole batch before any of it is stored), so a
 collection is written after the collections it points to. A cycle (or a self-reference) has
-no such order: there the sink's retries of the refused objects carry the references once their
-targets landed.
+no such order: there the reference that points back (deferred_references) is written in a
+second step, once its targets are there.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from datamigration_operator.migration.mapping.model import CollectionPlan
 
 
 def reference_depths(plans: Iterable[CollectionPlan]) -> Mapping[str, int]:
-    """Per table (casefolded): 0 for one that references no other table, else one more than
-    the deepest table it references (cycles cut where they close)."""
+    """Per table (folded as SQLite folds names): 0 for one that references no other table,
+    else one more than the deepest table it references (cycles cut where they close)."""
     targets = {
         fold_sql_name(plan.table): {fold_sql_name(r.target_table) for r in plan.references}
         - {fold_sql_name(plan.table)}  # a self-reference orders nothing
@@ -42,5 +42,21 @@ def referenced_first(plans: Sequence[CollectionPlan]) -> list[CollectionPlan]:
     return sorted(plans, key=lambda plan: depths[fold_sql_name(plan.table)])
 
 
-def references_itself(plan: CollectionPlan) -> bool:
-    return any(fold_sql_name(r.target_table) == fold_sql_name(plan.table) for r in plan.references)
+def deferred_references(plans: Sequence[CollectionPlan]) -> Mapping[str, frozenset[str]]:
+    """Per table (folded as SQLite folds names): the reference properties whose targets
+    referenced_first does not put strictly before the table (a self-reference, or the
+    reference that closes a cycle). Their targets may land after the object pointing to them,
+    so a writer stores such an object without them first and with them once the targets are
+    there. Tables without any are left out."""
+    depths = reference_depths(plans)
+    deferred: dict[str, frozenset[str]] = {}
+    for plan in plans:
+        depth = depths[fold_sql_name(plan.table)]
+        names = frozenset(
+            r.name
+            for r in plan.references
+            if depths.get(fold_sql_name(r.target_table), -1) >= depth  # unknown target: no order
+        )
+        if names:
+            deferred[fold_sql_name(plan.table)] = names
+    return deferred

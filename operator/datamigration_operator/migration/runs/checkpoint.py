@@ -4,6 +4,9 @@ The checkpoint lives in status.progress.checkpoint (Jobs) or a JSON file (`dmctl
 --checkpoint-file`). The status schema allows `int | str`: a single-column integer key is stored
 as it is, every other key as the JSON array string of values.key_to_json, which keeps each
 part's storage class so the resumed keyset query compares the same way.
+
+A copy with deferred references (a table referencing itself, or a cycle) makes a second pass
+once every table is done: there `table` names a table already in tables_done.
 """
 
 from __future__ import annotations
@@ -56,6 +59,18 @@ def finish_table(checkpoint: Checkpoint, table: str) -> Checkpoint:
     return checkpoint.model_copy(
         update={"table": None, "last_key": None, "tables_done": done or checkpoint.tables_done}
     )
+
+
+def advance_references(checkpoint: Checkpoint, table: str | None) -> Checkpoint:
+    """The copy's second pass (deferred references) starts on `table`, or has ended (None).
+
+    The second pass runs once every table is in tables_done, so a checkpoint whose table is
+    in tables_done is a position in the second pass; moving to another table starts it from
+    its first row, staying on the same one keeps the position.
+    """
+    if table is not None and checkpoint.table == table:
+        return checkpoint
+    return checkpoint.model_copy(update={"table": table, "last_key": None})
 
 
 def resume_after(

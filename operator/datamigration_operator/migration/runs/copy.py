@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.api.status import Checkpoint
 from datamigration_operator.gc_thresholds import relaxed_gc
 from datamigration_operator.migration.mapping import (
@@ -25,16 +26,21 @@ from datamigration_operator.migration.mapping import (
 from datamigration_operator.migration.mapping.canonical import content_hash
 from datamigration_operator.migration.mapping.objects import builder_for
 from datamigration_operator.migration.mapping.reference_order import (
+    deferred_references,
     referenced_first,
-    references_itself,
 )
 from datamigration_operator.migration.mapping.values import Key
 from datamigration_operator.migration.runs.checkpoint import (
     advance,
+    advance_references,
     finish_table,
     resume_after,
 )
 from datamigration_operator.migration.runs.progress import ProgressTracker
+from datamigration_operator.migration.sink.deferred_references import (
+    has_references,
+    without_references,
+)
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
     FailedObject,
@@ -112,6 +118,8 @@ class _InFlight:
     table: str
     last_key: Key
     rows: int
+    rewrite: bool = False
+    """The second pass: objects pass one wrote already, now with their deferred references."""
 
 
 def copy_tables(
@@ -137,7 +145,8 @@ def copy_tables(
             nonlocal checkpoint
             batch = window.popleft()
             outcome = batch.future.result()
-            result.written += outcome.written
+            if not batch.rewrite:
+                result.written += outcome.written
             result.retried_objects += outcome.retried_objects
             result.add_failures(outcome.failed)
             checkpoint = advance(checkpoint, batch.table, batch.last_key)
@@ -148,13 +157,15 @@ def copy_tables(
         probing = reader is not None and (
             probe or checkpoint.table is not None or bool(checkpoint.tables_done)
         )
+        ordered = referenced_first(plans)
+        deferred = deferred_references(plans)
         try:
-            # every table after the tables it references (each table ends flushed)
-            for plan in referenced_first(plans):
+            # every table after the tables it references (each table ends flushed); references
+            # to the table itself or closing a cycle are left out here (the second pass)
+            for plan in ordered:
                 if plan.table in checkpoint.tables_done:
                     continue
-                # a parent row's batch lands before the batches of the rows pointing to it
-                in_flight = 1 if references_itself(plan) else settings.concurrency
+                left_out = deferred.get(fold_sql_name(plan.table))
                 after = resume_after(checkpoint, plan.table, plan.key_columns)
                 for rows in source.rows(plan, after=after, batch_size=settings.batch_size):
                     if not rows:
@@ -162,6 +173,8 @@ def copy_tables(
                     result.rows_read += len(rows)
                     objects, keys, bad = build_objects(plan, rows, namespace)
                     result.add_failures(bad)
+                    if left_out:
+                        objects = [without_references(o, left_out) for o in objects]
                     if probing and reader is not None and objects:
                         same = unchanged_in_target(reader, plan, objects)
                         # past the kill point nothing matches any more: stop probing
@@ -169,7 +182,7 @@ def copy_tables(
                         result.skipped_on_resume += len(same)
                         objects = [o for i, o in enumerate(objects) if i not in same]
                         keys = [k for i, k in enumerate(keys) if i not in same]
-                    while len(window) >= in_flight:
+                    while len(window) >= settings.concurrency:
                         flush_oldest()
                     future = pool.submit(sink.write, plan, objects, keys)
                     window.append(_InFlight(future, plan.table, key_of(plan, rows[-1]), len(rows)))
@@ -177,6 +190,32 @@ def copy_tables(
                     flush_oldest()
                 checkpoint = finish_table(checkpoint, plan.table)
                 tracker.update(plan.table, 0, checkpoint)
+            # The second pass: every table is in Weaviate now, so the objects whose deferred
+            # references pass one left out are written whole. Its checkpoint names a table
+            # that is already in tables_done (see checkpoint.py).
+            second = [p for p in ordered if fold_sql_name(p.table) in deferred]
+            start = next((i for i, p in enumerate(second) if p.table == checkpoint.table), 0)
+            for plan in second[start:]:
+                names = deferred[fold_sql_name(plan.table)]
+                checkpoint = advance_references(checkpoint, plan.table)
+                after = resume_after(checkpoint, plan.table, plan.key_columns)
+                for rows in source.rows(plan, after=after, batch_size=settings.batch_size):
+                    if not rows:
+                        continue
+                    objects, keys, _ = build_objects(plan, rows, namespace)  # bad: reported
+                    chosen = [i for i, o in enumerate(objects) if has_references(o, names)]
+                    while len(window) >= settings.concurrency:
+                        flush_oldest()
+                    future = pool.submit(
+                        sink.write, plan, [objects[i] for i in chosen], [keys[i] for i in chosen]
+                    )
+                    last = key_of(plan, rows[-1])
+                    window.append(_InFlight(future, plan.table, last, len(rows), rewrite=True))
+                while window:
+                    flush_oldest()
+            if second:
+                checkpoint = advance_references(checkpoint, None)
+                tracker.update(second[-1].table, 0, checkpoint)
         except BaseException:
             for batch in window:
                 batch.future.cancel()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 from uuid import UUID
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -33,8 +34,12 @@ from datamigration_operator.migration.mapping import (
     object_uuid,
 )
 from datamigration_operator.migration.mapping.canonical import content_hash, differing_fields
-from datamigration_operator.migration.mapping.reference_order import referenced_first
+from datamigration_operator.migration.mapping.reference_order import (
+    deferred_references,
+    referenced_first,
+)
 from datamigration_operator.migration.mapping.values import Key, key_to_json
+from datamigration_operator.migration.sink.deferred_references import write_resolving
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
     DANGLING_REFERENCE,
@@ -240,6 +245,8 @@ class Differ:
         self.scratch_dir = scratch_dir
         self.batch_size = batch_size
         self.on_progress = on_progress
+        # sync: objects repaired without their deferred references (see _resolve)
+        self._unresolved: dict[str, tuple[CollectionPlan, dict[UUID, Key]]] = {}
 
     # ---- first pass ---------------------------------------------------------------------
 
@@ -358,8 +365,11 @@ class Differ:
         object without a live row is deleted. Tables are repaired after the tables they
         reference: Weaviate refuses a reference to an object it does not hold yet.
         """
+        self._unresolved = {}
         for plan in referenced_first(self.plans):
             self.look(scratch, plan, 0, result, lookup, live_source=live_source, sink=sink)
+        if sink is not None:
+            self._resolve(sink, result, lookup)
 
     def look(
         self,
@@ -435,6 +445,7 @@ class Differ:
         if sink is not None:
             self._repair(plan, sink, upserts, upsert_keys, deletes, result, lookup)
             touched, failed = set(deletes), {f.key for f in result.failed}
+            failed.update(self._unresolved.get(plan.table, (plan, {}))[1].values())  # _resolve
             touched.update(u for u, k in keyed if k in set(upsert_keys) - failed)
             repaired = [(u, k) for u, k in keyed if u in touched]
             self._confirm_repairs(plan, repaired, build, lookup, sink, result)
@@ -514,11 +525,42 @@ class Differ:
         lookup: RowLookup | None = None,
     ) -> None:
         if upserts:
-            outcome = sink.write(plan, upserts, keys)
+            deferred = deferred_references(self.plans).get(fold_sql_name(plan.table), frozenset())
+            written = write_resolving(sink, plan, upserts, keys, deferred)
+            outcome = written.outcome
             result.upserted += outcome.written
             result.failed.extend(_lasting(plan, outcome.failed, lookup))
+            if written.unresolved.objects:  # stored without references to later repairs
+                _, pending = self._unresolved.setdefault(plan.table, (plan, {}))
+                for obj, key in zip(
+                    written.unresolved.objects, written.unresolved.keys, strict=True
+                ):
+                    pending[obj.uuid] = cast(Key, key)
         if deletes:
             result.deleted += sink.delete(plan, deletes)
+
+    def _resolve(self, sink: WeaviateSink, result: DiffResult, lookup: RowLookup) -> None:
+        """Every repair is in: the objects stored without their deferred references (targets
+        repaired later) are written whole from their live rows; what still fails is reported."""
+        for plan, pending in self._unresolved.values():
+            build = ObjectBuilder(plan, migration_namespace=self.namespace).build
+            rows = lookup(plan, list(pending.values()))
+            upserts, keys, deletes = [], [], []
+            for uuid, key in pending.items():
+                row = rows.get(key)
+                if row is None:  # deleted meanwhile: so goes its object
+                    deletes.append(uuid)
+                    continue
+                try:
+                    upserts.append(build(row))
+                except RowError:
+                    continue  # reported by the first look
+                keys.append(key)
+            outcome = sink.write(plan, upserts, keys)
+            result.failed.extend(_lasting(plan, outcome.failed, lookup))
+            if deletes:
+                result.deleted += sink.delete(plan, deletes)
+        self._unresolved = {}
 
 
 def _lasting(

@@ -12,6 +12,7 @@ from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE
 from datamigration_operator.api.reasons import COLLECTION_OWNED_BY_OTHER
 from datamigration_operator.migration.mapping import MappingError
 from datamigration_operator.migration.not_retryable import NotRetryableError
+from datamigration_operator.migration.runs.backup import BackupError
 from datamigration_operator.migration.runs.checkpoint import CheckpointError
 from datamigration_operator.migration.sink.ownership import CollectionOwnedByOtherError
 from datamigration_operator.migration.sink.weaviate_sink import (
@@ -38,6 +39,8 @@ _NOT_RETRYABLE: tuple[tuple[type[BaseException], str], ...] = (
     (SchemaConflictError, "SchemaConflict"),
     (CheckpointError, "InvalidCheckpoint"),
     (SourceError, "SourceUnreadable"),
+    # the backup folder's permissions, free space or storage: for a person to fix
+    (BackupError, "BackupFailed"),
 )
 _RETRYABLE: tuple[tuple[type[BaseException], str], ...] = (
     (TransientSinkError, "WeaviateUnavailable"),

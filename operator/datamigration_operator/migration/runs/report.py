@@ -109,6 +109,11 @@ def outbox_status(state: OutboxState, *, job: str | None, waiting: str | None) -
         oldest_age_seconds=round(state.oldest_age, 1),
         high_water_mark=state.mark,
         lease_holder=None if state.holder is None else state.holder[:253],
+        lease_expires_at=(
+            None
+            if state.lease_expires_at is None
+            else datetime.fromtimestamp(state.lease_expires_at, UTC).replace(microsecond=0)
+        ),
         waiting=None if waiting is None else waiting[:1024],
         observed_at=datetime.now(UTC).replace(microsecond=0),
     )

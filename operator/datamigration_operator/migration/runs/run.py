@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from datamigration_operator.api import reasons
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.api.spec import CollectionMapping, DiscoverSpec
 from datamigration_operator.api.status import (
+    BackupStatus,
     Checkpoint,
     DroppedCollection,
     OutboxStatus,
@@ -25,7 +27,9 @@ from datamigration_operator.api.status import (
     ValidationReport,
 )
 from datamigration_operator.migration.mapping import CollectionPlan
+from datamigration_operator.migration.mapping.reference_order import deferred_references
 from datamigration_operator.migration.not_retryable import NotRetryableError
+from datamigration_operator.migration.runs.backup import BackupSettings, keep_backup
 from datamigration_operator.migration.runs.copy import CopyResult, copy_tables
 from datamigration_operator.migration.runs.diff import Differ, DiffResult, Scratch, run_diff
 from datamigration_operator.migration.runs.progress import ProgressTracker
@@ -109,6 +113,8 @@ class RunSettings:
     """spec.discover: the rest of the mapping is derived from the source (the snapshot)."""
     recreate_rerun: int | None = None
     """The copy first drops and recreates the collections it owns, once for this rerun."""
+    backup: BackupSettings | None = None
+    """Where the copy keeps its snapshot as a backup before it writes (see backup.py)."""
 
 
 def _check_source(settings: RunSettings) -> None:
@@ -144,14 +150,24 @@ class LiveReads:
 
 
 def copy_run(
-    settings: RunSettings, client: Any, reporter: RunReporter
+    settings: RunSettings,
+    client: Any,
+    reporter: RunReporter,
+    *,
+    on_backup: Callable[[BackupStatus], None] | None = None,
 ) -> tuple[CopyResult, str | None]:
-    """The copy; returns the result and the report ConfigMap/file (when objects failed)."""
+    """The copy; returns the result and the report ConfigMap/file (when objects failed).
+    With settings.backup, the snapshot is kept as a backup (told to `on_backup`) first."""
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
         plans = source_plans(source, settings.collections, settings.discover)
         dropped = _recreate(settings, client, reporter, plans)
+        if settings.backup is not None:
+            tables = [plan.table for plan in plans]
+            kept = keep_backup(source, tables, settings.backup, scratch_dir=settings.scratch_dir)
+            if on_backup is not None:
+                on_backup(kept)
         ensure_collections(client, plans, owner=settings.namespace)
         checkpoint = None if dropped else reporter.load_checkpoint()
         if checkpoint is not None:
@@ -159,7 +175,11 @@ def copy_run(
             stale = [t for t in [checkpoint.table, *checkpoint.tables_done] if t and t not in known]
             if stale:
                 checkpoint = None  # a checkpoint of another mapping: start over (upserts)
-        total = sum(source.count(p.table) for p in plans)
+        # a table with deferred references is read twice (copy_tables' second pass)
+        twice = deferred_references(plans)
+        total = sum(
+            source.count(p.table) * (2 if fold_sql_name(p.table) in twice else 1) for p in plans
+        )
         finished = checkpoint.tables_done if checkpoint else []
         done = sum(source.count(p.table) for p in plans if p.table in finished)
         tracker = ProgressTracker(

@@ -43,6 +43,9 @@ class OutboxState:
     holder: str | None = None
     """Process holding the drain lease, if the lease is unexpired."""
     holder_expires_in: float | None = None
+    lease_expires_at: float | None = None
+    """The lease row's expiry (epoch seconds), live or lapsed: the drainer's last heartbeat
+    into this file plus its ttl, or its clean stop. None when no process ever took it."""
 
     def drained_past(self, mark: int) -> bool:
         """Every entry with an id up to `mark` has been drained (Weaviate took it)."""
@@ -124,6 +127,7 @@ class AppOutbox:
             lowest=None if lowest is None else int(lowest),
             holder=holder,
             holder_expires_in=expires_in,
+            lease_expires_at=None if lease is None else float(lease[1]),
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from datamigration_operator.migration.mapping import CollectionPlan, MappingErro
 from datamigration_operator.migration.mapping.discovery import Discovery, TableSurvey, discover
 from datamigration_operator.migration.not_retryable import InvalidMappingError
 from datamigration_operator.migration.source.app_outbox import LEASE_TABLE, OUTBOX_TABLE
+from datamigration_operator.migration.source.app_read_analysis import READ_ANALYSIS_TABLE
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
 from datamigration_operator.migration.source.survey import survey_source
 
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 
 LISTED = DiscoverSpec()
 # The dual-write library's tables in the app's database: never migrated.
-LIBRARY_TABLES = frozenset(fold_sql_name(t) for t in (OUTBOX_TABLE, LEASE_TABLE))
+LIBRARY_TABLES = frozenset(
+    fold_sql_name(t) for t in (OUTBOX_TABLE, LEASE_TABLE, READ_ANALYSIS_TABLE)
+)
 
 
 def source_plans(

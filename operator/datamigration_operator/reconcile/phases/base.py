@@ -16,6 +16,7 @@ from datamigration_operator.api.reasons import ConditionType
 from datamigration_operator.api.spec import ValidationSpec
 from datamigration_operator.api.status import Condition, ValidationReport
 from datamigration_operator.reconcile.draft import Draft
+from datamigration_operator.reconcile.rollback_readiness import Readiness
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class GateInputs:
     now: datetime
     issuer_uid: str | None
     """reconcile.validation.validation_issuer: only that Job's report counts."""
+    rollback: Readiness | None = None
+    """RollbackReady as the gate finds it (reconcile.rollback_readiness); None: not asked."""
 
 
 class PhaseHandler(ABC):

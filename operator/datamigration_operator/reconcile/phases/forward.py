@@ -7,6 +7,7 @@ from abc import abstractmethod
 from typing import Final
 
 from datamigration_operator.api import reasons
+from datamigration_operator.api.phases import DUAL_WRITING_MODES, Mode
 from datamigration_operator.api.reasons import ConditionType
 from datamigration_operator.reconcile.conditions import is_true
 from datamigration_operator.reconcile.draft import Draft
@@ -17,6 +18,10 @@ from datamigration_operator.reconcile.inputs import (
     workload_problem,
 )
 from datamigration_operator.reconcile.phases.base import GateInputs, PhaseHandler
+from datamigration_operator.reconcile.rollback_readiness import (
+    planned_readiness,
+    record_rollback_readiness,
+)
 from datamigration_operator.reconcile.validation import validation_issuer
 
 # These say where spec.phase is, not what work was done: they drop when another phase begins.
@@ -28,6 +33,11 @@ _HELD_ONLY_IN_THEIR_PHASE: Final[tuple[ConditionType, ...]] = (
 
 class ForwardPhase(PhaseHandler):
     def reconcile(self, draft: Draft) -> None:
+        self._advance(draft)
+        if self.mode in DUAL_WRITING_MODES:  # dual-write, validate, switch: what switch needs
+            record_rollback_readiness(draft)
+
+    def _advance(self, draft: Draft) -> None:
         problem = self.input_problem(draft)
         if problem is not None:
             draft.block(*problem)
@@ -44,12 +54,14 @@ class ForwardPhase(PhaseHandler):
                     obs.spec.validation,
                     draft.now,
                     validation_issuer(obs),
+                    planned_readiness(draft) if self.mode in DUAL_WRITING_MODES else None,
                 )
             )
             if closed is not None:
                 draft.block(closed.reason, closed.message)
                 return
-        applied = draft.apply_mode(self.mode)
+        mode, read_percent = self.read_target(draft)
+        applied = draft.apply_mode(mode, read_percent)
         draft.delete_jobs(j for j in draft.obs.jobs if j.active and j.name != draft.job_name)
         if applied:
             self.proceed(draft)
@@ -62,6 +74,11 @@ class ForwardPhase(PhaseHandler):
             or config_map_problem(draft.obs, draft.me)
             or workload_problem(draft.obs)
         )
+
+    def read_target(self, draft: Draft) -> tuple[Mode, int]:
+        """The mode to apply and a gradual switch's read share (0: none); by default the
+        phase's mode."""
+        return self.mode, 0
 
     def before_gate(self, draft: Draft) -> None:
         """Bring the conditions the gate reads up to date."""

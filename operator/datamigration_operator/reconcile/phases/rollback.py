@@ -18,6 +18,7 @@ _RESET: Final[tuple[ConditionType, ...]] = (
     reasons.DUAL_WRITE_READY,
     reasons.VALIDATED,
     reasons.READS_SWITCHED,
+    reasons.ROLLBACK_READY,
 )
 
 

@@ -2,14 +2,20 @@
 
 Where switch is refused: `gate` below. It needs a passing validation from the validate Job the
 operator created, finished inside the current dual-write epoch, with the app's outbox drained,
-and younger than spec.validation.maxAge. Once reads switched, the gate is not asked again.
-Complete (ReadsSwitched=True) when every pod runs weaviate_primary."""
+and younger than spec.validation.maxAge; and RollbackReady not False (the way back is known to
+work: reconcile.rollback_readiness). Once reads switched, the gate is not asked again.
+Complete (ReadsSwitched=True) when every pod runs weaviate_primary.
+
+With spec.switch.steps the reads move step by step instead (phases/gradual_switch.py): a share
+of reads, a pause, an analysis; a step over its thresholds sends reads back to SQLite."""
 
 from __future__ import annotations
 
 from datamigration_operator.api import reasons
 from datamigration_operator.api.durations import parse_duration
+from datamigration_operator.api.phases import Mode
 from datamigration_operator.reconcile.draft import Draft
+from datamigration_operator.reconcile.phases import gradual_switch
 from datamigration_operator.reconcile.phases.base import GateClosed, GateInputs
 from datamigration_operator.reconcile.phases.forward import ForwardPhase
 from datamigration_operator.reconcile.phases.validate import record_verdict
@@ -28,6 +34,8 @@ class Switch(ForwardPhase):
         """Once weaviate_primary is in our ConfigMap, switch passed its gate; a validation
         that ages afterwards must not flip reads back."""
         cm = draft.obs.config_map
+        if draft.obs.spec.switch.steps and gradual_switch.walk_started(draft):
+            return True  # a walk outlives maxAge; its own analyses judge each step
         return cm.value == self.mode and cm.owner == draft.me
 
     def gate(self, inputs: GateInputs) -> GateClosed | None:
@@ -55,9 +63,23 @@ class Switch(ForwardPhase):
                 f"{report.finished_at.isoformat()}, older than maxAge {inputs.policy.max_age}; "
                 "run validate again",
             )
+        readiness = inputs.rollback
+        if readiness is not None and readiness.status == "False":
+            return GateClosed(
+                readiness.reason, f"switch refused: rollback is not ready: {readiness.message}"
+            )
         return None
 
+    def read_target(self, draft: Draft) -> tuple[Mode, int]:
+        if not draft.obs.spec.switch.steps:
+            return self.mode, 0
+        walk = draft.switch_walk = gradual_switch.plan_walk(draft)
+        return walk.target.mode, walk.target.read_percent
+
     def proceed(self, draft: Draft) -> None:
+        if draft.switch_walk is not None:
+            gradual_switch.finish_walk(draft, draft.switch_walk)
+            return
         draft.done(reasons.MODE_APPLIED, f"reads switched: mode {self.mode} applied")
 
 

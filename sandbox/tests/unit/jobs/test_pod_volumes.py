@@ -83,3 +83,32 @@ def test_unsupported_volume_type_is_reported(tmp_path: Path) -> None:
 def test_mount_of_an_undeclared_volume_is_reported() -> None:
     with pytest.raises(VolumeMountError, match="names no volume"):
         container_mounts({"volumeMounts": [{"name": "x", "mountPath": "/x"}]}, {})
+
+
+def test_a_missing_sub_path_of_a_claim_is_created_with_the_mode_of_the_claims_root(
+    tmp_path: Path,
+) -> None:
+    """As the kubelet: the folder exists before the container starts, one mount of the claim
+    read-only and a subPath of it beside (the copy Job's source and backup mounts)."""
+    claim = tmp_path / "pvcs" / "data"
+    claim.mkdir(parents=True)
+    claim.chmod(0o2775)
+    (claim / "app.db").write_bytes(b"db")
+    container = {
+        "volumeMounts": [
+            {"name": "db", "mountPath": "/source", "readOnly": True},
+            {"name": "db", "mountPath": "/backup", "subPath": ".datamigration/backups/chat"},
+        ]
+    }
+
+    table = container_mounts(container, {"db": claim})
+
+    backup = claim / ".datamigration" / "backups" / "chat"
+    assert table.rewrite("/backup/x.sqlite") == str(backup / "x.sqlite")
+    assert table.rewrite("/source/app.db") == str(claim / "app.db")
+    assert backup.is_dir()
+    assert [
+        oct(p.stat().st_mode & 0o7777) for p in (backup, backup.parent, backup.parent.parent)
+    ] == [oct(0o2775)] * 3
+    container_mounts(container, {"db": claim})  # a second start finds it there
+    assert backup.is_dir()

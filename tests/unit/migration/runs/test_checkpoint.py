@@ -11,6 +11,7 @@ from datamigration_operator.migration.runs.checkpoint import (
     CheckpointError,
     CheckpointFile,
     advance,
+    advance_references,
     decode_key,
     encode_key,
     finish_table,
@@ -64,3 +65,19 @@ def test_checkpoint_file_saves_and_loads_and_refuses_garbage(tmp_path: Path) -> 
     file.path.write_text("{broken")
     with pytest.raises(CheckpointError, match="is not a checkpoint"):
         file.load()
+
+
+def test_the_second_pass_keeps_its_position_on_its_table_and_starts_others_over() -> None:
+    done = Checkpoint(tables_done=["teams", "employees"])
+    started = advance_references(done, "teams")
+    assert (started.table, started.last_key, started.tables_done) == (
+        "teams",
+        None,
+        ["teams", "employees"],
+    )
+    moved = advance(started, "teams", (40,))
+    assert advance_references(moved, "teams") == moved  # resumed: the same position
+    following = advance_references(moved, "employees")
+    assert resume_after(following, "employees", ("id",)) is None  # from its first row
+    ended = advance_references(following, None)
+    assert (ended.table, ended.last_key) == (None, None)

@@ -9,11 +9,13 @@ from datamigration_operator.api.status import Progress
 from datamigration_operator.migration.runs.diff import Difference, DiffResult
 from datamigration_operator.migration.runs.report import (
     MAX_REPORT_BYTES,
+    outbox_status,
     report_lines,
     validation_report,
     with_failures,
 )
 from datamigration_operator.migration.sink.weaviate_sink import FailedObject
+from datamigration_operator.migration.source.app_outbox import OutboxState
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -48,3 +50,15 @@ def test_validation_report_passes_only_within_max_mismatches() -> None:
     ).passed
     running = validation_report(result, job="j", started_at=NOW, finished_at=None, max_mismatches=0)
     assert running.passed is None
+
+
+def test_the_outbox_status_carries_the_lease_expiry_also_when_lapsed() -> None:
+    lapsed = OutboxState(
+        depth=2, oldest_age=3.04, mark=9, lowest=8, lease_expires_at=1_767_225_600.7
+    )
+    status = outbox_status(lapsed, job="dm-validate-abc", waiting=None)
+    assert status.lease_holder is None
+    assert status.lease_expires_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert (status.depth, status.oldest_age_seconds, status.high_water_mark) == (2, 3.0, 9)
+    never = outbox_status(OutboxState(0, 0.0, 0, None), job="j", waiting=None)
+    assert never.lease_expires_at is None

@@ -77,6 +77,20 @@ def test_the_description_names_depth_age_and_the_lease_holder(
         assert "held by chat-app-7f9/12/ab" in held.describe()
 
 
+def test_the_lease_expiry_is_reported_live_or_lapsed(engine: sa.Engine, tmp_path: Path) -> None:
+    """status.outbox.leaseExpiresAt: the drainer's last heartbeat into this file, also once it
+    stopped (the holder is reported only while the lease is live)."""
+    with AppOutbox(tmp_path / "app.db", clock=lambda: 1_000.0) as outbox:
+        assert outbox.state().lease_expires_at is None  # no drainer ever ran
+        lease = DrainLease(engine, holder="app/1/aa", ttl=10)
+        assert lease.acquire(now=995.0)
+        live = outbox.state()
+        assert (live.holder, live.lease_expires_at) == ("app/1/aa", 1_005.0)
+        lease.release(now=998.0)
+        lapsed = outbox.state()
+        assert (lapsed.holder, lapsed.lease_expires_at) == (None, 998.0)
+
+
 def test_wait_drained_gives_up_at_the_deadline_with_the_state(
     engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from datamigration_operator.reconcile.observed import Observation, ObservedConfi
 from datamigration_operator.reconcile.planner import begin
 from tests.unit.reconcile.scenario import ME, NOW, observation
 
-OURS = ObservedConfigMap(exists=True, value="sqlite_only", owner=ME)
+OURS = ObservedConfigMap(exists=True, value="sqlite_only", owner=ME, original="sqlite_only")
 
 
 def with_conditions(obs: Observation, reason: str = "Seeded", **values: str) -> Observation:

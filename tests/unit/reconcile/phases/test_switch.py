@@ -9,7 +9,9 @@ import pytest
 from datamigration_operator.api.spec import ValidationSpec
 from datamigration_operator.api.status import ValidationReport
 from datamigration_operator.reconcile.observed import ObservedConfigMap
+from datamigration_operator.reconcile.phases import GateInputs
 from datamigration_operator.reconcile.phases.switch import SWITCH
+from datamigration_operator.reconcile.rollback_readiness import Readiness
 from datamigration_operator.reconcile.validation import validation_verdict
 from tests.unit.reconcile.phases.drafts import at, condition, draft
 from tests.unit.reconcile.phases.gate_inputs import (
@@ -116,3 +118,34 @@ def test_switch_runs_no_job_and_completes_when_the_mode_is_applied() -> None:
     SWITCH.proceed(result)
     assert result.state == "Succeeded"
     assert condition(result, "ReadsSwitched") == ("True", "ModeApplied")
+
+
+@pytest.mark.parametrize(
+    ("readiness", "reason"),
+    [
+        (
+            Readiness("False", "DrainerNotRunning", "the app's outbox drainer is not running"),
+            "DrainerNotRunning",
+        ),
+        (Readiness("Unknown", "RollbackPathUnobserved", "spec.app.workloads lists none"), None),
+        (Readiness("True", "RollbackPathReady", "every part holds"), None),
+        (None, None),
+    ],
+)
+def test_switch_is_refused_while_rollback_readiness_is_false(
+    readiness: Readiness | None, reason: str | None
+) -> None:
+    """A passing, fresh validation is not enough: the way back must not be known broken."""
+    inputs = GateInputs([], finished(5), EPOCH, POLICY, NOW, JOB_UID, readiness)
+    closed = SWITCH.gate(inputs)
+    assert (closed.reason if closed else None) == reason
+    if closed is not None:
+        assert closed.message.startswith("switch refused: rollback is not ready: the app's")
+
+
+def test_a_failed_validation_is_named_before_rollback_readiness() -> None:
+    not_ready = Readiness("False", "OutboxLagging", "behind")
+    inputs = GateInputs([], finished(61), EPOCH, POLICY, NOW, JOB_UID, not_ready)
+    closed = SWITCH.gate(inputs)
+    assert closed is not None
+    assert closed.reason == "ValidationStale"
