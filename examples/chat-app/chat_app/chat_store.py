@@ -288,12 +288,18 @@ def _columns(obj: object) -> Row:
     return {column.name: getattr(obj, column.key) for column in table.columns}
 
 
+# DateTime columns; Weaviate holds them as dates and answers RFC 3339 text in UTC.
+DATE_COLUMNS = frozenset({"created_at", "updated_at"})
+
+
 def _json_row(row: Row) -> Row:
     """One shape whichever store answered: SQLAlchemy's date text, no stored vector."""
     shaped: Row = {}
     for column, value in row.items():
         if column == "embedding":
             continue
+        if column in DATE_COLUMNS and isinstance(value, str):  # from Weaviate: naive UTC again
+            value = datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
         if isinstance(value, datetime):
             value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
         shaped[column] = value

@@ -1,7 +1,8 @@
 """The app's SQLAlchemy ORM models: the tables `migration.sample_data` generates.
 
 Dates are SQLAlchemy DateTime (stored as "YYYY-MM-DD HH:MM:SS.ffffff" text, which the migration
-maps as text); document embeddings are JSON arrays of floats (the vector column).
+maps to Weaviate dates: every value parses); document embeddings are JSON arrays of floats (the
+vector column).
 """
 
 from __future__ import annotations

@@ -53,10 +53,21 @@ def create_rule() -> dict[str, Any]:
     }
 
 
+_DISCOVERS_ALL: Final = (
+    "(has(self.discover) && has(self.discover.tables) && self.discover.tables == 'all')"
+)
+
+
 def mapping_rules() -> list[dict[str, Any]]:
     """Cross-field rules on spec (the same as api.spec.mapping_problems checks in Python).
-    Unique tables come from x-kubernetes-list-type: map on spec.collections."""
+    Unique tables come from x-kubernetes-list-type: map on spec.collections (exact names;
+    the operator also refuses two spellings SQLite takes for one table)."""
     return [
+        {
+            "rule": f"size(self.collections) > 0 || {_DISCOVERS_ALL}",
+            "message": "list at least one table in spec.collections, or set discover.tables: all",
+            "fieldPath": ".collections",
+        },
         {
             "rule": "self.collections.all(a, self.collections.exists_one(b, "
             "b.collection == a.collection))",
@@ -64,9 +75,10 @@ def mapping_rules() -> list[dict[str, Any]]:
             "fieldPath": ".collections",
         },
         {
-            "rule": "self.collections.all(c, !has(c.references) || c.references.all(r, "
-            "self.collections.exists(t, t.table == r.targetTable)))",
-            "message": "every references[].targetTable must be a table listed in spec.collections",
+            "rule": f"{_DISCOVERS_ALL} || self.collections.all(c, !has(c.references) || "
+            "c.references.all(r, self.collections.exists(t, t.table == r.targetTable)))",
+            "message": "every references[].targetTable must be a table listed in spec.collections "
+            "(or discovered: discover.tables: all)",
             "fieldPath": ".collections",
         },
         {
@@ -119,6 +131,14 @@ def name_rule() -> dict[str, Any]:
     }
 
 
+def _discover_field(obj: str, field: str, default: str) -> str:
+    """`obj.discover.field`, or its default where the object predates spec.discover."""
+    return (
+        f"(has({obj}.discover) && has({obj}.discover.{field}) ? {obj}.discover.{field} : "
+        f"'{default}')"
+    )
+
+
 def identity_rule() -> dict[str, Any]:
     """On spec: what the migration reads and writes is fixed once the app may have written to
     the target (dual-write and after): a changed source or target would make validation compare
@@ -126,10 +146,16 @@ def identity_rule() -> dict[str, Any]:
     together with the move from rollback back to migrate (a new copy)."""
     same = (
         "self.source == oldSelf.source && self.target == oldSelf.target && "
-        "self.collections == oldSelf.collections"
+        "self.collections == oldSelf.collections && "
+        + " && ".join(
+            f"{_discover_field('self', field, default)} == "
+            f"{_discover_field('oldSelf', field, default)}"
+            for field, default in (("tables", "listed"), ("references", "listed"))
+        )
     )
     why = (
-        "spec.source, spec.target and spec.collections cannot change in phase {phase}: the app "
+        "spec.source, spec.target, spec.discover and spec.collections cannot change in phase "
+        "{phase}: the app "
         "may have written to the target. Roll back, then change them together with phase: "
         "migrate (a new copy), or create a new DataMigration"
     )
@@ -137,4 +163,17 @@ def identity_rule() -> dict[str, Any]:
         "rule": f"{_TARGET_MAY_CHANGE} || ({same})",
         "message": why.format(phase="dual-write, validate, switch or rollback"),
         "messageExpression": "'" + why.format(phase="' + oldSelf.phase + '") + "'",
+    }
+
+
+def recreate_rule() -> dict[str, Any]:
+    """On spec (a transition rule: on update only; a new DataMigration starts in migrate):
+    recreateOnRerun drops collections, so it is set or changed only in phase migrate; later
+    the app writes to them and a drop would lose its writes."""
+    return {
+        "rule": "self.phase == 'migrate' || !has(self.recreateOnRerun) || "
+        "(has(oldSelf.recreateOnRerun) && oldSelf.recreateOnRerun == self.recreateOnRerun)",
+        "message": "spec.recreateOnRerun can be set or changed only in phase migrate: dropping "
+        "the collections during dual-write or later would lose the app's writes",
+        "fieldPath": ".recreateOnRerun",
     }

@@ -61,6 +61,7 @@ def _spec_schema() -> dict[str, Any]:
     spec["x-kubernetes-validations"] = [
         admission_rules.create_rule(),
         admission_rules.identity_rule(),
+        admission_rules.recreate_rule(),
         *admission_rules.mapping_rules(),
     ]
     spec["properties"]["phase"]["x-kubernetes-validations"] = (

@@ -6,7 +6,12 @@ from typing import Final
 
 from datamigration_operator.api.model_base import SpecModel
 from datamigration_operator.api.phases import JobKind, Phase
-from datamigration_operator.api.spec import CollectionMapping, Endpoint, ReadProbeSpec
+from datamigration_operator.api.spec import (
+    CollectionMapping,
+    DiscoverSpec,
+    Endpoint,
+    ReadProbeSpec,
+)
 
 # The Job's configuration arrives as JSON (JobConfig) in this environment variable.
 CONFIG_ENV: Final = "DATAMIGRATION_JOB_CONFIG"
@@ -104,6 +109,8 @@ class JobConfig(SpecModel):
     source: JobSource
     target: JobTarget
     collections: list[CollectionMapping]
+    discover: DiscoverSpec = DiscoverSpec()
+    """spec.discover: the Job derives the rest of the mapping from its snapshot."""
     batch_size: int
     concurrency: int
     objects_per_second: int
@@ -112,6 +119,9 @@ class JobConfig(SpecModel):
     drain_timeout: str = "2m"
     read_probe: ReadProbeSpec | None = None
     """validate: the read-performance probe to run after the diff; unset: none."""
+    recreate_rerun: int | None = None
+    """Set on the copy of the rerun spec.recreateOnRerun names: drop and recreate the owned
+    collections first, unless status.recreated shows this rerun's drop done."""
     analysis: AnalysisWindow | None = None
     """Only for an analyze Job."""
     backup: JobBackup | None = None

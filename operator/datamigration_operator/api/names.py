@@ -46,3 +46,12 @@ def read_percent_key(mode_key: str) -> str:
 def owner_id(namespace: str, name: str) -> str:
     """How a DataMigration names itself in a ConfigMap's owner annotation."""
     return f"{namespace}/{name}"
+
+
+def fold_sql_name(name: str) -> str:
+    """A SQLite table or column name as SQLite compares them: ignoring the case of ASCII letters
+    only (`Orders` and `ORDERS` are one table; `Ä` and `ä` are two, as in SQLite)."""
+    return name.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

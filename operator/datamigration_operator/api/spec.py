@@ -9,7 +9,7 @@ from pydantic import Field, JsonValue, model_validator
 
 from datamigration_operator.api.durations import Duration
 from datamigration_operator.api.model_base import DnsSubdomain, SpecModel
-from datamigration_operator.api.names import DEFAULT_CONFIGMAP_KEY
+from datamigration_operator.api.names import DEFAULT_CONFIGMAP_KEY, fold_sql_name
 from datamigration_operator.api.phases import INITIAL_PHASE, Phase
 
 # Any name SQLite accepts (spaces, dashes, quotes, unicode, keywords; the queries quote it),
@@ -124,7 +124,15 @@ class PropertyMapping(SpecModel):
     """Weaviate property name; defaults to the column name when Weaviate accepts it, else to
     its words in camelCase (unit price -> unitPrice)."""
     data_type: WeaviateDataType | None = None
-    """Weaviate data type; inferred from the column's declared type when omitted."""
+    """Weaviate data type; inferred from the values (and the declared type) when omitted."""
+    exclude: bool = False
+    """Leave this column out of Weaviate (a secret, a cache); name and dataType must be unset."""
+
+    @model_validator(mode="after")
+    def _excluded_has_no_name_or_type(self) -> Self:
+        if self.exclude and (self.name is not None or self.data_type is not None):
+            raise ValueError(f"column {self.column} is excluded: leave out name and dataType")
+        return self
 
 
 class ReferenceMapping(SpecModel):
@@ -152,7 +160,10 @@ class CollectionMapping(SpecModel):
     properties: list[PropertyMapping] = Field(
         default_factory=list, max_length=MAX_PROPERTIES, json_schema_extra=_map_list("column")
     )
-    """Columns to copy; empty copies every column except id, vector and reference columns."""
+    """Overrides: every column is copied (the key too, its Weaviate name source_id when it is
+    called id) except the vector column, the reference columns and those listed with exclude:
+    true; a listed column gets the name and dataType given here, the others theirs by the
+    naming rule and the values."""
     references: list[ReferenceMapping] = Field(
         default_factory=list, max_length=MAX_REFERENCES, json_schema_extra=_map_list("column")
     )
@@ -298,6 +309,23 @@ class ValidationSpec(SpecModel):
     of any kind is above this (0.01 = 1%). Unset: no error-rate gate."""
 
 
+class DiscoverSpec(SpecModel):
+    """What the Jobs find in the SQLite database themselves (against the snapshot they copy
+    from), derived as `dmctl plan` derives it, instead of being listed in spec.collections."""
+
+    tables: Literal["listed", "all"] = "listed"
+    """all: every table with a usable key, as `dmctl plan` proposes it (views, virtual tables,
+    the dual-write outbox and tables without a usable key are skipped); an entry in
+    spec.collections overrides what it sets of its table's (collection, idColumn, vectorColumn,
+    references when it lists some, the properties it lists) and keeps the discovered rest.
+    listed: spec.collections only."""
+    references: Literal["listed", "fromForeignKeys"] = "listed"
+    """fromForeignKeys: each declared single-column foreign key to a migrated table's primary
+    key becomes a reference, unless the entry lists references (or some value points to no
+    row: Weaviate refuses such references; the column stays a property). listed: only the
+    references spec.collections lists."""
+
+
 class RollbackSpec(SpecModel):
     """What the switch gate asks of the way back (condition RollbackReady)."""
 
@@ -384,10 +412,21 @@ class DataMigrationSpec(SpecModel):
     """The SQLite backup the copy Job keeps before it migrates."""
     target: TargetSpec
     """Where the data goes."""
+    discover: DiscoverSpec = Field(default_factory=DiscoverSpec, json_schema_extra={"default": {}})
+    """Tables and references the Jobs discover in the database instead of a full listing."""
     collections: list[CollectionMapping] = Field(
-        min_length=1, max_length=MAX_COLLECTIONS, json_schema_extra=_map_list("table")
+        default_factory=list,
+        max_length=MAX_COLLECTIONS,
+        json_schema_extra={**_map_list("table"), "default": []},
     )
-    """Tables to migrate, each into one collection."""
+    """Tables to migrate, each into one collection (at least one unless discover.tables is
+    all, where these entries override the discovered ones)."""
+    recreate_on_rerun: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    """When spec.rerun equals this number in phase migrate, that rerun's copy first drops and
+    recreates the collections this migration owns (the Job logs them with their object counts
+    and records them in status.recreated first; never another migration's collection, nor an
+    unclaimed one holding objects). Once per rerun: Job retries and later reconciles of the
+    same spec do not drop again. Typical use: switching an existing copy to references."""
     app: AppSpec
     """The application to switch."""
     job_template: JobTemplateSpec = Field(
@@ -405,17 +444,26 @@ class DataMigrationSpec(SpecModel):
 
     @model_validator(mode="after")
     def _mapping_is_consistent(self) -> Self:
-        for problem in mapping_problems(self.collections):
+        if not self.collections and self.discover.tables != "all":
+            raise ValueError("collections: list at least one table, or set discover.tables: all")
+        for problem in mapping_problems(self.collections, discovered=self.discover.tables == "all"):
             raise ValueError(problem)
         return self
 
 
-def mapping_problems(collections: list[CollectionMapping]) -> list[str]:
-    """The cross-field rules the CRD also enforces with CEL (see api.crd)."""
+def mapping_problems(
+    collections: list[CollectionMapping], *, discovered: bool = False
+) -> list[str]:
+    """The cross-field rules the CRD also enforces with CEL (see api.crd); with `discovered`
+    (discover.tables: all) a reference may point to a table spec.collections does not list."""
     problems = []
-    tables = [c.table for c in collections]
+    tables = [fold_sql_name(c.table) for c in collections]
     names = [c.collection for c in collections]
-    problems += [f"table {t} is mapped more than once" for t in sorted(_duplicates(tables))]
+    for folded in sorted(_duplicates(tables)):
+        spelled = ", ".join(repr(c.table) for c in collections if fold_sql_name(c.table) == folded)
+        problems.append(
+            f"table {spelled} is mapped more than once (SQLite ignores the case of ASCII letters)"
+        )
     for name in sorted(_duplicates(names)):
         sharing = ", ".join(repr(c.table) for c in collections if c.collection == name)
         problems.append(
@@ -424,7 +472,7 @@ def mapping_problems(collections: list[CollectionMapping]) -> list[str]:
         )
     for mapping in collections:
         for ref in mapping.references:
-            if ref.target_table not in tables:
+            if not discovered and fold_sql_name(ref.target_table) not in tables:
                 problems.append(
                     f"reference {mapping.table}.{ref.column} points to table "
                     f"{ref.target_table}, which is not in spec.collections"

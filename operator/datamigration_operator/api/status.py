@@ -254,6 +254,32 @@ class OutboxStatus(StatusModel):
     """When the Job looked."""
 
 
+class DroppedCollection(StatusModel):
+    """One collection a recreate drops, with what it held."""
+
+    name: str = Field(max_length=128)
+    """Weaviate collection."""
+    objects: int = Field(default=0, ge=0)
+    """Objects it held when the copy dropped it."""
+
+
+class Recreation(StatusModel):
+    """spec.recreateOnRerun as the copy carried it out: written before anything is dropped,
+    so a retried Job of the same rerun resumes instead of dropping again."""
+
+    rerun: int = Field(ge=0)
+    """The spec.rerun whose copy dropped and recreated the collections."""
+    job: str | None = Field(default=None, max_length=63)
+    """The copy Job."""
+    state: Literal["Dropping", "Dropped"]
+    """Dropping: announced, the drop may be under way (a retry drops what is left);
+    Dropped: done, the copy writes into the new collections."""
+    collections: list[DroppedCollection] = Field(default_factory=list, max_length=64)
+    """What is (or was) dropped."""
+    at: Timestamp | None = None
+    """When the state was recorded."""
+
+
 class TableRows(StatusModel):
     """Rows of one migrated table in a backup."""
 
@@ -428,6 +454,8 @@ class DataMigrationStatus(StatusModel):
     """Written by validate Jobs."""
     outbox: OutboxStatus | None = None
     """The app's dual-write outbox as the sync or validate Job last saw it."""
+    recreated: Recreation | None = None
+    """The last spec.recreateOnRerun the copy carried out (Job-written)."""
     backup: BackupStatus | None = None
     """The SQLite backup the last copy Job kept before it migrated."""
     jobs: list[JobRecord] = Field(default_factory=list, max_length=MAX_JOB_RECORDS)

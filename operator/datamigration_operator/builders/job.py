@@ -142,6 +142,7 @@ def job_config(
             ),
         ),
         collections=spec.collections,
+        discover=spec.discover,
         batch_size=spec.job_template.batch_size,
         concurrency=spec.job_template.concurrency,
         objects_per_second=spec.job_template.objects_per_second,
@@ -152,6 +153,10 @@ def job_config(
             spec.validation.read_probe
             if kind == "validate" and spec.validation.read_probe.enabled
             else None
+        ),
+        # only a copy drops, and only the copy of the rerun the spec names
+        recreate_rerun=(
+            spec.rerun if kind == "copy" and spec.recreate_on_rerun == spec.rerun else None
         ),
         analysis=analysis,
         backup=job_backup(backup_location(dm, kind)),

@@ -40,6 +40,7 @@ from datamigration_operator.api.status import (
     Checkpoint,
     OutboxStatus,
     Progress,
+    Recreation,
     ValidationReport,
 )
 from datamigration_operator.kube.migration_reporter import MigrationReporter, ReporterError
@@ -97,6 +98,18 @@ class KubeRunReporter:
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self.reporter.publish_outbox(outbox)
 
+    def load_recreation(self) -> Recreation | None:
+        return self.reporter.read_recreation()
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        self.reporter.publish_recreation(recreation)
+        emit(
+            "recreate",
+            rerun=recreation.rerun,
+            state=recreation.state,
+            collections={c.name: c.objects for c in recreation.collections},
+        )
+
     def write_report(self, lines: list[str], summary: str) -> str | None:
         return self.reporter.write_report(self.job_name, lines, summary)
 
@@ -137,6 +150,8 @@ def settings_of(config: JobConfig) -> RunSettings:
         snapshot=config.source.snapshot,
         scratch_dir=Path(config.source.scratch_dir),
         collections=config.collections,
+        discover=config.discover,
+        recreate_rerun=config.recreate_rerun,
         namespace=owner_id(ref.namespace, ref.name),
         sink=SinkSettings(
             batch_size=config.batch_size,

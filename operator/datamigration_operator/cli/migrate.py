@@ -16,7 +16,9 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -30,10 +32,17 @@ from datamigration_operator.api.job_contract import NON_RETRYABLE_EXIT_CODE, Job
 from datamigration_operator.api.spec import (
     COLLECTION_PATTERN,
     CollectionMapping,
+    DiscoverSpec,
     Endpoint,
     mapping_problems,
 )
-from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    Recreation,
+    ValidationReport,
+)
 from datamigration_operator.cli.exit_status import (
     EXIT_CODES_HELP,
     EXIT_DIFFERENCES,
@@ -56,11 +65,14 @@ from datamigration_operator.migration.sink.ownership import (
     describe_owner,
     read_owners,
 )
+from datamigration_operator.migration.sink.recreation import describe, droppable_collections
 from datamigration_operator.migration.sink.weaviate_sink import (
     SinkSettings,
     WeaviateUnreachableError,
     connect,
 )
+from datamigration_operator.migration.source.collection_plans import discovered_mappings
+from datamigration_operator.migration.source.sqlite_source import SqliteSource
 
 WEAVIATE_ENV = "DMCTL_WEAVIATE"
 GRPC_PORT_ENV = "DMCTL_GRPC_PORT"
@@ -124,6 +136,31 @@ ScratchOption = Annotated[
     Path | None, typer.Option("--scratch-dir", help="Where snapshots and sort files go.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+AllTablesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-tables",
+        help="Every table with a usable key, as dmctl plan proposes it (spec.discover.tables: "
+        "all); --table/--mapping entries then override the discovered ones.",
+    ),
+]
+RecreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--recreate",
+        help="Drop and recreate the collections this migration owns before copying (e.g. to "
+        "switch to references); prints them with their object counts and asks first.",
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --recreate.")]
+ForeignKeysOption = Annotated[
+    bool,
+    typer.Option(
+        "--references-from-foreign-keys",
+        help="Declared foreign keys between migrated tables become references unless the "
+        "entry lists references (spec.discover.references: fromForeignKeys).",
+    ),
+]
 
 
 class UsageError(ValueError):
@@ -138,13 +175,26 @@ def split_table(item: str) -> tuple[str, str | None]:
     return item, None
 
 
-def parse_mappings(tables: list[str] | None, mapping: Path | None) -> list[CollectionMapping]:
+def discover_spec(all_tables: bool, foreign_keys: bool) -> DiscoverSpec:
+    return DiscoverSpec(
+        tables="all" if all_tables else "listed",
+        references="fromForeignKeys" if foreign_keys else "listed",
+    )
+
+
+def parse_mappings(
+    tables: list[str] | None, mapping: Path | None, *, all_tables: bool = False
+) -> list[CollectionMapping]:
     if tables and mapping:
         raise UsageError("use either --table or --mapping, not both")
     if mapping is not None:
         result = _mapping_file(mapping)
     elif not tables:
-        raise UsageError("name the tables with --table (repeatable) or a --mapping file")
+        if all_tables:
+            return []
+        raise UsageError(
+            "name the tables with --table (repeatable) or a --mapping file, or use --all-tables"
+        )
     else:
         result = []
         for item in tables:
@@ -157,7 +207,7 @@ def parse_mappings(tables: list[str] | None, mapping: Path | None) -> list[Colle
                 raise UsageError(f"--table {item}: {error}") from None
             except ValidationError as error:
                 raise UsageError(f"--table {item}: {'; '.join(one_line_each(error))}") from None
-    for problem in mapping_problems(result):
+    for problem in mapping_problems(result, discovered=all_tables):
         hint = ' (--table "TABLE:Collection" names a collection)' if tables else ""
         raise UsageError(problem + hint)
     return result
@@ -249,6 +299,14 @@ class LocalReporter:
         if not self.quiet and outbox.waiting:
             console.print(outbox.waiting)
 
+    def load_recreation(self) -> Recreation | None:
+        return None  # one drop per command; it asked for confirmation first
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        if recreation.state == "Dropped" and not self.quiet:
+            listed = ", ".join(c.name for c in recreation.collections) or "nothing"
+            console.print(f"dropped {listed}; recreating", markup=False, highlight=False)
+
     def write_report(self, lines: list[str], summary: str) -> str | None:
         base = self.file.path if self.file else Path.cwd() / "dmctl"
         path = base.with_name(base.name + ".report.txt")
@@ -266,9 +324,11 @@ def _settings(
     scratch: Path,
     max_mismatches: int = 0,
     recheck_delay: float = 0.0,
+    discover: DiscoverSpec | None = None,
     read_probe: ProbeSettings | None = None,
 ) -> RunSettings:
     return RunSettings(
+        discover=discover or DiscoverSpec(),
         sqlite_path=sqlite,
         snapshot=snapshot,
         scratch_dir=scratch,
@@ -318,20 +378,53 @@ def _check_sqlite(sqlite: Path) -> None:
         raise UsageError(f"--sqlite {sqlite}: no such file")
 
 
+def _confirm_recreate(client: Any, names: list[str], owner: str, *, yes: bool) -> None:
+    """Says what --recreate drops; without --yes asks (and refuses where nobody can answer)."""
+    found = droppable_collections(client, names, owner)
+    console.print(f"--recreate drops {describe(found)}", markup=False, highlight=False)
+    if yes or not found:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("--recreate asks for confirmation on a terminal; add --yes to go ahead")
+    if not typer.confirm("Drop them and copy again?", default=False, err=True):
+        raise UsageError("nothing dropped")
+
+
+def _live_discovery(
+    sqlite: Path, collections: list[CollectionMapping], discover: DiscoverSpec
+) -> Callable[[], Sequence[CollectionMapping]] | None:
+    """The mapping a discovering run will use, read from the live file (for its collection
+    names); the run itself discovers again against its snapshot."""
+    if discover == DiscoverSpec():
+        return None
+
+    def mappings() -> Sequence[CollectionMapping]:
+        with SqliteSource(sqlite, snapshot=False) as source:
+            return discovered_mappings(source, collections, discover)
+
+    return mappings
+
+
 def _client(weaviate: str, grpc_port: int, api_key_env: str) -> Any:
     target = parse_target(weaviate, grpc_port, api_key_env)
     return connect(target, os.environ.get(api_key_env) or None)
 
 
 def _id_namespace(
-    client: Any, collections: list[CollectionMapping], explicit: str | None, quiet: bool
+    client: Any,
+    collections: list[CollectionMapping],
+    explicit: str | None,
+    quiet: bool,
+    discovered: Callable[[], Sequence[CollectionMapping]] | None = None,
 ) -> str:
     """The id namespace of a run: the one asked for (a collection another namespace owns is
     then refused by the run, naming its owner), else the owner's recorded on the collections,
-    so a CLI run adds to a migration's objects instead of duplicating them."""
+    so a CLI run adds to a migration's objects instead of duplicating them. `discovered`: the
+    run's whole mapping when it discovers tables (the collections to look at)."""
     if explicit is not None:
         return explicit
-    owner = common_owner(read_owners(client, [c.collection for c in collections]))
+    mappings = collections if discovered is None else discovered()
+    owner = common_owner(read_owners(client, [c.collection for c in mappings]))
     if owner is None:
         return DEFAULT_NAMESPACE
     if not quiet:
@@ -356,17 +449,35 @@ def copy_command(
     snapshot: SnapshotOption = True,
     scratch_dir: ScratchOption = None,
     as_json: JsonOption = False,
+    all_tables: AllTablesOption = False,
+    foreign_keys: ForeignKeysOption = False,
+    recreate: RecreateOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Copy tables from SQLite into Weaviate (deterministic ids: a re-run upserts)."""
+    discover = discover_spec(all_tables, foreign_keys)
 
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
-        collections = parse_mappings(table, mapping)
+        collections = parse_mappings(table, mapping, all_tables=all_tables)
         _check_sqlite(sqlite)
         sink = SinkSettings(batch_size, concurrency, objects_per_second)
         client = _client(weaviate, grpc_port, api_key_env)
         try:
-            ids = _id_namespace(client, collections, namespace, as_json)
-            settings = _settings(sqlite, collections, ids, sink, snapshot, scratch_dir or tmp)
+            ids = _id_namespace(
+                client,
+                collections,
+                namespace,
+                as_json,
+                _live_discovery(sqlite, collections, discover),
+            )
+            settings = _settings(
+                sqlite, collections, ids, sink, snapshot, scratch_dir or tmp, discover=discover
+            )
+            if recreate:
+                discovered = _live_discovery(sqlite, collections, discover)
+                mappings = collections if discovered is None else discovered()
+                _confirm_recreate(client, [m.collection for m in mappings], ids, yes=yes)
+                settings = replace(settings, recreate_rerun=0)
             with live_bar(as_json) as bar:
                 reporter = LocalReporter(checkpoint_file, quiet=as_json, bar=bar)
                 result, ref = copy_run(settings, client, reporter)
@@ -401,10 +512,17 @@ def _diff_command(
     snapshot: bool,
     scratch_dir: Path | None,
     as_json: bool,
+    discover: DiscoverSpec,
+    recreate: bool = False,
     read_probe: ProbeSettings | None = None,
 ) -> None:
     def build(tmp: Path) -> tuple[int, dict[str, Any]]:
-        collections = parse_mappings(table, mapping)
+        if recreate:
+            raise UsageError(
+                "--recreate is for dmctl copy only: sync and validate run while the app writes "
+                "to both stores, and dropping its collections would lose those writes"
+            )
+        collections = parse_mappings(table, mapping, all_tables=discover.tables == "all")
         _check_sqlite(sqlite)
         reporter = LocalReporter(None, quiet=True)
         sink = SinkSettings(batch_size=batch_size)
@@ -413,12 +531,19 @@ def _diff_command(
             settings = _settings(
                 sqlite,
                 collections,
-                _id_namespace(client, collections, namespace, as_json),
+                _id_namespace(
+                    client,
+                    collections,
+                    namespace,
+                    as_json,
+                    _live_discovery(sqlite, collections, discover),
+                ),
                 sink,
                 snapshot,
                 scratch_dir or tmp,
                 max_mismatches,
                 recheck_delay,
+                discover,
                 read_probe,
             )
             result = diff_run(settings, client, reporter, repair=repair)
@@ -497,13 +622,17 @@ def validate_command(
     read_probe: ReadProbeOption = True,
     read_requests: ReadRequestsOption = 200,
     read_concurrency: ReadConcurrencyOption = 4,
+    all_tables: AllTablesOption = False,
+    foreign_keys: ForeignKeysOption = False,
+    recreate: Annotated[bool, typer.Option("--recreate", hidden=True)] = False,
 ) -> None:
     """Compare every row with its Weaviate object (content hashes); exit 3 on differences.
     Then time the app's reads on both stores (readPerformance; --no-read-probe skips it)."""
     probe = ProbeSettings(read_requests, read_concurrency) if read_probe else None
     _diff_command(
         False, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, 500,
-        max_mismatches, recheck_delay, snapshot, scratch_dir, as_json, probe,
+        max_mismatches, recheck_delay, snapshot, scratch_dir, as_json,
+        discover_spec(all_tables, foreign_keys), recreate, probe,
     )  # fmt: skip
 
 
@@ -519,11 +648,15 @@ def sync_command(
     snapshot: SnapshotOption = True,
     scratch_dir: ScratchOption = None,
     as_json: JsonOption = False,
+    all_tables: AllTablesOption = False,
+    foreign_keys: ForeignKeysOption = False,
+    recreate: Annotated[bool, typer.Option("--recreate", hidden=True)] = False,
 ) -> None:
     """Diff and repair: upsert missing and changed objects from SQLite, delete extra ones."""
     _diff_command(
         True, sqlite, weaviate, grpc_port, table, mapping, namespace, api_key_env, batch_size,
-        0, 0.0, snapshot, scratch_dir, as_json,
+        0, 0.0, snapshot, scratch_dir, as_json, discover_spec(all_tables, foreign_keys),
+        recreate,
     )  # fmt: skip
 
 

@@ -22,8 +22,10 @@ from rich.console import Console
 
 from datamigration_operator.api.spec import CollectionMapping
 from datamigration_operator.cli.exit_status import EXIT_CODES_HELP, EXIT_PERMANENT, EXIT_USAGE
+from datamigration_operator.cli.migrate import UsageError, parse_mappings
 from datamigration_operator.migration.mapping import MappingError
 from datamigration_operator.migration.mapping.discovery import Discovery, discover
+from datamigration_operator.migration.source.collection_plans import LIBRARY_TABLES
 from datamigration_operator.migration.source.snapshot import SourceError
 from datamigration_operator.migration.source.survey import survey_database
 
@@ -40,18 +42,31 @@ def plan_command(
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="yaml (with notes as comments) or json.")
     ] = OutputFormat.YAML,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="Overrides (a spec.collections list, as --mapping of copy takes): printed "
+            "merged with the discovered mapping, as a DataMigration with spec.discover runs it.",
+        ),
+    ] = None,
 ) -> None:
     """Print a proposed mapping of every table (spec.collections, or a --mapping file)."""
     if not sqlite.is_file():
         console.print(f"error: --sqlite {sqlite}: no such file", markup=False, highlight=False)
         sys.exit(EXIT_USAGE)
     try:
+        overrides = [] if mapping is None else parse_mappings(None, mapping, all_tables=True)
         surveys, not_tables = survey_database(sqlite)
-        found = discover(surveys, not_tables)
-    except SourceError as error:
+        found = discover(surveys, not_tables, explicit=overrides, reserved_tables=LIBRARY_TABLES)
+    except (UsageError, SourceError) as error:
         console.print(f"error: {error}", markup=False, highlight=False)
         sys.exit(EXIT_USAGE)
-    except MappingError as error:  # a plan the copy would refuse: a bug in the discovery
+    except MappingError as error:
+        if mapping is not None:  # an override that does not fit the database
+            console.print(f"error: {error}", markup=False, highlight=False)
+            sys.exit(EXIT_USAGE)
+        # a plan the copy would refuse: a bug in the discovery
         console.print(f"plan failed: {error}", markup=False, highlight=False)
         sys.exit(EXIT_PERMANENT)
     print(render_json(found) if output is OutputFormat.JSON else render_yaml(found, sqlite.name))

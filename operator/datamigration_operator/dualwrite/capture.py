@@ -33,6 +33,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.dualwrite.outbox import encode_key
 from datamigration_operator.migration.app_engine import OUTBOX_TABLE
 from datamigration_operator.migration.mapping import ROWID, CollectionPlan
@@ -195,7 +196,7 @@ class TriggerCapture:
 
     def _install(self, dbapi: Any) -> None:
         existing = {
-            str(row[0]).casefold()
+            fold_sql_name(str(row[0]))
             for row in dbapi.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")
         }
         statements = [
@@ -206,7 +207,7 @@ class TriggerCapture:
             )
         ]
         for number, plan in enumerate(self._plans):
-            if plan.table.casefold() in existing:
+            if fold_sql_name(plan.table) in existing:
                 statements += trigger_statements(plan, number)
             else:
                 log.warning("dual-write: table %s does not exist (yet); not captured", plan.table)

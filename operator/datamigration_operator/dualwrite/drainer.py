@@ -24,6 +24,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.dualwrite.drain_lease import DrainLease
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.outbox import (
@@ -107,7 +108,7 @@ def referenced_first(batch: Sequence[_Writes], plans: Iterable[CollectionPlan]) 
     to it (mapping.reference_order): a conversation inserted in the same transaction as its
     first message is written first, whatever the entries' order."""
     depths = reference_depths(plans)
-    return sorted(batch, key=lambda writes: depths.get(writes.plan.table.casefold(), 0))
+    return sorted(batch, key=lambda writes: depths.get(fold_sql_name(writes.plan.table), 0))
 
 
 class Drainer:
@@ -126,7 +127,7 @@ class Drainer:
     ) -> None:
         self._engine = engine
         self._namespace = migration_namespace
-        self._use_plans({name.casefold(): plan for name, plan in plans.items()})
+        self._use_plans({fold_sql_name(name): plan for name, plan in plans.items()})
         self._client_factory = client_factory
         self._client: Any = None
         self._sink: WeaviateSink | None = None
@@ -339,7 +340,7 @@ class Drainer:
         row is gone become deletes."""
         by_table: dict[str, list[OutboxEntry]] = {}
         for entry in entries:
-            by_table.setdefault(entry.table.casefold(), []).append(entry)
+            by_table.setdefault(fold_sql_name(entry.table), []).append(entry)
         batch = []
         for table, table_entries in by_table.items():
             plan = self._plans.get(table)
@@ -352,7 +353,7 @@ class Drainer:
     def _writes(self, plan: CollectionPlan, entries: Sequence[OutboxEntry]) -> _Writes:
         keys = list(dict.fromkeys(entry.key for entry in entries))  # once each, in order
         current = self._read_rows(plan, keys)
-        builder = self._builders[plan.table.casefold()]
+        builder = self._builders[fold_sql_name(plan.table)]
         writes = _Writes(plan)
         for key in keys:
             row = current.get(key)
@@ -378,7 +379,7 @@ class Drainer:
         unresolved: list[Unresolved] = []
         for writes in batch:
             plan = writes.plan
-            deferred = self._deferred.get(plan.table.casefold(), frozenset())
+            deferred = self._deferred.get(fold_sql_name(plan.table), frozenset())
             written = write_resolving(sink, plan, writes.objects, writes.keys, deferred)
             _raise_refused(plan, written.outcome.failed)
             if written.unresolved.objects:

@@ -3,6 +3,10 @@
     dual = DualWrite(SessionLocal, mappings, ModeSource.from_env(), client_factory, "ns/name")
     dual.start()
 
+With a DataMigration that discovers its tables (spec.discover), pass the same settings:
+`DualWrite(..., discover=DiscoverSpec(tables="all", references="fromForeignKeys"))` (mappings
+then lists only the spec's overrides), and the app captures exactly the tables the Jobs copy.
+
 The collection plans come from the same planner as the migration Jobs', over the app's database
 when it starts; since inferred types depend on the data at planning time, the drainer adopts the
 types the copy recorded in the collections (plan_alignment). The object ids come from the same
@@ -20,7 +24,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy.orm import sessionmaker
 
-from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.spec import CollectionMapping, DiscoverSpec
 from datamigration_operator.dualwrite.capture import TriggerCapture
 from datamigration_operator.dualwrite.drainer import Drainer, DrainSettings
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
@@ -41,13 +45,17 @@ def sqlite_path(engine: sa.Engine) -> Path:
 
 
 def collection_plans(
-    engine: sa.Engine, mappings: Sequence[CollectionMapping]
+    engine: sa.Engine,
+    mappings: Sequence[CollectionMapping],
+    discover: DiscoverSpec | None = None,
 ) -> dict[str, CollectionPlan]:
     """The Jobs' plans (migration.source_plans) over the app's database file, with text properties
     taking numbers; the drainer aligns them with the collections' recorded types when it
-    connects (plan_alignment)."""
+    connects (plan_alignment). `discover` is the DataMigration's spec.discover: the app then
+    captures the tables the Jobs discover (the same derivation over the same database)."""
     with SqliteSource(sqlite_path(engine), snapshot=False) as source:
-        return {p.table: text_takes_numbers(p) for p in source_plans(source, mappings)}
+        plans = source_plans(source, mappings, discover or DiscoverSpec())
+        return {p.table: text_takes_numbers(p) for p in plans}
 
 
 class DualWrite:
@@ -61,6 +69,7 @@ class DualWrite:
         *,
         registry: CollectorRegistry = REGISTRY,
         drain_settings: DrainSettings | None = None,
+        discover: DiscoverSpec | None = None,
     ) -> None:
         if isinstance(bind, sa.Engine):
             self.engine = bind
@@ -71,7 +80,7 @@ class DualWrite:
             self.engine = engine
         if not migration_namespace:
             raise ValueError("migration_namespace is required (<namespace>/<DataMigration name>)")
-        self.plans = collection_plans(self.engine, mappings)
+        self.plans = collection_plans(self.engine, mappings, discover)
         self.mode_source = mode_source
         self.metrics = OutboxMetrics.for_registry(registry)
         self.drainer = Drainer(

@@ -32,7 +32,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
-from datamigration_operator.api.names import owner_id
+from datamigration_operator.api.names import fold_sql_name, owner_id
 from datamigration_operator.dualwrite.read_analysis import ReadAnalysisRecorder
 from datamigration_operator.dualwrite.read_compare import reads_agree
 from datamigration_operator.dualwrite.read_fallback import ReadGuard, read_errors
@@ -140,7 +140,7 @@ class ReadRouter:
         self.fallback = fallback
         self.guard = guard or ReadGuard()
         self.metrics = ReadMetrics.for_registry(registry)
-        self._plans = {plan.table.casefold(): plan for plan in plans}
+        self._plans = {fold_sql_name(plan.table): plan for plan in plans}
         self.share = (
             share if share is not None else (mode if isinstance(mode, CurrentShare) else None)
         )
@@ -152,7 +152,7 @@ class ReadRouter:
         self.shadows = ShadowReads(max_queue=shadow_queue, on_drop=self._dropped)
 
     def plan(self, table: str) -> CollectionPlan:
-        plan = self._plans.get(table.casefold())
+        plan = self._plans.get(fold_sql_name(table))
         if plan is None:
             known = ", ".join(sorted(p.table for p in self._plans.values())) or "none"
             raise ValueError(f"table {table!r} is not migrated (planned tables: {known})")
@@ -444,14 +444,14 @@ def _checked_limit(limit: int) -> int:
 
 
 def _reference(plan: CollectionPlan, column: str) -> ReferencePlan | None:
-    folded = column.casefold()
-    return next((r for r in plan.references if r.column.casefold() == folded), None)
+    folded = fold_sql_name(column)
+    return next((r for r in plan.references if fold_sql_name(r.column) == folded), None)
 
 
 def _property_name(plan: CollectionPlan, column: str) -> str:
-    folded = column.casefold()
+    folded = fold_sql_name(column)
     for prop in plan.properties:
-        if prop.column.casefold() == folded:
+        if fold_sql_name(prop.column) == folded:
             return prop.name
     raise ValueError(f"column {column!r} of table {plan.table} is not a migrated property")
 

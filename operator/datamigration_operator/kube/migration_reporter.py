@@ -28,6 +28,7 @@ from datamigration_operator.api.status import (
     Checkpoint,
     OutboxStatus,
     Progress,
+    Recreation,
     SwitchAnalysisReport,
     ValidationReport,
 )
@@ -65,7 +66,12 @@ def report_name(job_name: str, attempt: str, sequence: int = 1) -> str:
 
 
 def _dump(
-    model: Progress | ValidationReport | OutboxStatus | SwitchAnalysisReport | BackupStatus,
+    model: Progress
+    | ValidationReport
+    | OutboxStatus
+    | SwitchAnalysisReport
+    | BackupStatus
+    | Recreation,
 ) -> dict[str, Any]:
     # None becomes null, which a merge patch turns into "remove": no field of an older
     # report lingers next to the new one.
@@ -145,6 +151,13 @@ class MigrationReporter:
 
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self._patch_status({"status": {"outbox": _dump(outbox)}})
+
+    def read_recreation(self) -> Recreation | None:
+        raw = self._status().get("recreated")
+        return Recreation.model_validate(raw) if raw else None
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        self._patch_status({"status": {"recreated": _dump(recreation)}})
 
     def publish_backup(self, backup: BackupStatus) -> None:
         self._patch_status({"status": {"backup": _dump(backup)}})

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datamigration_operator.api.spec import CollectionMapping
-from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    Recreation,
+    ValidationReport,
+)
 from datamigration_operator.migration.runs.copy import CopyResult
 from datamigration_operator.migration.runs.diff import DiffResult
 from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
@@ -39,6 +45,12 @@ class Reporter:
 
     def publish_outbox(self, outbox: OutboxStatus) -> None:
         self.outboxes.append(outbox)
+
+    def load_recreation(self) -> Recreation | None:
+        return None  # these runs never recreate
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        raise AssertionError(f"no run here recreates: {recreation}")
 
 
 def run_settings(

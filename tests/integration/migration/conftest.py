@@ -14,7 +14,13 @@ import pytest
 
 from datamigration_operator.api.job_contract import JobTarget
 from datamigration_operator.api.spec import CollectionMapping, Endpoint
-from datamigration_operator.api.status import Checkpoint, OutboxStatus, Progress, ValidationReport
+from datamigration_operator.api.status import (
+    Checkpoint,
+    OutboxStatus,
+    Progress,
+    Recreation,
+    ValidationReport,
+)
 from datamigration_operator.migration.runs.copy import CopyResult
 from datamigration_operator.migration.runs.diff import DiffResult
 from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
@@ -76,6 +82,13 @@ class RecordingReporter:
     validations: list[ValidationReport] = field(default_factory=list)
     reports: list[tuple[list[str], str]] = field(default_factory=list)
     outboxes: list[OutboxStatus] = field(default_factory=list)
+    recreations: list[Recreation] = field(default_factory=list)  # as status.recreated
+
+    def load_recreation(self) -> Recreation | None:
+        return self.recreations[-1] if self.recreations else None
+
+    def publish_recreation(self, recreation: Recreation) -> None:
+        self.recreations.append(recreation)
 
     def load_checkpoint(self) -> Checkpoint | None:
         return self.checkpoint

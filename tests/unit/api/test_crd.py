@@ -226,7 +226,7 @@ def _without_empty_lists(value: Any) -> Any:
 def test_bounds_and_patterns_reach_the_crd() -> None:
     collections = SPEC["properties"]["collections"]
     assert collections["maxItems"] == 32
-    assert collections["minItems"] == 1
+    assert collections["default"] == []  # at least one unless discover.tables: all (CEL)
     assert collections["x-kubernetes-list-map-keys"] == ["table"]
     name = SPEC["properties"]["app"]["properties"]["configMapRef"]["properties"]["name"]
     assert name["maxLength"] == 253
@@ -295,6 +295,24 @@ MAPPINGS = {
     "vector is default id": spec_dict(
         collections=[{"table": "a", "collection": "A", "vectorColumn": "id"}]
     ),
+    "no tables": spec_dict(collections=[]),
+    "good discovered": {**spec_dict(collections=[]), "discover": {"tables": "all"}},
+    "good discovered, a reference to a discovered table": {
+        **spec_dict(
+            collections=[
+                {
+                    "table": "a",
+                    "collection": "A",
+                    "references": [{"column": "b_id", "targetTable": "b"}],
+                }
+            ]
+        ),
+        "discover": {"tables": "all", "references": "fromForeignKeys"},
+    },
+    "no tables, references discovered": {
+        **spec_dict(collections=[]),
+        "discover": {"references": "fromForeignKeys"},
+    },
 }
 
 
@@ -307,7 +325,7 @@ def test_cel_and_pydantic_agree_on_mappings(name: str) -> None:
         DataMigrationSpec.model_validate(spec)
     except ValueError:
         python_ok = False
-    assert (cel == []) == python_ok == (name == "good")
+    assert (cel == []) == python_ok == name.startswith("good")
 
 
 def test_mapping_problems_name_the_culprit() -> None:
@@ -338,6 +356,7 @@ IDENTITY_CHANGES = {
         }
     },
     "collections": {"collections": [{"table": "customers", "collection": "Client"}]},
+    "discover": {"discover": {"references": "fromForeignKeys"}},
 }
 
 
@@ -364,9 +383,9 @@ def test_source_target_and_collections_are_fixed_once_the_app_writes_to_the_targ
         assert messages == []
     else:
         assert messages == [
-            f"spec.source, spec.target and spec.collections cannot change in phase {old_phase}: "
-            "the app may have written to the target. Roll back, then change them together "
-            "with phase: migrate (a new copy), or create a new DataMigration"
+            "spec.source, spec.target, spec.discover and spec.collections cannot change in "
+            f"phase {old_phase}: the app may have written to the target. Roll back, then change "
+            "them together with phase: migrate (a new copy), or create a new DataMigration"
         ]
     # an unchanged spec passes in every phase
     assert failures(SPEC["x-kubernetes-validations"], {**old, "rerun": 1}, old) == []
@@ -379,3 +398,31 @@ def test_names_longer_than_a_label_value_are_refused(length: int, accepted: bool
     assert (messages == []) == accepted
     if not accepted:
         assert "at most 63 characters" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("old_phase", "new_phase", "old_value", "new_value", "allowed"),
+    [
+        ("migrate", "migrate", None, 1, True),  # the copy may still drop and recreate
+        ("rollback", "migrate", 1, 2, True),  # a new copy
+        ("migrate", "dual-write", 1, 1, True),  # a GitOps spec keeps the field: inert
+        ("dual-write", "dual-write", None, 1, False),  # would drop the app's writes
+        ("validate", "validate", 1, 2, False),
+        ("rollback", "rollback", None, 1, False),
+    ],
+)
+def test_recreate_on_rerun_is_set_or_changed_only_in_migrate(
+    old_phase: str, new_phase: str, old_value: int | None, new_value: int, allowed: bool
+) -> None:
+    old = spec_dict(phase=old_phase)
+    if old_value is not None:
+        old["recreateOnRerun"] = old_value
+    new = {**spec_dict(phase=new_phase), "recreateOnRerun": new_value}
+    messages = failures(SPEC["x-kubernetes-validations"], new, old)
+    if allowed:
+        assert messages == []
+    else:
+        assert messages == [
+            "spec.recreateOnRerun can be set or changed only in phase migrate: dropping the "
+            "collections during dual-write or later would lose the app's writes"
+        ]

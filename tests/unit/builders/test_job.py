@@ -264,3 +264,30 @@ def test_the_scratch_volume_gets_the_size_limit_it_is_given() -> None:
     )
     assert scratch(limited) == {"sizeLimit": "5120Mi"}
     assert scratch(job()) == {}
+
+
+def _config(manifest: dict[str, Any]) -> JobConfig:
+    env = next(e for e in container(manifest)["env"] if e["name"] == job_contract.CONFIG_ENV)
+    return JobConfig.model_validate_json(env["value"])
+
+
+def test_discover_reaches_the_job_and_only_the_named_reruns_copy_recreates() -> None:
+    discovering = _config(job(discover={"tables": "all", "references": "fromForeignKeys"}))
+    assert (discovering.discover.tables, discovering.discover.references) == (
+        "all",
+        "fromForeignKeys",
+    )
+    assert _config(job()).recreate_rerun is None
+    assert _config(job(rerun=2, recreateOnRerun=2)).recreate_rerun == 2
+    assert _config(job(rerun=3, recreateOnRerun=2)).recreate_rerun is None  # a later rerun
+    sync = build_job(
+        datamigration(phase="dual-write", rerun=2, recreateOnRerun=2),
+        kind="sync",
+        name="shop-dual-write-1234abcd",
+        phase="dual-write",
+        generation=1,
+        image=IMAGE,
+        service_account=ACCOUNT,
+        node_name=None,
+    )
+    assert _config(sync).recreate_rerun is None  # only a copy ever drops

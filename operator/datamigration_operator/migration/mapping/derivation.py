@@ -6,14 +6,18 @@ Rules (see also api.spec.CollectionMapping):
   primary key (composite keys included) or its rowid; `idColumn: rowid` asks for the rowid.
   A rowid without an INTEGER PRIMARY KEY alias can change on VACUUM, and with it the object
   ids: such tables should be migrated without a VACUUM in between (or given a primary key).
-- Empty `properties` copies every column except the vector column and the reference columns.
-  Key columns are copied too (a UUIDv5 cannot be turned back into a key, and reads served by
-  Weaviate must return it); Weaviate reserves the property names id, _id and _additional, so a
-  key column `id` becomes the property `source_id`.
+- Every column is copied except the vector column, the reference columns and the columns
+  `properties` lists with `exclude: true`; `properties` overrides the name or dataType of the
+  columns it lists and leaves the others as derived. Key columns are copied too (a UUIDv5
+  cannot be turned back into a key, and reads served by Weaviate must return it); Weaviate
+  reserves the property names id, _id and _additional, so a key column `id` becomes the
+  property `source_id`.
 - Property types are inferred from the storage classes the column really holds (ColumnStats,
   one SQL scan) and fall back to the declared type's affinity: integers beyond +-2^53 and
   columns mixing numbers with text become text holding the decimal form, since
-  weaviate-client sends scalars as doubles.
+  weaviate-client sends scalars as doubles; NUMERIC and REAL columns are numbers even while
+  they hold integers only; text columns whose every value is a date, and DATE/DATETIME
+  columns still empty, are dates. `dmctl plan` proposes the same types (discovery).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.names import fold_sql_name
+from datamigration_operator.api.spec import CollectionMapping, PropertyMapping
 from datamigration_operator.migration.mapping.model import (
     ROWID,
     CollectionPlan,
@@ -54,14 +59,18 @@ def plan_collections(
     tables: Mapping[str, TableInfo],
     *,
     column_stats: Mapping[str, TableStats] | None = None,
+    date_columns: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[CollectionPlan, ...]:
-    """One plan per mapping, in spec order; MappingError names the first problem found."""
+    """One plan per mapping, in spec order; MappingError names the first problem found.
+    `date_columns`: per table, the columns holding text only, every value of which is a date
+    (source.date_columns); they map to date unless the mapping gives a dataType."""
     stats = column_stats or {}
-    by_table = {m.table.casefold(): m for m in mappings}
-    resolved = {m.table.casefold(): _table(m.table, tables) for m in mappings}
+    dates = date_columns or {}
+    by_table = {fold_sql_name(m.table): m for m in mappings}
+    resolved = {fold_sql_name(m.table): _table(m.table, tables) for m in mappings}
     for mapping in mappings:
         for ref in mapping.references:
-            if ref.target_table.casefold() not in by_table:
+            if fold_sql_name(ref.target_table) not in by_table:
                 raise MappingError(
                     f"reference {mapping.table}.{ref.column} points to table "
                     f"{ref.target_table}, which is not mapped to a collection"
@@ -69,7 +78,7 @@ def plan_collections(
     keys = {name: _key_columns(by_table[name], info) for name, info in resolved.items()}
     plans = []
     for mapping in mappings:
-        folded = mapping.table.casefold()
+        folded = fold_sql_name(mapping.table)
         table = resolved[folded]
         key = keys[folded]
         table_stats = stats.get(table.name, {})
@@ -79,28 +88,24 @@ def plan_collections(
                 table,
                 ref.column,
                 ref.property,
-                resolved[ref.target_table.casefold()],
-                keys[ref.target_table.casefold()],
-                by_table[ref.target_table.casefold()],
+                resolved[fold_sql_name(ref.target_table)],
+                keys[fold_sql_name(ref.target_table)],
+                by_table[fold_sql_name(ref.target_table)],
             )
             for ref in mapping.references
         )
         vector = _vector_column(table, mapping.vector_column)
         notes: list[str] = []
-        if mapping.properties:
-            properties = tuple(
-                _property(table, p.column, p.name, p.data_type, table_stats, notes)
-                for p in mapping.properties
-            )
-        else:
-            skipped = {r.column.casefold() for r in references}
-            if vector:
-                skipped.add(vector.casefold())
-            properties = tuple(
-                _property(table, c.name, _key_property_name(c.name, key), None, table_stats, notes)
-                for c in table.columns
-                if c.name.casefold() not in skipped
-            )
+        properties = _properties(
+            table,
+            mapping,
+            key,
+            skipped={fold_sql_name(r.column) for r in references}
+            | ({fold_sql_name(vector)} if vector else set()),
+            stats=table_stats,
+            dates=dates.get(table.name, frozenset()),
+            notes=notes,
+        )
         _check_unique_names(
             table.name,
             [(p.column, p.name) for p in properties] + [(r.column, r.name) for r in references],
@@ -119,6 +124,51 @@ def plan_collections(
     return tuple(plans)
 
 
+def _properties(
+    table: TableInfo,
+    mapping: CollectionMapping,
+    key: tuple[str, ...],
+    *,
+    skipped: set[str],
+    stats: TableStats,
+    dates: frozenset[str],
+    notes: list[str],
+) -> tuple[PropertyPlan, ...]:
+    """Every column in table order, but the `skipped` ones (references, vector) unless listed
+    and those listed with exclude; a listed column takes the listed name and dataType."""
+    overrides: dict[str, PropertyMapping] = {}
+    for listed in mapping.properties:
+        column = _column(table, listed.column, "property column")
+        folded = fold_sql_name(column.name)
+        if folded in overrides:
+            raise MappingError(
+                f"table {table.name}: column {column.name} is listed twice under properties "
+                f"({overrides[folded].column!r} and {listed.column!r})"
+            )
+        overrides[folded] = listed
+    properties = []
+    for column in table.columns:
+        folded = fold_sql_name(column.name)
+        override = overrides.get(folded)
+        if override is None and folded in skipped:
+            continue
+        if override is not None and override.exclude:
+            continue
+        name = override.name if override is not None else None
+        properties.append(
+            _property(
+                table,
+                column.name,
+                name if name is not None else _key_property_name(column.name, key),
+                override.data_type if override is not None else None,
+                stats,
+                notes,
+                is_date=column.name in dates,
+            )
+        )
+    return tuple(properties)
+
+
 def collection_schema(plan: CollectionPlan) -> CollectionSchema:
     return CollectionSchema(
         name=plan.collection,
@@ -129,7 +179,7 @@ def collection_schema(plan: CollectionPlan) -> CollectionSchema:
 
 def _table(name: str, tables: Mapping[str, TableInfo]) -> TableInfo:
     found = tables.get(name) or next(
-        (t for t in tables.values() if t.name.casefold() == name.casefold()), None
+        (t for t in tables.values() if fold_sql_name(t.name) == fold_sql_name(name)), None
     )
     if found is None:
         known = ", ".join(sorted(tables)) or "none"
@@ -140,7 +190,7 @@ def _table(name: str, tables: Mapping[str, TableInfo]) -> TableInfo:
 def _key_columns(mapping: CollectionMapping, table: TableInfo) -> tuple[str, ...]:
     id_column = mapping.id_column
     column = table.column(id_column)
-    if column is None and id_column.casefold() in ROWID_ALIASES:
+    if column is None and fold_sql_name(id_column) in ROWID_ALIASES:
         if table.without_rowid:
             raise MappingError(f"table {table.name} is WITHOUT ROWID; idColumn cannot be rowid")
         return (ROWID,)
@@ -211,12 +261,14 @@ def _property(
     data_type: str | None,
     stats: TableStats,
     notes: list[str],
+    *,
+    is_date: bool = False,
 ) -> PropertyPlan:
     column = _column(table, column_name, "property column")
     prop_name = _property_name(table, column.name, name)
     column_stats = stats.get(column.name)
     if data_type is None:
-        data_type, as_text = _infer(column, column_stats)
+        data_type, as_text = _infer(column, column_stats, is_date=is_date)
         if as_text:
             notes.append(f"{table.name}.{column.name}: {_text_reason(column_stats)}")
         elif column_stats is not None and column_stats.blobs and data_type != "blob":
@@ -248,19 +300,32 @@ def _holds_numbers(column: ColumnInfo, stats: ColumnStats | None) -> bool:
     return affinity(column.declared_type) != "TEXT"
 
 
-def infer_data_type(column: ColumnInfo, stats: ColumnStats | None) -> tuple[str, bool]:
-    """(dataType, numbers_as_text) for a column without an explicit dataType."""
-    return _infer(column, stats)
+def infer_data_type(
+    column: ColumnInfo, stats: ColumnStats | None, *, is_date: bool = False
+) -> tuple[str, bool]:
+    """(dataType, numbers_as_text) for a column without an explicit dataType; `is_date`: it
+    holds text only and every value is a date."""
+    return _infer(column, stats, is_date=is_date)
 
 
-def _infer(column: ColumnInfo, stats: ColumnStats | None) -> tuple[str, bool]:
+def declares_date(column: ColumnInfo) -> bool:
+    """DATE, DATETIME, TIMESTAMP, TIME...: SQLite apps keep such values as ISO text."""
+    declared = column.declared_type.upper()
+    return "DATE" in declared or "TIME" in declared
+
+
+def _infer(column: ColumnInfo, stats: ColumnStats | None, *, is_date: bool) -> tuple[str, bool]:
+    if is_date:
+        return "date", False
     declared = column.declared_type.upper()
     column_affinity = affinity(declared)
     if stats is None or not (stats.integers or stats.reals or stats.texts or stats.blobs):
         if "BOOL" in declared:
             return "boolean", False
-        if "DATE" in declared or "TIME" in declared:
-            return "text", False  # SQLite apps keep dates as ISO text (SQLAlchemy does)
+        if declares_date(column):
+            # no values to check yet: a date, as the values will be (else the type would
+            # change once the first one arrives, and the collection with it)
+            return "date", False
         by_affinity = {"INTEGER": "int", "REAL": "number", "NUMERIC": "number", "TEXT": "text"}
         if column_affinity in by_affinity:
             return by_affinity[column_affinity], False
@@ -282,6 +347,8 @@ def _infer(column: ColumnInfo, stats: ColumnStats | None) -> tuple[str, bool]:
     is_flag = (stats.min_integer or 0) >= 0 and (stats.max_integer or 0) <= 1
     if "BOOL" in declared and is_flag:
         return "boolean", False
+    if column_affinity in ("NUMERIC", "REAL"):
+        return "number", False  # NUMERIC and REAL columns take reals too: the next row may
     return "int", False
 
 

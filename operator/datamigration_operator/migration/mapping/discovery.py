@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, cast
+from typing import Final, Literal, cast
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.api.spec import (
     MAX_PROPERTIES,
     MAX_REFERENCES,
@@ -27,6 +28,7 @@ from datamigration_operator.api.spec import (
 from datamigration_operator.migration.mapping.derivation import (
     DEFAULT_ID_COLUMN,
     SOURCE_KEY_PREFIX,
+    declares_date,
     infer_data_type,
     plan_collections,
 )
@@ -42,7 +44,6 @@ from datamigration_operator.migration.mapping.naming import (
     collection_name,
     property_name,
 )
-from datamigration_operator.migration.mapping.values import affinity
 
 FALLBACK_COLLECTION: Final = "Table"
 FALLBACK_PROPERTY: Final = "column"
@@ -79,45 +80,111 @@ class Discovery:
     skipped: tuple[SkippedObject, ...] = field(default=())
 
 
-def discover(surveys: Sequence[TableSurvey], not_tables: Sequence[SkippedObject] = ()) -> Discovery:
-    """The proposed mapping; MappingError only if the result would not fit (a bug here)."""
+def discover(
+    surveys: Sequence[TableSurvey],
+    not_tables: Sequence[SkippedObject] = (),
+    *,
+    tables: Literal["all", "listed"] = "all",
+    references: Literal["fromForeignKeys", "listed"] = "fromForeignKeys",
+    explicit: Sequence[CollectionMapping] = (),
+    reserved_tables: frozenset[str] = frozenset(),
+) -> Discovery:
+    """The mapping spec.discover asks for. With `tables` all, a proposed entry for every table
+    with a usable key, an `explicit` entry overriding what it sets of its table's (collection,
+    idColumn, vectorColumn, references when it lists some, and the properties it lists, column
+    by column); with `tables` listed, the explicit entries only. `references` fromForeignKeys:
+    an entry that lists no references gets the declared foreign keys' (where the copy can
+    write them). `reserved_tables` (folded) are the dual-write library's own, never migrated.
+    MappingError if the result does not fit the database."""
+    given = {fold_sql_name(m.table): m for m in explicit}
     skipped = list(not_tables)
     notes: dict[str, list[str]] = {}
-    keyed: dict[str, tuple[TableSurvey, str]] = {}  # casefolded table -> (survey, idColumn)
+    keyed: dict[str, tuple[TableSurvey, str]] = {}  # folded table -> (survey, idColumn)
+    proposed: set[str] = set()  # folded tables discovery proposes an entry for
     for survey in surveys:
         table = survey.table
+        folded = fold_sql_name(table.name)
+        entry = given.get(folded)
         id_column, problem = _id_column(survey)
-        if len(table.columns) > MAX_PROPERTIES:  # the spec's limit; map chosen columns by hand
+        if tables == "all" and folded in reserved_tables:
+            skipped.append(SkippedObject(table.name, "the dual-write library's own table"))
+        elif tables == "all" and len(table.columns) > MAX_PROPERTIES and entry is None:
             skipped.append(SkippedObject(table.name, f"more than {MAX_PROPERTIES} columns"))
-        elif id_column is None:
-            skipped.append(SkippedObject(table.name, problem))
-        else:
-            keyed[table.name.casefold()] = (survey, id_column)
+        elif tables == "all" and id_column is not None and len(table.columns) <= MAX_PROPERTIES:
+            keyed[folded] = (survey, id_column)
+            proposed.add(folded)
             notes[table.name] = [problem] if problem else []
-    names = _collection_names([s.table for s, _ in keyed.values()], notes)
+        elif entry is not None:
+            keyed[folded] = (survey, entry.id_column)  # the derivation checks the entry
+            notes[table.name] = []
+        elif tables == "all":
+            skipped.append(SkippedObject(table.name, problem))
+    # numbered by position among all mapped tables, so an override leaves others' names be
+    names = _collection_names(
+        [
+            (n, s.table)
+            for n, (folded, (s, _)) in enumerate(keyed.items(), 1)
+            if folded not in given
+        ],
+        notes,
+        {m.collection.casefold() for m in explicit},
+    )
     mappings = []
     for folded, (survey, id_column) in keyed.items():
         table_notes = notes[survey.table.name]
+        entry = given.get(folded)
+        wants_keys = references == "fromForeignKeys" and not (entry and entry.references)
         taken: set[str] = set()  # property names (casefolded), references' and properties'
-        references = _references(survey, keyed, taken, table_notes)
-        mappings.append(
-            CollectionMapping(
-                table=survey.table.name,
-                collection=names[folded],
-                id_column=id_column,
-                properties=_properties(survey, {r.column for r in references}, taken, table_notes),
-                references=references,
-            )
+        found = _references(survey, keyed, taken, table_notes) if wants_keys else []
+        if folded not in proposed:
+            assert entry is not None
+            mappings.append(entry.model_copy(update={"references": found or entry.references}))
+            continue
+        discovered = CollectionMapping(
+            table=survey.table.name,
+            collection=names.get(folded, FALLBACK_COLLECTION),
+            id_column=id_column,
+            properties=_properties(survey, {r.column for r in found}, taken, table_notes),
+            references=found,
         )
-    tables = {s.table.name: s.table for s, _ in keyed.values()}
+        mappings.append(discovered if entry is None else _overridden(discovered, entry))
+    # an entry naming a table the database lacks: the derivation below says so
+    mappings += [m for folded, m in given.items() if folded not in keyed]
+    tables_by_name = {s.table.name: s.table for s, _ in keyed.values()}
     stats = {s.table.name: s.stats for s, _ in keyed.values()}
+    dates = {s.table.name: s.date_columns for s, _ in keyed.values()}
     # The copy's own derivation checks the plan and adds its notes (numbers kept as text...).
-    for plan in plan_collections(mappings, tables, column_stats=stats):
+    for plan in plan_collections(mappings, tables_by_name, column_stats=stats, date_columns=dates):
         notes[plan.table] += [n.removeprefix(f"{plan.table}.") for n in plan.notes]
     return Discovery(
         collections=tuple(mappings),
         notes={table: tuple(found) for table, found in notes.items()},
         skipped=tuple(skipped),
+    )
+
+
+def _overridden(discovered: CollectionMapping, entry: CollectionMapping) -> CollectionMapping:
+    """The discovered entry with what the explicit one sets: its collection, its idColumn
+    unless left at the default, its vectorColumn, its references when it lists some, and
+    the properties it lists in place of the discovered ones for those columns."""
+    references = entry.references or discovered.references
+    not_properties = {fold_sql_name(r.column) for r in references}
+    if entry.vector_column is not None:
+        not_properties.add(fold_sql_name(entry.vector_column))
+    listed = {fold_sql_name(p.column) for p in entry.properties}
+    properties = [
+        p for p in discovered.properties if fold_sql_name(p.column) not in listed | not_properties
+    ] + list(entry.properties)
+    return discovered.model_copy(
+        update={
+            "collection": entry.collection,
+            "id_column": (
+                discovered.id_column if entry.id_column == DEFAULT_ID_COLUMN else entry.id_column
+            ),
+            "vector_column": entry.vector_column,
+            "references": references,
+            "properties": properties,
+        }
     )
 
 
@@ -149,12 +216,14 @@ def _id_column(survey: TableSurvey) -> tuple[str | None, str]:
     return DEFAULT_ID_COLUMN, ""
 
 
-def _collection_names(tables: Sequence[TableInfo], notes: dict[str, list[str]]) -> dict[str, str]:
-    """Collection per casefolded table by the naming rule, made unique (Weaviate compares
-    collection names case-insensitively); each fallback or suffix is noted."""
+def _collection_names(
+    tables: Sequence[tuple[int, TableInfo]], notes: dict[str, list[str]], taken: set[str]
+) -> dict[str, str]:
+    """Collection per folded table by the naming rule, made unique (Weaviate compares
+    collection names case-insensitively) among themselves and `taken`; each fallback or
+    suffix is noted."""
     names: dict[str, str] = {}
-    taken: set[str] = set()
-    for index, table in enumerate(tables, start=1):
+    for index, table in tables:
         try:
             wanted = collection_name(table.name)
         except NamingError:
@@ -163,7 +232,7 @@ def _collection_names(tables: Sequence[TableInfo], notes: dict[str, list[str]]) 
         name = _unique(wanted, taken)
         if name != wanted:
             notes[table.name].append(f"collection {wanted} is taken by another table: {name}")
-        names[table.name.casefold()] = name
+        names[fold_sql_name(table.name)] = name
     return names
 
 
@@ -186,7 +255,7 @@ def _references(
     seen: set[str] = set()
     for fk in survey.foreign_keys:
         where = f"foreign key ({', '.join(fk.columns)}) -> {fk.target_table}"
-        target = keyed.get(fk.target_table.casefold())
+        target = keyed.get(fold_sql_name(fk.target_table))
         problem = ""
         if len(fk.columns) != 1:
             problem = "spans several columns; a reference holds one key, so kept as properties"
@@ -201,7 +270,7 @@ def _references(
                 f"{fk.orphans} rows point to no {fk.target_table} row (Weaviate refuses such "
                 "references); kept as a property"
             )
-        elif fk.columns[0].casefold() in seen:
+        elif fold_sql_name(fk.columns[0]) in seen:
             problem = "its column already holds a reference; kept as a property"
         elif len(references) >= MAX_REFERENCES:
             problem = f"more than {MAX_REFERENCES} references; kept as a property"
@@ -209,7 +278,7 @@ def _references(
             notes.append(f"{where}: {problem}")
             continue
         assert target is not None
-        seen.add(fk.columns[0].casefold())
+        seen.add(fold_sql_name(fk.columns[0]))
         column = table.column(fk.columns[0])
         assert column is not None  # SQLite checks a foreign key's columns exist
         references.append(
@@ -269,16 +338,16 @@ def _name(
 
 
 def _data_type(column: ColumnInfo, survey: TableSurvey, notes: list[str]) -> str:
+    """The derivation's own inference (a mapping without dataType gets the same), noted."""
     stats = survey.stats.get(column.name)
-    if column.name in survey.date_columns:
-        notes.append(f"{column.name}: every value is a date or datetime: dataType date")
-        return "date"
-    data_type, _ = infer_data_type(column, stats)
+    is_date = column.name in survey.date_columns
+    data_type, _ = infer_data_type(column, stats, is_date=is_date)
     empty = stats is None or not (stats.integers or stats.reals or stats.texts or stats.blobs)
-    declared = column.declared_type.upper()
-    if empty and ("DATE" in declared or "TIME" in declared):
-        notes.append(f"{column.name}: declared {column.declared_type} but holds no values to check")
-    if data_type == "int" and affinity(declared) in ("NUMERIC", "REAL"):
-        # NUMERIC and REAL columns take reals too: the next row may hold one.
-        return "number"
+    if is_date:
+        notes.append(f"{column.name}: every value is a date or datetime: dataType date")
+    elif empty and declares_date(column):
+        notes.append(
+            f"{column.name}: declared {column.declared_type} but holds no values yet: dataType "
+            "date (a value that is no date will be reported by key)"
+        )
     return data_type

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from datamigration_operator.api.names import fold_sql_name
+
 ROWID: Final = "rowid"
 
 
@@ -34,8 +36,8 @@ class TableInfo:
 
     def column(self, name: str) -> ColumnInfo | None:
         """The column called `name`, compared case-insensitively as SQLite does."""
-        folded = name.casefold()
-        return next((c for c in self.columns if c.name.casefold() == folded), None)
+        folded = fold_sql_name(name)
+        return next((c for c in self.columns if fold_sql_name(c.name) == folded), None)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from hashlib import sha1
 from typing import Final, NamedTuple, TypeVar
 from uuid import UUID, SafeUUID, uuid5
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping.model import CollectionPlan
 from datamigration_operator.migration.mapping.values import (
     INT64_MAX,
@@ -100,8 +101,10 @@ def object_uuid(migration_namespace: str, table: str, key: tuple[object, ...]) -
 
 
 def _name_prefix(migration_namespace: str, table: str) -> bytes:
-    """The bytes uuid5 hashes before the key: namespace id, lower-cased table, unit separator."""
-    return migration_uuid_namespace(migration_namespace).bytes + table.lower().encode() + b"\x1f"
+    """The bytes uuid5 hashes before the key: namespace id, the table with its ASCII letters
+    lower-cased (one table however the spec spells it, as SQLite folds names), unit separator."""
+    folded = fold_sql_name(table).encode()
+    return migration_uuid_namespace(migration_namespace).bytes + folded + b"\x1f"
 
 
 def _uuid_from(prefix: bytes, key: tuple[object, ...]) -> UUID:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping.model import CollectionPlan
 
 
 def reference_depths(plans: Iterable[CollectionPlan]) -> Mapping[str, int]:
-    """Per table (casefolded): 0 for one that references no other table, else one more than
-    the deepest table it references (cycles cut where they close)."""
+    """Per table (folded as SQLite folds names): 0 for one that references no other table,
+    else one more than the deepest table it references (cycles cut where they close)."""
     targets = {
-        plan.table.casefold(): {r.target_table.casefold() for r in plan.references}
-        - {plan.table.casefold()}  # a self-reference orders nothing
+        fold_sql_name(plan.table): {fold_sql_name(r.target_table) for r in plan.references}
+        - {fold_sql_name(plan.table)}  # a self-reference orders nothing
         for plan in plans
     }
     depths: dict[str, int] = {}
@@ -38,24 +39,24 @@ def reference_depths(plans: Iterable[CollectionPlan]) -> Mapping[str, int]:
 def referenced_first(plans: Sequence[CollectionPlan]) -> list[CollectionPlan]:
     """`plans` with every reference target before the plans pointing to it (stable)."""
     depths = reference_depths(plans)
-    return sorted(plans, key=lambda plan: depths[plan.table.casefold()])
+    return sorted(plans, key=lambda plan: depths[fold_sql_name(plan.table)])
 
 
 def deferred_references(plans: Sequence[CollectionPlan]) -> Mapping[str, frozenset[str]]:
-    """Per table (casefolded): the reference properties whose targets referenced_first does
-    not put strictly before the table (a self-reference, or the reference that closes a
-    cycle). Their targets may land after the object pointing to them, so a writer stores such
-    an object without them first and with them once the targets are there. Tables without
-    any are left out."""
+    """Per table (folded as SQLite folds names): the reference properties whose targets
+    referenced_first does not put strictly before the table (a self-reference, or the
+    reference that closes a cycle). Their targets may land after the object pointing to them,
+    so a writer stores such an object without them first and with them once the targets are
+    there. Tables without any are left out."""
     depths = reference_depths(plans)
     deferred: dict[str, frozenset[str]] = {}
     for plan in plans:
-        depth = depths[plan.table.casefold()]
+        depth = depths[fold_sql_name(plan.table)]
         names = frozenset(
             r.name
             for r in plan.references
-            if depths.get(r.target_table.casefold(), -1) >= depth  # unknown target: no order
+            if depths.get(fold_sql_name(r.target_table), -1) >= depth  # unknown target: no order
         )
         if names:
-            deferred[plan.table.casefold()] = names
+            deferred[fold_sql_name(plan.table)] = names
     return deferred

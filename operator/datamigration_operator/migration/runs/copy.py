@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.api.status import Checkpoint
 from datamigration_operator.gc_thresholds import relaxed_gc
 from datamigration_operator.migration.mapping import (
@@ -164,7 +165,7 @@ def copy_tables(
             for plan in ordered:
                 if plan.table in checkpoint.tables_done:
                     continue
-                left_out = deferred.get(plan.table.casefold())
+                left_out = deferred.get(fold_sql_name(plan.table))
                 after = resume_after(checkpoint, plan.table, plan.key_columns)
                 for rows in source.rows(plan, after=after, batch_size=settings.batch_size):
                     if not rows:
@@ -192,10 +193,10 @@ def copy_tables(
             # The second pass: every table is in Weaviate now, so the objects whose deferred
             # references pass one left out are written whole. Its checkpoint names a table
             # that is already in tables_done (see checkpoint.py).
-            second = [p for p in ordered if p.table.casefold() in deferred]
+            second = [p for p in ordered if fold_sql_name(p.table) in deferred]
             start = next((i for i, p in enumerate(second) if p.table == checkpoint.table), 0)
             for plan in second[start:]:
-                names = deferred[plan.table.casefold()]
+                names = deferred[fold_sql_name(plan.table)]
                 checkpoint = advance_references(checkpoint, plan.table)
                 after = resume_after(checkpoint, plan.table, plan.key_columns)
                 for rows in source.rows(plan, after=after, batch_size=settings.batch_size):

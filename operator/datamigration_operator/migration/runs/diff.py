@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 from uuid import UUID
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping import (
     CollectionPlan,
     MigrationObject,
@@ -676,7 +677,7 @@ class Differ:
         lookup: RowLookup | None = None,
     ) -> None:
         if upserts:
-            deferred = deferred_references(self.plans).get(plan.table.casefold(), frozenset())
+            deferred = deferred_references(self.plans).get(fold_sql_name(plan.table), frozenset())
             written = write_resolving(sink, plan, upserts, keys, deferred)
             outcome = written.outcome
             result.upserted += outcome.written

@@ -5,21 +5,25 @@ checkpoint file).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from datamigration_operator.api import reasons
-from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.names import fold_sql_name
+from datamigration_operator.api.spec import CollectionMapping, DiscoverSpec
 from datamigration_operator.api.status import (
     BackupStatus,
     Checkpoint,
+    DroppedCollection,
     OutboxStatus,
     Progress,
+    Recreation,
     ValidationReport,
 )
 from datamigration_operator.migration.mapping import CollectionPlan
@@ -45,6 +49,11 @@ from datamigration_operator.migration.runs.validation_rounds import (
     confirm_differences,
 )
 from datamigration_operator.migration.sink.ownership import check_owned_by
+from datamigration_operator.migration.sink.recreation import (
+    describe,
+    drop_collections,
+    droppable_collections,
+)
 from datamigration_operator.migration.sink.target_reader import TargetReader
 from datamigration_operator.migration.sink.weaviate_sink import (
     CollectionKeeper,
@@ -61,6 +70,8 @@ from datamigration_operator.migration.source.app_outbox import (
 from datamigration_operator.migration.source.collection_plans import source_plans
 from datamigration_operator.migration.source.row_lookup import RowLookup
 from datamigration_operator.migration.source.sqlite_source import SqliteSource
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 # How often one copy recreates collections that vanished from Weaviate before it gives up.
@@ -80,6 +91,10 @@ class RunReporter(Protocol):
 
     def publish_outbox(self, outbox: OutboxStatus) -> None: ...
 
+    def load_recreation(self) -> Recreation | None: ...
+
+    def publish_recreation(self, recreation: Recreation) -> None: ...
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -97,6 +112,10 @@ class RunSettings:
     """How long validation waits for the app's outbox to drain (see validation_rounds)."""
     read_probe: ProbeSettings | None = None
     """Validation then times the app's reads on both stores (runs/read_probe.py)."""
+    discover: DiscoverSpec = field(default_factory=DiscoverSpec)
+    """spec.discover: the rest of the mapping is derived from the source (the snapshot)."""
+    recreate_rerun: int | None = None
+    """The copy first drops and recreates the collections it owns, once for this rerun."""
     backup: BackupSettings | None = None
     """Where the copy keeps its snapshot as a backup before it writes (see backup.py)."""
 
@@ -145,14 +164,15 @@ def copy_run(
     with ExitStack() as stack:
         source = open_source(settings)
         stack.callback(source.close)
-        plans = source_plans(source, settings.collections)
+        plans = source_plans(source, settings.collections, settings.discover)
+        dropped = _recreate(settings, client, reporter, plans)
         if settings.backup is not None:
             tables = [plan.table for plan in plans]
             kept = keep_backup(source, tables, settings.backup, scratch_dir=settings.scratch_dir)
             if on_backup is not None:
                 on_backup(kept)
         ensure_collections(client, plans, owner=settings.namespace)
-        checkpoint = reporter.load_checkpoint()
+        checkpoint = None if dropped else reporter.load_checkpoint()
         if checkpoint is not None:
             known = {p.table for p in plans}
             stale = [t for t in [checkpoint.table, *checkpoint.tables_done] if t and t not in known]
@@ -161,7 +181,7 @@ def copy_run(
         # a table with deferred references is read twice (copy_tables' second pass)
         twice = deferred_references(plans)
         total = sum(
-            source.count(p.table) * (2 if p.table.casefold() in twice else 1) for p in plans
+            source.count(p.table) * (2 if fold_sql_name(p.table) in twice else 1) for p in plans
         )
         finished = checkpoint.tables_done if checkpoint else []
         done = sum(source.count(p.table) for p in plans if p.table in finished)
@@ -201,6 +221,37 @@ def copy_run(
                 with_failures(tracker.snapshot(), result.failed, result.failed_count, ref)
             )
         return result, ref
+
+
+def _recreate(
+    settings: RunSettings, client: Any, reporter: RunReporter, plans: Sequence[CollectionPlan]
+) -> bool:
+    """Drops the plans' collections this migration owns when the settings ask for it and no
+    earlier attempt of this rerun finished the drop; True when it dropped (start from row 0).
+    status.recreated says what will go before anything goes, and a retry after a crash
+    mid-drop drops what is left."""
+    rerun = settings.recreate_rerun
+    if rerun is None:
+        return False
+    done = reporter.load_recreation()
+    if done is not None and done.rerun == rerun and done.state == "Dropped":
+        log.info("recreate of rerun %d was done by an earlier attempt: resuming", rerun)
+        return False
+    found = droppable_collections(client, [p.collection for p in plans], settings.namespace)
+    listed = [DroppedCollection(name=c.name, objects=c.objects) for c in found]
+    log.warning("recreate (rerun %d): dropping %s", rerun, describe(found))
+    reporter.publish_recreation(
+        Recreation(rerun=rerun, job=settings.job, state="Dropping", collections=listed, at=_now())
+    )
+    drop_collections(client, found)
+    reporter.publish_recreation(
+        Recreation(rerun=rerun, job=settings.job, state="Dropped", collections=listed, at=_now())
+    )
+    return True
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class OutboxWatch:
@@ -310,7 +361,7 @@ def _diff(
         live = LiveReads(settings)
         lookup = RowLookup(settings.sqlite_path)
         stack.callback(lookup.close)
-        plans = source_plans(source, settings.collections)
+        plans = source_plans(source, settings.collections, settings.discover)
         if repair:
             ensure_collections(client, plans, owner=settings.namespace)
         else:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping.values import Key, key_from_json
 from datamigration_operator.migration.source.snapshot import open_read_only
 
@@ -139,9 +140,9 @@ class AppOutbox:
 
     def pending_keys(self, table: str) -> list[Key]:
         """Keys of `table` with an entry waiting (any op), oldest first, each once."""
-        wanted = table.casefold()
+        wanted = fold_sql_name(table)
         rows = self._db.execute(f'SELECT "table", key FROM "{OUTBOX_TABLE}" ORDER BY id')
-        keys = [tuple(key_from_json(json.loads(k))) for t, k in rows if t.casefold() == wanted]
+        keys = [tuple(key_from_json(json.loads(k))) for t, k in rows if fold_sql_name(t) == wanted]
         return list(dict.fromkeys(keys))
 
     def wait_drained(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, Select
 
+from datamigration_operator.api.names import fold_sql_name
 from datamigration_operator.migration.mapping.values import InvalidText
 from datamigration_operator.migration.source.reflection import quote_identifier
 
@@ -23,8 +24,8 @@ def selected_columns(key_columns: Sequence[str], columns: Sequence[str]) -> list
     seen: set[str] = set()
     ordered = []
     for name in (*key_columns, *columns):
-        if name.casefold() not in seen:
-            seen.add(name.casefold())
+        if fold_sql_name(name) not in seen:
+            seen.add(fold_sql_name(name))
             ordered.append(name)
     return ordered
 

@@ -12,11 +12,11 @@ bytes) otherwise, which the mapping then reports by key; NUL characters survive 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Final, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
@@ -27,7 +27,7 @@ from datamigration_operator.migration.mapping.model import (
     ColumnStats,
     TableInfo,
 )
-from datamigration_operator.migration.mapping.values import InvalidText
+from datamigration_operator.migration.mapping.values import InvalidText, to_date
 from datamigration_operator.migration.source.keyset import (
     keyset_condition,
     page_statement,
@@ -43,6 +43,16 @@ from datamigration_operator.migration.source.snapshot import (
 
 Row = dict[str, object]
 STATS_THREADS = 2
+# Cheap pre-filter before every value is parsed: what to_date accepts starts like this.
+_DATE_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
+
+
+def _is_date(raw: bytes) -> bool:
+    try:
+        to_date(raw.decode("utf-8"))
+    except ValueError:
+        return False
+    return True
 
 
 def decode_text(raw: bytes) -> str | InvalidText:
@@ -125,6 +135,37 @@ class SqliteSource:
                 found.update(stats)
         return {name: found[name] for name in names}
 
+    def date_columns(self, table: str, stats: Mapping[str, ColumnStats]) -> frozenset[str]:
+        """The columns holding text only (and some), every value of which to_date converts:
+        one scan counts the values shaped like a date in every candidate column, then only
+        the columns where all are get their distinct values parsed."""
+        name = quote_identifier(self._table(table).name)
+        candidates = [
+            column
+            for column, found in stats.items()
+            if found.texts and not (found.integers or found.reals or found.blobs)
+        ]
+        if not candidates:
+            return frozenset()
+        counts = ", ".join(
+            f"count(CASE WHEN {quote_identifier(c)} GLOB ? THEN 1 END)" for c in candidates
+        )
+        shaped = self._raw.execute(
+            f"SELECT {counts} FROM {name}", [_DATE_GLOB] * len(candidates)
+        ).fetchone()
+        dates = set()
+        for column, count in zip(candidates, shaped, strict=True):
+            if count != stats[column].texts:
+                continue
+            col = quote_identifier(column)
+            # As BLOB: text that is not UTF-8 is no date, and must not stop the scan.
+            values = self._raw.execute(
+                f"SELECT DISTINCT CAST({col} AS BLOB) FROM {name} WHERE {col} NOT NULL"
+            )
+            if all(_is_date(value) for (value,) in values):
+                dates.add(column)
+        return frozenset(dates)
+
     def rows(
         self,
         plan: CollectionPlan,
@@ -190,6 +231,11 @@ class SqliteSource:
                 page = self._fetch_raw(f"{head} WHERE {where}{tail}", params)
 
         return columns, pages()
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of `sql` on this source's connection (inside the run's read transaction, on
+        the snapshot when there is one)."""
+        return self._fetch_raw(sql, params)
 
     def _fetch_raw(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
         """_fetch for SQL text on the sqlite3 connection (which caches the prepared statement)."""

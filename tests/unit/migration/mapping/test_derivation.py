@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from datamigration_operator.api.spec import CollectionMapping, PropertyMapping, ReferenceMapping
+from datamigration_operator.api.spec import (
+    CollectionMapping,
+    PropertyMapping,
+    ReferenceMapping,
+    mapping_problems,
+)
 from datamigration_operator.migration.mapping import (
     ColumnInfo,
     ColumnStats,
     MappingError,
     TableInfo,
     collection_schema,
+    object_uuid,
     plan_collections,
     plan_from_json,
     plan_to_json,
@@ -67,7 +73,7 @@ def test_by_default_every_column_but_references_and_vector_becomes_a_property() 
         ("tokens", "int"),
         ("score", "number"),
         ("is_read", "boolean"),
-        ("sent_at", "text"),
+        ("sent_at", "date"),  # DATETIME with no values yet: a date, as its values will be
     ]
     (ref,) = plan.references
     assert (ref.name, ref.target_collection, ref.target_key_type) == (
@@ -107,13 +113,14 @@ def test_types_follow_the_storage_classes_a_column_really_holds() -> None:
     assert types["tokens"] == ("text", True)
     assert types["score"] == ("number", False)
     assert types["body"] == ("text", True)
-    assert types["is_read"] == ("int", False)  # not only 0/1, so not a boolean
+    # not only 0/1, so not a boolean; BOOLEAN has NUMERIC affinity, which takes reals too
+    assert types["is_read"] == ("number", False)
     assert types["embedding"] == ("blob", False)
     assert any("tokens: holds integers from -1 to 9223372036854775807" in n for n in plan.notes)
     assert any("body: mixes numbers with text" in n for n in plan.notes)
 
 
-def test_explicit_properties_pick_columns_names_and_types() -> None:
+def test_listed_properties_change_their_columns_and_keep_every_other_one() -> None:
     plan = plan_one(
         CollectionMapping(
             table="messages",
@@ -127,9 +134,46 @@ def test_explicit_properties_pick_columns_names_and_types() -> None:
     )
     assert [(p.column, p.name, p.data_type, p.numbers_as_text) for p in plan.properties] == [
         ("id", "messageId", "int", False),
-        ("sent_at", "sentAt", "date", False),  # Weaviate lower-cases the first letter
+        ("conversation_id", "conversation_id", "text", False),
+        ("body", "body", "text", False),
         ("tokens", "tokens", "text", True),
+        ("score", "score", "number", False),
+        ("is_read", "is_read", "boolean", False),
+        ("sent_at", "sentAt", "date", False),  # Weaviate lower-cases the first letter
+        ("embedding", "embedding", "blob", False),
     ]
+
+
+def test_excluded_columns_stay_out_and_a_listed_key_keeps_its_safe_name() -> None:
+    plan = plan_one(
+        CollectionMapping(
+            table="messages",
+            collection="Message",
+            properties=[
+                PropertyMapping(column="id"),  # listed without a name: still source_id
+                PropertyMapping(column="BODY", exclude=True),  # SQLite ignores ASCII case
+                PropertyMapping(column="embedding", exclude=True),
+            ],
+        )
+    )
+    assert [p.name for p in plan.properties] == [
+        "source_id",
+        "conversation_id",
+        "tokens",
+        "score",
+        "is_read",
+        "sent_at",
+    ]
+    with pytest.raises(ValueError, match="column body is excluded: leave out name and dataType"):
+        PropertyMapping(column="body", exclude=True, data_type="text")
+    with pytest.raises(MappingError, match="column body is listed twice under properties"):
+        plan_one(
+            CollectionMapping(
+                table="messages",
+                collection="M",
+                properties=[PropertyMapping(column="body"), PropertyMapping(column="Body")],
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -154,10 +198,11 @@ def test_explicit_properties_pick_columns_names_and_types() -> None:
         ),
         (
             CollectionMapping(
-                table="messages", collection="M", properties=[PropertyMapping(column="id")]
+                table="messages",
+                collection="M",
+                properties=[PropertyMapping(column="body", name="id")],
             ),
-            "column messages.id derives the property name id, which Weaviate reserves; list it "
-            "under properties with another name",
+            "column messages.body. is reserved by Weaviate; give it another name",
         ),
         (
             CollectionMapping(
@@ -266,7 +311,7 @@ def test_two_columns_deriving_one_name_are_refused_naming_both_and_an_override_f
         ],
     )
     plan = plan_collections([fixed], {"t": clash})[0]
-    assert [p.name for p in plan.properties] == ["unitPrice", "listPrice"]
+    assert [p.name for p in plan.properties] == ["source_id", "unitPrice", "listPrice"]
 
 
 def test_a_column_with_no_latin_letters_is_refused_with_the_override_to_set() -> None:
@@ -278,4 +323,37 @@ def test_a_column_with_no_latin_letters_is_refused_with_the_override_to_set() ->
     named = CollectionMapping(
         table="t", collection="T", properties=[PropertyMapping(column="名前", name="namae")]
     )
-    assert plan_collections([named], {"t": cjk})[0].properties[0].name == "namae"
+    assert [p.name for p in plan_collections([named], {"t": cjk})[0].properties] == [
+        "source_id",
+        "namae",
+    ]
+
+
+def test_names_fold_ascii_case_only_as_sqlite_does() -> None:
+    upper, lower = table("Ä", ("id", "INTEGER", 1)), table("ä", ("ID", "INTEGER", 1))
+    both = {"Ä": upper, "ä": lower}
+    plans = plan_collections(
+        [
+            CollectionMapping(table="Ä", collection="Upper"),
+            CollectionMapping(table="ä", collection="Lower"),
+        ],
+        both,
+    )
+    assert [(p.table, p.collection) for p in plans] == [("Ä", "Upper"), ("ä", "Lower")]
+    assert upper.column("ID") is not None  # ASCII letters: one column, however spelled
+    accented = table("t", ("Ö", "TEXT", 0))
+    assert accented.column("ö") is None  # two names to SQLite
+    assert object_uuid("ns", "Orders", (1,)) == object_uuid("ns", "ORDERS", (1,))
+    assert object_uuid("ns", "Ä", (1,)) != object_uuid("ns", "ä", (1,))
+    problems = mapping_problems(
+        [
+            CollectionMapping(table="Orders", collection="A"),
+            CollectionMapping(table="orders", collection="B"),
+            CollectionMapping(table="Ä", collection="C"),
+            CollectionMapping(table="ä", collection="D"),
+        ]
+    )
+    assert problems == [
+        "table 'Orders', 'orders' is mapped more than once (SQLite ignores the case of ASCII "
+        "letters)"
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datamigration_operator.api.spec import CollectionMapping
+from datamigration_operator.api.spec import CollectionMapping, PropertyMapping
 from datamigration_operator.migration.mapping import ColumnInfo, ColumnStats, TableInfo
 from datamigration_operator.migration.mapping.discovery import (
     ForeignKey,
@@ -142,7 +142,7 @@ def test_references_from_foreign_keys_self_included() -> None:
 def test_names_fall_back_and_stay_unique() -> None:
     found = discover(
         [
-            survey(table("order_items", ("Unit Price", "REAL", 0), ("unit price", "REAL", 0))),
+            survey(table("order_items", ("Unit Price", "REAL", 0), ("unit-price", "REAL", 0))),
             survey(table("OrderItems", ("名前", "TEXT", 0)), stats={"名前": TEXTS}),
             survey(table("商品", ("id", "INTEGER", 1))),
         ]
@@ -153,3 +153,62 @@ def test_names_fall_back_and_stay_unique() -> None:
     assert names == [None, "unitPrice2"]
     assert [p.name for p in mappings["OrderItems"].properties] == ["column1"]
     assert any("Table3" in note for note in found.notes["商品"])
+
+
+def _shop() -> list[TableSurvey]:
+    goods = table("商品", ("code", "TEXT", 1), ("名前", "TEXT", 0), ("price", "NUMERIC", 0))
+    orders = table("orders", ("id", "INTEGER", 1), ("goods", "TEXT", 0), ("at", "DATETIME", 0))
+    texts = {"code": TEXTS, "名前": TEXTS, "price": INTS}
+    return [
+        survey(goods, stats=texts),
+        survey(
+            orders,
+            stats={"id": INTS, "goods": TEXTS, "at": TEXTS},
+            date_columns=frozenset({"at"}),
+            foreign_keys=(ForeignKey(("goods",), "商品", (None,)),),
+        ),
+        survey(table("datamigration_outbox", ("seq", "INTEGER", 1))),
+    ]
+
+
+def test_an_override_changes_what_it_sets_and_keeps_the_discovered_rest() -> None:
+    reserved = frozenset({"datamigration_outbox"})
+    proposed = by_table(discover(_shop(), reserved_tables=reserved).collections)
+    assert set(proposed) == {"商品", "orders"}  # the dual-write outbox is never migrated
+    override = CollectionMapping.model_validate(
+        {
+            "table": "商品",
+            "collection": "Goods",
+            "properties": [{"column": "price", "dataType": "text"}],
+        }
+    )
+    found = discover(_shop(), explicit=[override], reserved_tables=reserved)
+    goods = by_table(found.collections)["商品"]
+    assert goods.collection == "Goods"
+    # the fallback name discovery gave the column with no Latin letters survives the override
+    assert [(p.column, p.name, p.data_type) for p in goods.properties] == [
+        ("code", None, "text"),
+        ("名前", "column2", "text"),
+        ("price", None, "text"),
+    ]
+    assert by_table(found.collections)["orders"] == proposed["orders"]  # untouched
+
+
+def test_listed_tables_get_references_from_their_foreign_keys() -> None:
+    listed = [
+        CollectionMapping(table="orders", collection="Order"),
+        CollectionMapping(
+            table="商品",
+            collection="Goods",
+            properties=[PropertyMapping(column="名前", name="namae")],
+        ),
+    ]
+    found = by_table(discover(_shop(), tables="listed", explicit=listed).collections)
+    assert set(found) == {"orders", "商品"}
+    assert [(r.column, r.target_table) for r in found["orders"].references] == [("goods", "商品")]
+    assert found["商品"] == listed[1]  # a listed entry stays as written
+    alone = discover(_shop(), tables="listed", explicit=listed[:1]).collections
+    # the target is not migrated: no reference, the column stays a property
+    assert alone[0].references == []
+    no_keys = discover(_shop(), tables="listed", references="listed", explicit=listed[:1])
+    assert no_keys.collections == (listed[0],)

@@ -36,6 +36,13 @@ def _drained(app: RunningApp) -> None:
         time.sleep(0.1)
 
 
+def _messages(app: RunningApp, conversation: str) -> list[dict[str, object]]:
+    response = httpx.get(f"{app.url}/conversations/{conversation}/messages", timeout=10)
+    response.raise_for_status()
+    rows: list[dict[str, object]] = response.json()
+    return rows
+
+
 def _finished(generator: LoadGenerator, thread: threading.Thread) -> None:
     thread.join(60)
     report = generator.report.summary()
@@ -60,6 +67,15 @@ def test_mode_flips_under_load_lose_no_write_and_validate_clean(chat_app: Runnin
     before = _reads_from_weaviate(chat_app)
     assert asyncio.run(verify(chat_app.url, generator.state)) == []
     assert _reads_from_weaviate(chat_app) > before
+    # dates read the same whichever store answers (Weaviate holds them as dates)
+    conversation = next(c for c in sorted(generator.state.conversations) if _messages(chat_app, c))
+    from_weaviate = _messages(chat_app, conversation)
+    chat_app.switch("dual_write")
+    from_sqlite = _messages(chat_app, conversation)
+    chat_app.switch("weaviate_primary")
+    assert from_weaviate == from_sqlite
+    assert from_sqlite
+    assert all(m["created_at"] for m in from_sqlite)
 
     # rollback: sqlite_only at once, under load; those writes reach SQLite only
     rollback_load, load = _load(chat_app, 3, seed=4)
