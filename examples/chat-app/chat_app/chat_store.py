@@ -126,6 +126,7 @@ class ChatStore:
             registry=registry,
             shadow_percent=settings.shadow_read_percent,
             recorder=self.dual_write.read_analysis,
+            pending=self.dual_write.pending,
         )
 
     def start(self, *, drain: bool = True) -> ChatStore:

@@ -95,7 +95,9 @@ rbac.secretReadNamespaces in values.yaml.
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [get, list, watch, patch]
-# The source claim and the pod holding a ReadWriteOnce claim (Job node affinity).
+# The source claim; pods: the one holding a ReadWriteOnce claim (Job node affinity), failed
+# Job pods (termination message) and the app workloads' pods (a mode is applied only once no
+# pod of the old one is left, terminating ones included).
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [get]

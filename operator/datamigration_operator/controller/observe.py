@@ -23,7 +23,12 @@ from datamigration_operator.api.quantities import quantity_bytes
 from datamigration_operator.api.resource import DataMigration
 from datamigration_operator.api.spec import SecretKeyRef, WorkloadRef
 from datamigration_operator.builders.configmap import read_mode
-from datamigration_operator.builders.workloads import rollout_complete, stamped_mode
+from datamigration_operator.builders.workloads import (
+    pod_selector,
+    pods_in_other_modes,
+    rollout_complete,
+    stamped_mode,
+)
 from datamigration_operator.kube.client import KubeClient, Object
 from datamigration_operator.kube.errors import KubeApiError
 from datamigration_operator.kube.resources import (
@@ -270,8 +275,19 @@ async def _observe_workload(
     obj = await client.get(WORKLOADS[ref.kind], namespace, ref.name)
     if obj is None:
         return ObservedWorkload(ref=ref, exists=False)
+    mode, complete = stamped_mode(obj), rollout_complete(obj)
+    others: tuple[str, ...] = ()
+    selector = pod_selector(obj)
+    if complete and mode is not None and selector is not None:
+        # the rollout ignores terminating pods, which may still serve the old mode
+        pods = await client.list(PODS, namespace, label_selector=selector)
+        others = tuple(pods_in_other_modes(mode, pods))
     return ObservedWorkload(
-        ref=ref, exists=True, stamped_mode=stamped_mode(obj), rollout_complete=rollout_complete(obj)
+        ref=ref,
+        exists=True,
+        stamped_mode=mode,
+        rollout_complete=complete and not others,
+        pods_in_other_modes=others,
     )
 
 

@@ -11,7 +11,8 @@ The collection plans come from the same planner as the migration Jobs', over the
 when it starts; since inferred types depend on the data at planning time, the drainer adopts the
 types the copy recorded in the collections (plan_alignment). The object ids come from the same
 namespace (`<namespace>/<name>` of the DataMigration), so the app's writes land on the objects
-the copy created.
+the copy created. Give the ReadRouter `pending=dual.pending`, so a read right after a write
+sees it while the drainer has yet to send it to Weaviate (reads.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from datamigration_operator.dualwrite.drainer import Drainer, DrainSettings
 from datamigration_operator.dualwrite.metrics import OutboxMetrics
 from datamigration_operator.dualwrite.modes import CAPTURING_MODES, ModeSource
 from datamigration_operator.dualwrite.outbox import create_outbox
+from datamigration_operator.dualwrite.pending_writes import PendingWrites
 from datamigration_operator.dualwrite.plan_alignment import text_takes_numbers
 from datamigration_operator.dualwrite.read_analysis import ReadAnalysisRecorder
 from datamigration_operator.dualwrite.read_share import effective_read_percent
@@ -95,6 +97,8 @@ class DualWrite:
             self.engine, self.plans, self.capturing, on_capture=self.drainer.wake
         )
         create_outbox(self.engine)
+        # read-your-writes: which keys still wait in the outbox (pass it to ReadRouter)
+        self.pending = PendingWrites(self.engine, migration_namespace)
         # a gradual switch's per-step counts, for the step's analysis Job (pass it to ReadRouter)
         self.read_analysis = ReadAnalysisRecorder(
             self.engine,

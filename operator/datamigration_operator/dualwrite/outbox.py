@@ -37,6 +37,14 @@ _OLDEST: Final = (
     "ORDER BY id LIMIT ?"
 )
 _DELETE_THROUGH: Final = f'DELETE FROM "{OUTBOX_TABLE}" WHERE id <= ?'
+# min and max each one step down the id index (one query asking both would scan)
+_SPAN: Final = (
+    f'SELECT (SELECT min(id) FROM "{OUTBOX_TABLE}"), (SELECT max(id) FROM "{OUTBOX_TABLE}")'
+)
+# bounded by the id range, so it reads at most the span's rows whatever arrives meanwhile
+_TABLE_KEYS: Final = (
+    f'SELECT DISTINCT key FROM "{OUTBOX_TABLE}" WHERE id BETWEEN ? AND ? AND "table" = ?'
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,22 @@ def delete_through(connection: sa.Connection, last_id: int) -> None:
     """Deletes the entries up to `last_id`, a batch `read_entries` returned: they are the oldest
     entries, and every later entry has a higher id (AUTOINCREMENT never reuses one)."""
     connection.exec_driver_sql(_DELETE_THROUGH, (last_id,))
+
+
+def pending_keys(connection: sa.Connection, table: str, limit: int) -> list[Key] | None:
+    """Keys of `table` with an entry waiting, or None when the outbox spans more than `limit`
+    ids (a backlog: too many to list on a read's path).
+
+    Without an index on the table and key (one more B-tree on every captured write), the
+    bound is what keeps this cheap: every entry's id lies between the lowest and the highest,
+    so the scan reads at most `limit` rows; an empty outbox costs two index steps."""
+    lowest, highest = connection.exec_driver_sql(_SPAN).one()
+    if lowest is None:
+        return []
+    if highest - lowest >= limit:
+        return None
+    rows = connection.exec_driver_sql(_TABLE_KEYS, (lowest, highest, table))
+    return [key_from_json(json.loads(key)) for (key,) in rows]
 
 
 def depth_and_oldest(connection: sa.Connection) -> tuple[int, float | None]:

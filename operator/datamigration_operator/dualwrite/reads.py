@@ -16,6 +16,15 @@ stores rank differently by design. The counts go to the app's database per windo
 (read_analysis) for the step's analysis Job. The `sqlite` callable of a read must therefore be
 callable from another thread (open its own session, as the chat app does).
 
+Read-your-writes (pending_writes): a write reaches Weaviate through the outbox, a drain
+later. A read that would be answered from Weaviate is answered from SQLite instead when a write
+it could observe is still waiting there (counted as source `sqlite_pending`): by id, a waiting
+entry for that key; by reference, a waiting row that now holds the value, or a waiting key
+among the objects Weaviate listed (a row deleted or moved away); a search, any waiting entry
+of its table (a new row might match; the search itself cannot run on SQLite to tell). A
+shadow read whose stores disagree on a read with a waiting write counts as `pending`, not as
+a mismatch: that is lag, and the router answers such reads from SQLite anyway.
+
 Rows from Weaviate hold the planned property columns, which include the key columns (the
 planner keeps them as properties, `id` as `source_id`), and the foreign-key column when the read
 itself names it (by reference). Weaviate stores references as object ids, from which a key
@@ -29,10 +38,12 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
+from uuid import UUID
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from datamigration_operator.api.names import fold_sql_name, owner_id
+from datamigration_operator.dualwrite.pending_writes import NOTHING, Pending, PendingWrites
 from datamigration_operator.dualwrite.read_analysis import ReadAnalysisRecorder
 from datamigration_operator.dualwrite.read_compare import reads_agree
 from datamigration_operator.dualwrite.read_fallback import ReadGuard, read_errors
@@ -50,6 +61,8 @@ MAX_RESULTS: Final = 10_000
 
 Row = dict[str, object]
 T = TypeVar("T")
+# what a read asks of Weaviate: its answer and the ids of the objects in it
+Answer = tuple[T, Sequence[UUID]]
 
 
 class CurrentMode(Protocol):
@@ -76,7 +89,9 @@ class ReadMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.reads = Counter(
             "datamigration_dualwrite_reads",
-            "Declared reads by kind and the store that answered",
+            "Declared reads by kind and the store that answered: weaviate, sqlite (the mode or "
+            "share routed it there), sqlite_fallback (Weaviate failed), sqlite_pending (a write "
+            "the read could observe was still waiting in the outbox)",
             ["kind", "table", "source"],
             registry=registry,
         )
@@ -88,7 +103,8 @@ class ReadMetrics:
         )
         self.shadow = Counter(
             "datamigration_dualwrite_shadow_reads",
-            "Shadow reads by result: agree, mismatch, error (the shadow read failed), "
+            "Shadow reads by result: agree, mismatch, pending (they differ on a read with a "
+            "write still waiting in the outbox: lag), error (the shadow read failed), "
             "timed (a search read timed only) or dropped (the queue was full)",
             ["kind", "table", "result"],
             registry=registry,
@@ -111,7 +127,9 @@ class ReadRouter:
     bounds how long a Weaviate read may take before the fallback (ReadGuard defaults).
     `share` gives the gradual switch's read share (by default `mode`, when it has one);
     `shadow_percent` of the reads answered while Weaviate takes reads are shadowed, and
-    `recorder` (optional) keeps the counts for the step's analysis.
+    `recorder` (optional) keeps the counts for the step's analysis. `pending` (the app's
+    `DualWrite.pending`) gives read-your-writes; without it a read right after a write may
+    miss it until the drainer has sent it.
     """
 
     def __init__(
@@ -131,6 +149,7 @@ class ReadRouter:
         shadow_queue: int = DEFAULT_QUEUE,
         rng: random.Random | None = None,
         recheck_delay: float = 1.0,
+        pending: PendingWrites | None = None,
     ) -> None:
         if not 0 <= shadow_percent <= 100:
             raise ValueError(f"shadow_percent must be within 0..100, got {shadow_percent}")
@@ -149,6 +168,7 @@ class ReadRouter:
         # longer than the drainer's linger and a batch: a write in flight has landed by then
         self.recheck_delay = recheck_delay
         self._rng = rng or random.Random()
+        self.pending = pending
         self.shadows = ShadowReads(max_queue=shadow_queue, on_drop=self._dropped)
 
     def plan(self, table: str) -> CollectionPlan:
@@ -169,16 +189,25 @@ class ReadRouter:
                 f"table {plan.table} has key ({', '.join(plan.key_columns)}); got {key!r}"
             )
 
-        def weaviate() -> Row | None:
-            uuid = object_uuid(self.migration_namespace, plan.table, key_tuple)
+        uuid = object_uuid(self.migration_namespace, plan.table, key_tuple)
+
+        def weaviate() -> Answer[Row | None]:
             found = self._collection(plan).query.fetch_object_by_id(uuid, include_vector=False)
             if found is None:
-                return None
+                return None, ()
             row = row_from_object(plan, found.uuid, found.properties)
             row.update(zip(plan.key_columns, key_tuple, strict=True))
-            return row
+            return row, (found.uuid,)
 
-        return self._route("by_id", plan, weaviate, sqlite, repr(key_tuple), comparable=True)
+        return self._route(
+            "by_id",
+            plan,
+            weaviate,
+            sqlite,
+            repr(key_tuple),
+            comparable=True,
+            waiting=lambda pending: pending.holds(uuid),
+        )
 
     def by_reference(
         self,
@@ -205,7 +234,7 @@ class ReadRouter:
         order = None if order_by is None else _property_name(plan, order_by)
         by = None if reference is not None else _property_name(plan, column)
 
-        def weaviate() -> list[Row]:
+        def weaviate() -> Answer[list[Row]]:
             from weaviate.classes.query import Filter, Sort
 
             sort = None if order is None else Sort.by_property(order)
@@ -221,10 +250,16 @@ class ReadRouter:
             rows = [row_from_object(plan, o.uuid, o.properties) for o in result.objects]
             for row in rows:
                 row[column] = value
-            return rows
+            return rows, [o.uuid for o in result.objects]
+
+        def waiting(pending: Pending) -> bool:
+            assert self.pending is not None  # only asked with pending writes tracked
+            return self.pending.listed_by(plan, column, value, pending)
 
         identity = f"{column}={value!r}/{order_by}/{limit}"
-        return self._route("by_reference", plan, weaviate, sqlite, identity, comparable=True)
+        return self._route(
+            "by_reference", plan, weaviate, sqlite, identity, comparable=True, waiting=waiting
+        )
 
     def bm25(
         self,
@@ -241,7 +276,7 @@ class ReadRouter:
         properties = [_property_name(plan, column) for column in columns] or None
         _checked_limit(limit)
 
-        def weaviate() -> list[Row]:
+        def weaviate() -> Answer[list[Row]]:
             from weaviate.classes.query import MetadataQuery
 
             result = self._collection(plan).query.bm25(
@@ -250,10 +285,11 @@ class ReadRouter:
                 limit=limit,
                 return_metadata=MetadataQuery(score=True),
             )
-            return [
+            rows = [
                 row_from_object(plan, o.uuid, o.properties) | {"_score": o.metadata.score}
                 for o in result.objects
             ]
+            return rows, [o.uuid for o in result.objects]
 
         return self._route("bm25", plan, weaviate, sqlite, f"{query}/{columns}/{limit}")
 
@@ -312,7 +348,7 @@ class ReadRouter:
         vector: Sequence[float],
         limit: int,
         max_distance: float | None,
-    ) -> list[Row]:
+    ) -> Answer[list[Row]]:
         from weaviate.classes.query import MetadataQuery
 
         result = self._collection(plan).query.near_vector(
@@ -321,10 +357,11 @@ class ReadRouter:
             distance=max_distance,
             return_metadata=MetadataQuery(distance=True),
         )
-        return [
+        rows = [
             row_from_object(plan, o.uuid, o.properties) | {"_distance": o.metadata.distance}
             for o in result.objects
         ]
+        return rows, [o.uuid for o in result.objects]
 
     # ---- routing ------------------------------------------------------------------------
 
@@ -341,12 +378,16 @@ class ReadRouter:
         self,
         kind: str,
         plan: CollectionPlan,
-        weaviate: Callable[[], T],
+        weaviate: Callable[[], Answer[T]],
         sqlite: Callable[[], T],
         identity: str,
         *,
         comparable: bool = False,
+        waiting: Callable[[Pending], bool] = lambda pending: pending.anything,
     ) -> T:
+        """`waiting` says whether a write still in the outbox could change this read's answer
+        (asked only when the table has one); a waiting key among the objects Weaviate returned
+        always could."""
         share = self.read_percent()
         if share == 0:
             self.metrics.reads.labels(kind, plan.table, "sqlite").inc()
@@ -356,29 +397,45 @@ class ReadRouter:
             self.metrics.reads.labels(kind, plan.table, "sqlite").inc()
             result = sqlite()
             if shadow:
-                self._shadow(
-                    kind,
-                    plan,
-                    lambda: (self._timed(weaviate), result),
-                    comparable,
-                    weaviate,
-                    sqlite,
-                )
+
+                def both() -> tuple[T, Sequence[UUID], T]:
+                    answer, uuids = self._timed(weaviate)
+                    return answer, uuids, result
+
+                self._shadow(kind, plan, both, comparable, weaviate, sqlite, waiting)
             return result
+        pending = self._pending(plan)
+        if pending.anything and waiting(pending):
+            self.metrics.reads.labels(kind, plan.table, "sqlite_pending").inc()
+            return sqlite()
         try:
-            answer = self._timed(weaviate)
+            answer, uuids = self._timed(weaviate)
         except read_errors():
             if not self.fallback:
                 raise
             self.metrics.fallbacks.labels(kind, plan.table).inc()
             self.metrics.reads.labels(kind, plan.table, "sqlite_fallback").inc()
             return sqlite()
+        if pending.holds_any(uuids):  # Weaviate lists a row as it was before a waiting write
+            self.metrics.reads.labels(kind, plan.table, "sqlite_pending").inc()
+            return sqlite()
         self.metrics.reads.labels(kind, plan.table, "weaviate").inc()
         if shadow:
-            self._shadow(kind, plan, lambda: (answer, sqlite()), comparable, weaviate, sqlite)
+            self._shadow(
+                kind,
+                plan,
+                lambda: (answer, uuids, sqlite()),
+                comparable,
+                weaviate,
+                sqlite,
+                waiting,
+            )
         return answer
 
-    def _timed(self, weaviate: Callable[[], T]) -> T:
+    def _pending(self, plan: CollectionPlan) -> Pending:
+        return NOTHING if self.pending is None else self.pending.of(plan)
+
+    def _timed(self, weaviate: Callable[[], Answer[T]]) -> Answer[T]:
         """A guarded Weaviate read, its latency or failure counted for the analysis."""
         started = time.perf_counter()
         try:
@@ -395,18 +452,25 @@ class ReadRouter:
         self,
         kind: str,
         plan: CollectionPlan,
-        both: Callable[[], tuple[Any, Any]],
+        both: Callable[[], tuple[Any, Sequence[UUID], Any]],
         comparable: bool,
-        weaviate: Callable[[], Any],
+        weaviate: Callable[[], Answer[Any]],
         sqlite: Callable[[], Any],
+        waiting: Callable[[Pending], bool],
     ) -> None:
-        """Queues `both` (Weaviate's answer, SQLite's) on the shadow worker. A difference gets
-        a second look with both stores read again after `recheck_delay`: a write committed to
-        SQLite whose dual write is still in the outbox is in flight, not a mismatch."""
+        """Queues `both` (Weaviate's answer and its object ids, SQLite's answer) on the shadow
+        worker. A difference on a read with a write still waiting in the outbox is lag
+        (`pending`); any other gets a second look with both stores read again after
+        `recheck_delay`: a write committed between the two reads, and drained since, is in
+        flight, not a mismatch."""
 
-        def compare(read_both: Callable[[], tuple[Any, Any]], second_look: bool) -> None:
+        def again() -> tuple[Any, Sequence[UUID], Any]:
+            answer, uuids = self._timed(weaviate)
+            return answer, uuids, sqlite()
+
+        def compare(read_both: Callable[[], tuple[Any, Sequence[UUID], Any]], second: bool) -> None:
             try:
-                from_weaviate, from_sqlite = read_both()
+                from_weaviate, uuids, from_sqlite = read_both()
             except read_errors():
                 self.metrics.shadow.labels(kind, plan.table, "error").inc()
                 return
@@ -414,12 +478,14 @@ class ReadRouter:
                 self.metrics.shadow.labels(kind, plan.table, "timed").inc()
                 return
             agreed = reads_agree(plan, from_weaviate, from_sqlite, self.migration_namespace)
-            if not agreed and not second_look:
-                self.shadows.submit_later(
-                    self.recheck_delay,
-                    lambda: compare(lambda: (self._timed(weaviate), sqlite()), True),
-                )
-                return
+            if not agreed:
+                pending = self._pending(plan)
+                if pending.holds_any(uuids) or (pending.anything and waiting(pending)):
+                    self.metrics.shadow.labels(kind, plan.table, "pending").inc()
+                    return
+                if not second:
+                    self.shadows.submit_later(self.recheck_delay, lambda: compare(again, True))
+                    return
             result = "agree" if agreed else "mismatch"
             self.metrics.shadow.labels(kind, plan.table, result).inc()
             if self.recorder is not None:

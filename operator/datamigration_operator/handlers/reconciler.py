@@ -20,6 +20,10 @@ from datamigration_operator.reconcile.invalid_spec import describe_problem, plan
 from datamigration_operator.reconcile.planner import plan
 from datamigration_operator.reconcile.release import plan_release
 
+# While a pod of the old mode terminates (its exit changes no watched object), the mode's
+# application is looked at again this often, instead of at the next resync (10 s by default).
+TERMINATING_RECHECK_SECONDS = 1.0
+
 
 async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]:
     """The actions executed (empty when there was nothing to do or the object is gone).
@@ -41,6 +45,12 @@ async def reconcile(runtime: Runtime, namespace: str, name: str) -> list[Action]
         actions = plan(world.observation)
         await execute(runtime.client, runtime.recorder, world, actions)
         runtime.metrics.reconciled(namespace, name, raw.get("status") or {}, actions)
+        if any(w.pods_in_other_modes for w in world.observation.workloads):
+            runtime.recheck_soon(
+                (namespace, name),
+                TERMINATING_RECHECK_SECONDS,
+                lambda: reconcile_or_retry(runtime, namespace, name),
+            )
         return actions
 
 

@@ -6,6 +6,8 @@ Prometheus metrics."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,7 @@ from datamigration_operator.kube.events import EventRecorder
 from datamigration_operator.kube.transport import HttpTransport
 
 Key = tuple[str, str]  # (namespace, name)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Runtime:
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     _locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
     _validations: dict[Key, Any] = field(default_factory=dict)
+    _rechecks: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
 
     def lock(self, key: Key) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -50,12 +54,34 @@ class Runtime:
         self._validations[key] = validation
         return True
 
+    def recheck_soon(self, key: Key, delay: float, replan: Callable[[], Awaitable[None]]) -> None:
+        """Runs `replan` after `delay`, once however often asked meanwhile: for a change no
+        watched object announces (a terminating pod's exit leaves its Deployment unchanged)."""
+        if key in self._rechecks:
+            return
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(delay)
+                del self._rechecks[key]
+                await replan()
+            except (kopf.TemporaryError, kopf.PermanentError) as exc:
+                log.warning("re-plan of DataMigration %s/%s failed: %s", *key, exc)
+
+        self._rechecks[key] = asyncio.get_running_loop().create_task(later())
+
     def forget(self, key: Key) -> None:
+        recheck = self._rechecks.pop(key, None)
+        if recheck is not None:
+            recheck.cancel()
         self._locks.pop(key, None)
         self._validations.pop(key, None)
         self.metrics.forget(*key)
 
     async def close(self) -> None:
+        for recheck in self._rechecks.values():
+            recheck.cancel()
+        self._rechecks.clear()
         if self.transport is not None:
             await self.transport.close()
 

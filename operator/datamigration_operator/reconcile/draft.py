@@ -93,6 +93,11 @@ class Draft:
     def waiting_for_rollout(self) -> None:
         waiting = [
             f"{w.ref.kind} {w.ref.name}"
+            + (
+                f" (pods of the old mode left: {', '.join(w.pods_in_other_modes)})"
+                if w.pods_in_other_modes
+                else ""
+            )
             for w in self.obs.workloads
             if w.exists and (w.stamped_mode != self.mode.desired or not w.rollout_complete)
         ]

@@ -55,7 +55,10 @@ class ObservedWorkload:
     stamped_mode: str | None = None
     """Mode in the pod template annotation."""
     rollout_complete: bool = False
-    """Every replica runs the current pod template."""
+    """Every replica runs the current pod template, and no pod of an older one is left
+    (terminating ones included)."""
+    pods_in_other_modes: tuple[str, ...] = ()
+    """Pods left of an older template (terminating): what a complete rollout still waits for."""
 
 
 @dataclass(frozen=True)

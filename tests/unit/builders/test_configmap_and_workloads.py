@@ -2,8 +2,15 @@ from __future__ import annotations
 
 import pytest
 
+from datamigration_operator.api.names import ANNOTATION_WORKLOAD_MODE
 from datamigration_operator.builders.configmap import check_config_map, mode_patch, read_mode
-from datamigration_operator.builders.workloads import rollout_complete, stamp_patch, stamped_mode
+from datamigration_operator.builders.workloads import (
+    pod_selector,
+    pods_in_other_modes,
+    rollout_complete,
+    stamp_patch,
+    stamped_mode,
+)
 from datamigration_operator.reconcile.status_patch import apply_merge_patch
 
 ME = "apps/shop"
@@ -79,3 +86,41 @@ def test_workload_stamp_and_rollout() -> None:
     assert not rollout_complete(statefulset)
     statefulset["status"]["currentRevision"] = "b"
     assert rollout_complete(statefulset)
+
+
+def test_the_pod_selector_is_the_workloads_selector_as_a_query() -> None:
+    selector = {
+        "matchLabels": {"app": "chat", "tier": "web"},
+        "matchExpressions": [
+            {"key": "track", "operator": "In", "values": ["stable", "canary"]},
+            {"key": "debug", "operator": "NotIn", "values": ["on"]},
+            {"key": "owner", "operator": "Exists"},
+            {"key": "legacy", "operator": "DoesNotExist"},
+        ],
+    }
+    assert pod_selector({"spec": {"selector": selector}}) == (
+        "app=chat,tier=web,track in (stable,canary),debug notin (on),owner,!legacy"
+    )
+    assert pod_selector({"spec": {}}) is None
+    odd = {"matchLabels": {"app": "chat"}, "matchExpressions": [{"key": "k", "operator": "Gt"}]}
+    assert pod_selector({"spec": {"selector": odd}}) is None
+
+
+def _pod(name: str, mode: str | None, phase: str = "Running", *, terminating: bool = False) -> dict:
+    annotations = {} if mode is None else {ANNOTATION_WORKLOAD_MODE: mode}
+    metadata: dict[str, object] = {"name": name, "annotations": annotations}
+    if terminating:
+        metadata["deletionTimestamp"] = "2026-12-03T14:00:00Z"
+    return {"metadata": metadata, "status": {"phase": phase}}
+
+
+def test_a_terminating_pod_of_the_old_mode_keeps_the_mode_unapplied() -> None:
+    pods = [
+        _pod("web-new", "sqlite_only"),
+        _pod("web-old", "weaviate_primary", terminating=True),
+        _pod("web-unstamped", None),
+        _pod("web-done", "weaviate_primary", "Succeeded"),
+        _pod("web-crashed", "dual_write", "Failed"),
+    ]
+    assert pods_in_other_modes("sqlite_only", pods) == ["web-old", "web-unstamped"]
+    assert pods_in_other_modes("sqlite_only", pods[:1]) == []

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from datamigration_operator.api.names import ANNOTATION_CONFIGMAP_OWNER
+from datamigration_operator.api.names import ANNOTATION_CONFIGMAP_OWNER, ANNOTATION_WORKLOAD_MODE
 from datamigration_operator.controller.observe import observe, observed_job, termination_message
 from datamigration_operator.kube.errors import KubeApiError
-from datamigration_operator.kube.resources import CONFIGMAPS, DATAMIGRATIONS, PODS, PVCS, SECRETS
+from datamigration_operator.kube.resources import (
+    CONFIGMAPS,
+    DATAMIGRATIONS,
+    DEPLOYMENTS,
+    PODS,
+    PVCS,
+    SECRETS,
+)
 from tests.unit.kube.fake_api import FakeApi
 from tests.unit.kube.world import (
     NS,
@@ -236,3 +243,31 @@ async def test_the_claims_capacity_is_observed() -> None:
     observed = (await observe(client(api), dm, NOW)).observation.claim
     assert observed is not None
     assert observed.capacity == 2 * 2**30
+
+
+async def test_a_rolled_deployment_waits_for_its_terminating_pods_of_the_old_mode() -> None:
+    api = FakeApi()
+    dm = populate(
+        api,
+        app={
+            "configMapRef": {"name": "shop-config"},
+            "workloads": [{"kind": "Deployment", "name": "web"}],
+        },
+    )
+    add_deployment(api, "web", rolled=True)
+    web = api.objects[DEPLOYMENTS.path(NS, "web")]
+    web["spec"]["selector"] = {"matchLabels": {"app": "web"}}
+    web["spec"]["template"]["metadata"]["annotations"][ANNOTATION_WORKLOAD_MODE] = "sqlite_only"
+
+    def pod(name: str, mode: str, labels: dict[str, str]) -> None:
+        metadata = {"name": name, "labels": labels, "annotations": {ANNOTATION_WORKLOAD_MODE: mode}}
+        api.put(PODS.path(NS, name), {"metadata": metadata, "status": {"phase": "Running"}})
+
+    pod("web-new", "sqlite_only", {"app": "web"})
+    pod("other-app", "weaviate_primary", {"app": "other"})  # not the workload's pod
+    pod("web-old", "weaviate_primary", {"app": "web"})  # terminating: its status counts none
+    (observed,) = (await observe(client(api), dm, NOW)).observation.workloads
+    assert (observed.rollout_complete, observed.pods_in_other_modes) == (False, ("web-old",))
+    del api.objects[PODS.path(NS, "web-old")]
+    (observed,) = (await observe(client(api), dm, NOW)).observation.workloads
+    assert (observed.rollout_complete, observed.pods_in_other_modes) == (True, ())

@@ -3,6 +3,7 @@ function end to end over the kube layer with an in-memory API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import kopf
@@ -207,3 +208,21 @@ def test_json_logs_are_one_object_a_line(capsys: pytest.CaptureFixture[str]) -> 
     record = json.loads(line)
     assert record["message"] == "phase switch blocked"
     assert record["severity"] == "warn"  # kopf's JSON severity names
+
+
+async def test_a_recheck_runs_once_however_often_asked_and_forget_cancels_it() -> None:
+    runtime = _runtime(FakeApi())
+    ran: list[str] = []
+
+    async def replan() -> None:
+        ran.append("shop")
+
+    for _ in range(3):
+        runtime.recheck_soon((NS, "shop"), 0.01, replan)
+    await asyncio.sleep(0.1)
+    assert ran == ["shop"]
+    runtime.recheck_soon((NS, "shop"), 0.01, replan)  # asked again once it ran: runs again
+    runtime.recheck_soon((NS, "gone"), 0.01, replan)
+    runtime.forget((NS, "gone"))
+    await asyncio.sleep(0.1)
+    assert ran == ["shop", "shop"]
