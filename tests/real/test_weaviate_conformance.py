@@ -273,7 +273,8 @@ def test_grpc_search_delete_and_aggregate(backends: dict[str, Backend]) -> None:
     reason="a difference left open: weaviate-server (auto-schema on, its default) creates a "
     "collection a batch names and lacks; the emulator refuses the objects ('could not find "
     "class ... in schema'), which is what CollectionKeeper relies on to notice a Weaviate "
-    "that restarted without its data",
+    "that restarted without its data; with auto-schema on, the copy's final claim check "
+    "(ownership.check_still_claimed) notices instead",
 )
 def test_a_batch_into_a_missing_collection(backends: dict[str, Backend]) -> None:
     def scenario(backend: Backend) -> Any:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from datamigration_operator.api.status import Progress
 from datamigration_operator.migration.runs.run import MAX_COLLECTION_RECREATIONS
+from datamigration_operator.migration.sink.ownership import CollectionReplacedError
 from datamigration_sandbox.sample_data import SampleDatabase
 from tests.integration.migration.conftest import (
     RecordingReporter,
@@ -89,3 +92,37 @@ def test_a_weaviate_that_keeps_losing_its_collections_fails_the_copy_instead_of_
     assert reporter.dropped == MAX_COLLECTION_RECREATIONS + 1
     assert result.failed_count > 0
     assert all("in schema" in failure.message for failure in result.failed)
+
+
+@dataclass
+class ReplacesCollection(RecordingReporter):
+    """Once the first batch is in, deletes Message and creates it again unclaimed, as Weaviate's
+    auto-schema does when the next write names a collection that is gone."""
+
+    weaviate: RunningWeaviate | None = None
+    replaced: bool = False
+
+    def publish_progress(self, progress: Progress) -> None:
+        super().publish_progress(progress)
+        if self.weaviate is not None and progress.rows_done and not self.replaced:
+            self.replaced = True
+            client = self.weaviate.client()
+            try:
+                client.collections.delete("Message")
+                client.collections.create_from_dict(
+                    {"class": "Message", "properties": [{"name": "body", "dataType": ["text"]}]}
+                )
+            finally:
+                client.close()
+
+
+def test_a_collection_replaced_mid_copy_without_the_claim_fails_the_copy_naming_it(
+    weaviate: RunningWeaviate, database: SampleDatabase, tmp_path: Path
+) -> None:
+    run = settings(database, tmp_path / "scratch", batch_size=100, concurrency=2)
+    reporter = ReplacesCollection(weaviate=weaviate)
+    with pytest.raises(CollectionReplacedError) as refused:
+        run_copy(weaviate, run, reporter)
+    assert reporter.replaced
+    assert "Message (unclaimed)" in str(refused.value)
+    assert "Conversation" not in str(refused.value)  # still claimed: not named

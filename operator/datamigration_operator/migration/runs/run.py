@@ -48,7 +48,7 @@ from datamigration_operator.migration.runs.validation_rounds import (
     RoundSettings,
     confirm_differences,
 )
-from datamigration_operator.migration.sink.ownership import check_owned_by
+from datamigration_operator.migration.sink.ownership import check_owned_by, check_still_claimed
 from datamigration_operator.migration.sink.recreation import (
     describe,
     drop_collections,
@@ -212,6 +212,7 @@ def copy_run(
                 # skips what is still there. The keeper bounds how often.
                 tracker.start_over()
                 started_over = True
+        check_still_claimed(client, [p.collection for p in plans], settings.namespace)
         result.collections_recreated = keeper.recreations
         ref = None
         if result.failed_count:

@@ -11,7 +11,7 @@ while it is empty: objects someone else wrote are never adopted (nor deleted as 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from datamigration_operator.migration.not_retryable import NotRetryableError
@@ -80,6 +80,33 @@ def check_owned_by(client: Any, collections: Iterable[str], owner: str) -> None:
     for name, recorded in read_owners(client, collections).items():
         if recorded is not None and recorded != owner:
             raise refusal(name, recorded, owner)
+
+
+class CollectionReplacedError(NotRetryableError):
+    """A collection the run claimed lost the claim while the run wrote into it."""
+
+
+def check_still_claimed(client: Any, collections: Sequence[str], owner: str) -> None:
+    """After a copy: every collection still records `owner`. A Weaviate with auto-schema on
+    (its default) answers a write into a deleted collection by creating it again, unclaimed,
+    with guessed property types and without references: the batches succeed, the objects
+    written before are gone, and only the lost claim tells. (One that is simply gone fails
+    the writes into it by key: CollectionKeeper's concern.)"""
+    lost = [
+        f"{name} ({'unclaimed' if recorded is None else 'owned by ' + recorded})"
+        for name, recorded in read_owners(client, collections).items()
+        if recorded != owner
+    ]
+    if not lost:
+        return
+    said = ", ".join(lost)
+    raise CollectionReplacedError(
+        f"collections lost this run's claim while it copied: {said}. They were deleted "
+        "mid-copy and, on a Weaviate with auto-schema on, created again by the next write "
+        "with guessed types and no references; the objects written before are gone. Delete "
+        "them and run the copy again (bump spec.rerun); with AUTOSCHEMA_ENABLED=false the "
+        "copy notices such a loss itself and starts over"
+    )
 
 
 def common_owner(owners: Mapping[str, str | None]) -> str | None:
