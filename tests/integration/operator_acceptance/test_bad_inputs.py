@@ -134,7 +134,7 @@ CASES = [
     ),
     Case(
         "no-collections",
-        Admission("spec.collections", "at least 1 items"),
+        Admission("spec.collections", "or set discover.tables: all"),
         spec={"collections": []},
     ),
     # -- admission: types and ranges -----------------------------------------------------------
