@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 
@@ -16,6 +17,9 @@ from datamigration_operator.dualwrite.modes import ModeSource
 log = logging.getLogger("chat-app")
 # A request follows its connection within microseconds on a pod's network; this is ample.
 ACCEPTED_GRACE_SECONDS = 0.5
+# A shutdown still running this long after the serving delay dumps every thread's stack into
+# the pod log: a hang shows where it is before the grace period's SIGKILL erases it.
+SLOW_SHUTDOWN_SECONDS = 3.0
 
 
 async def serve(settings: AppSettings) -> None:
@@ -48,6 +52,7 @@ async def serve(settings: AppSettings) -> None:
         # keep serving a moment so no request meets a closed port (terminationGracePeriodSeconds
         # must cover this delay).
         app[DRAINING].set()
+        faulthandler.dump_traceback_later(settings.shutdown_delay + SLOW_SHUTDOWN_SECONDS)
         log.info("SIGTERM: serving %.1f s more while traffic moves away", settings.shutdown_delay)
         await asyncio.sleep(settings.shutdown_delay)
         # Stop listening first, then let the connections accepted just before send their
@@ -61,3 +66,4 @@ async def serve(settings: AppSettings) -> None:
     finally:
         await runner.cleanup()
         store.close()
+        faulthandler.cancel_dump_traceback_later()

@@ -61,11 +61,19 @@ class Runtime:
             return
 
         async def later() -> None:
+            await asyncio.sleep(delay)
+            del self._rechecks[key]
             try:
-                await asyncio.sleep(delay)
-                del self._rechecks[key]
                 await replan()
-            except (kopf.TemporaryError, kopf.PermanentError) as exc:
+            except kopf.TemporaryError as exc:
+                # The pod's exit announces nothing: without this, the mode's application would
+                # wait for the resync timer (10 s) after one failed API call.
+                again = max(delay, exc.delay or 0.0)
+                log.warning(
+                    "re-plan of DataMigration %s/%s failed (again in %.1f s): %s", *key, again, exc
+                )
+                self.recheck_soon(key, again, replan)
+            except kopf.PermanentError as exc:
                 log.warning("re-plan of DataMigration %s/%s failed: %s", *key, exc)
 
         self._rechecks[key] = asyncio.get_running_loop().create_task(later())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -20,6 +21,9 @@ import psutil
 
 class ContainerStartError(Exception):
     """The runtime could not start the container (exit code 128, reason StartError)."""
+
+
+_log = logging.getLogger(__name__)
 
 
 def venv_bin_dir() -> str:
@@ -138,6 +142,7 @@ class ContainerProcess:
         try:
             await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
         except TimeoutError:
+            _log.warning("pid %d still running %.0f s after SIGTERM: SIGKILL", self.pid, grace)
             self.send(signal.SIGKILL)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._process.wait()), 5)

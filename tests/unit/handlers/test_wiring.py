@@ -226,3 +226,17 @@ async def test_a_recheck_runs_once_however_often_asked_and_forget_cancels_it() -
     runtime.forget((NS, "gone"))
     await asyncio.sleep(0.1)
     assert ran == ["shop", "shop"]
+
+
+async def test_a_recheck_whose_replan_failed_looks_again() -> None:
+    runtime = _runtime(FakeApi())
+    ran: list[str] = []
+
+    async def replan() -> None:
+        ran.append("shop")
+        if len(ran) == 1:
+            raise kopf.TemporaryError("409 Conflict", delay=0.01)
+
+    runtime.recheck_soon((NS, "shop"), 0.01, replan)
+    await asyncio.sleep(0.2)
+    assert ran == ["shop", "shop"]
