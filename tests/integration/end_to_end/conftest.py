@@ -9,14 +9,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import kubernetes
+import weaviate
 from kubernetes.config import new_client_from_config
+from weaviate.classes.init import Auth
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import generate_database
 from tests.integration.operator.conftest import (
     CLAIM,
+    GROUP,
+    PLURAL,
     ROOT,
     SECRET_VALUE,
+    VERSION,
     OperatorProcess,
     prepare_namespace,
 )
@@ -49,3 +55,29 @@ def migration_world(base: Path, namespace: str, rows: int) -> Iterator[dict[str,
         operator.stop()
         api.close()
         thread.stop()
+
+
+def custom_objects(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(world["api"])
+
+
+def read_migration(world: dict[str, Any], namespace: str, name: str) -> dict[str, Any]:
+    dm: dict[str, Any] = custom_objects(world).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+    return dm
+
+
+def connect_weaviate(world: dict[str, Any]) -> weaviate.WeaviateClient:
+    """A client of the world's Weaviate with the walk's API key (close it, or use `with`)."""
+    http, grpc = world["ports"]
+    return weaviate.connect_to_custom(
+        http_host="127.0.0.1",
+        http_port=http,
+        http_secure=False,
+        grpc_host="127.0.0.1",
+        grpc_port=grpc,
+        grpc_secure=False,
+        auth_credentials=Auth.api_key(SECRET_VALUE),
+        skip_init_checks=True,  # no PyPI version check from tests
+    )

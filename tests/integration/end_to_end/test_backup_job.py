@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 import pytest
 
 from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import migration_world
+from tests.integration.end_to_end.conftest import custom_objects, migration_world, read_migration
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -33,22 +32,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield built
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
-def _get(world: dict[str, Any]) -> dict[str, Any]:
-    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, NAME
-    )
-    return dm
-
-
 def _copied(world: dict[str, Any], after_job: str | None) -> dict[str, Any]:
     """The DataMigration once a copy Job other than `after_job` succeeded for its generation."""
 
     def done() -> dict[str, Any] | None:
-        dm = _get(world)
+        dm = read_migration(world, NAMESPACE, NAME)
         status = dm.get("status") or {}
         if status.get("observedGeneration") != dm["metadata"]["generation"]:
             return None
@@ -90,7 +78,7 @@ def test_the_migrate_phase_leaves_a_verified_backup_and_reruns_keep_only_the_new
             "app": {"configMapRef": {"name": CONFIG_MAP}},
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     dm = _copied(world, None)
     backup = dm["status"]["backup"]
     job = dm["status"]["jobs"][-1]["name"]
@@ -110,7 +98,7 @@ def test_the_migrate_phase_leaves_a_verified_backup_and_reruns_keep_only_the_new
 
     newest = file
     for rerun in (1, 2):
-        _custom(world).patch_namespaced_custom_object(
+        custom_objects(world).patch_namespaced_custom_object(
             GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"rerun": rerun}}
         )
         dm = _copied(world, job)

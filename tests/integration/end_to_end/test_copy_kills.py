@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 import pytest
 
 from datamigration_operator.reconcile.job_names import job_name
 from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import migration_world
+from tests.integration.end_to_end.conftest import custom_objects, migration_world
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -35,12 +34,8 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield built
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
 def _status(world: dict[str, Any]) -> dict[str, Any]:
-    dm = _custom(world).get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, NAME)
+    dm = custom_objects(world).get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, NAME)
     status: dict[str, Any] = dm.get("status") or {}
     if status.get("state") == "Failed":
         pytest.fail(f"failed: {status.get('message')}\n{world['operator'].log()[-3000:]}")
@@ -74,7 +69,7 @@ def _create(world: dict[str, Any], phase: str) -> None:
             "validation": {"recheckDelay": "0s"},
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
 
 
 def _checkpoint(status: dict[str, Any]) -> tuple[int, Any] | None:
@@ -121,7 +116,7 @@ def test_five_kills_resume_from_the_checkpoint_and_lose_nothing(world: dict[str,
     # resumed, not restarted: each retry sent again at most 2 batches
     assert total <= stats.objects_written <= total + KILLS * 2 * BATCH
 
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"phase": "dual-write"}}
     )
     wait_for(
@@ -131,7 +126,7 @@ def test_five_kills_resume_from_the_checkpoint_and_lose_nothing(world: dict[str,
         "dual-write",
         timeout=60,
     )
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"phase": "validate"}}
     )
 

@@ -12,11 +12,14 @@ from typing import Any
 
 import kubernetes
 import pytest
-import weaviate
 import yaml
-from weaviate.classes.init import Auth
 
-from tests.integration.end_to_end.conftest import migration_world
+from tests.integration.end_to_end.conftest import (
+    connect_weaviate,
+    custom_objects,
+    migration_world,
+    read_migration,
+)
 from tests.integration.migration.conftest import DMCTL, cli_env
 from tests.integration.migration.test_plan import ROWS, make_database
 from tests.integration.operator.conftest import (
@@ -25,7 +28,6 @@ from tests.integration.operator.conftest import (
     GROUP,
     PLURAL,
     SECRET,
-    SECRET_VALUE,
     VERSION,
     wait_for,
 )
@@ -44,24 +46,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield built
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
-def _get(world: dict[str, Any]) -> dict[str, Any]:
-    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, NAME
-    )
-    return dm
-
-
 def _patch_and_wait(world: dict[str, Any], spec: dict[str, Any], phase: str) -> dict[str, Any]:
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": spec}
     )
 
     def done() -> dict[str, Any] | None:
-        dm = _get(world)
+        dm = read_migration(world, NAMESPACE, NAME)
         status = dm.get("status") or {}
         if status.get("observedGeneration") != dm["metadata"]["generation"]:
             return None
@@ -73,17 +64,7 @@ def _patch_and_wait(world: dict[str, Any], spec: dict[str, Any], phase: str) -> 
 
 
 def _schema(world: dict[str, Any]) -> dict[str, tuple[dict[str, str], set[str]]]:
-    http, grpc = world["ports"]
-    with weaviate.connect_to_custom(
-        http_host="127.0.0.1",
-        http_port=http,
-        http_secure=False,
-        grpc_host="127.0.0.1",
-        grpc_port=grpc,
-        grpc_secure=False,
-        auth_credentials=Auth.api_key(SECRET_VALUE),
-        skip_init_checks=True,
-    ) as client:
+    with connect_weaviate(world) as client:
         found = {}
         for name in client.collections.list_all(simple=False):
             config = client.collections.export_config(name)
@@ -121,7 +102,7 @@ def test_a_spec_listing_no_table_migrates_what_dmctl_plan_prints(world: dict[str
             "app": {"configMapRef": {"name": CONFIG_MAP}},
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     dm = _patch_and_wait(world, {}, "migrate")
     progress = dm["status"]["progress"]
     # the self-referencing table is written twice (its references in a second pass)
@@ -166,6 +147,6 @@ def test_a_rerun_with_recreate_drops_once_and_copies_again(world: dict[str, Any]
     assert (report["passed"], report["checked"]) == (True, ROWS_IN_ALL)
     # the API server refuses a recreate once the app may write to the collections
     with pytest.raises(kubernetes.client.ApiException, match="recreateOnRerun can be set"):
-        _custom(world).patch_namespaced_custom_object(
+        custom_objects(world).patch_namespaced_custom_object(
             GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"rerun": 2, "recreateOnRerun": 2}}
         )

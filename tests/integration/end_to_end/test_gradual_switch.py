@@ -20,9 +20,7 @@ from typing import Any
 import kubernetes
 import pytest
 import sqlalchemy as sa
-import weaviate
 from prometheus_client import CollectorRegistry
-from weaviate.classes.init import Auth
 
 from chat_app.chat_store import ChatStore
 from chat_app.settings import AppSettings
@@ -32,7 +30,12 @@ from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_sandbox.jobs.atomic_writer import FileProjection, write_payload
 from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import migration_world
+from tests.integration.end_to_end.conftest import (
+    connect_weaviate,
+    custom_objects,
+    migration_world,
+    read_migration,
+)
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -132,26 +135,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield built
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
-def _get(world: dict[str, Any]) -> dict[str, Any]:
-    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, NAME
-    )
-    return dm
-
-
 def _patch(world: dict[str, Any], spec: dict[str, Any]) -> None:
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": spec}
     )
 
 
 def _settled(world: dict[str, Any], phase: str, state: str, timeout: float = 180) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
-        dm = _get(world)
+        dm = read_migration(world, NAMESPACE, NAME)
         status = dm.get("status") or {}
         if status.get("observedGeneration") != dm["metadata"]["generation"]:
             return None
@@ -171,24 +163,10 @@ def _advance(world: dict[str, Any], phase: str) -> dict[str, Any]:
     return _settled(world, phase, "Succeeded")
 
 
-def _weaviate(world: dict[str, Any]) -> Any:
-    http, grpc = world["ports"]
-    return weaviate.connect_to_custom(
-        http_host="127.0.0.1",
-        http_port=http,
-        http_secure=False,
-        grpc_host="127.0.0.1",
-        grpc_port=grpc,
-        grpc_secure=False,
-        auth_credentials=Auth.api_key(SECRET_VALUE),
-        skip_init_checks=True,
-    )
-
-
 def _set_title(world: dict[str, Any], conversation: str, title: str) -> None:
     """Changes the object in Weaviate directly, behind the app's back."""
     uuid = object_uuid(f"{NAMESPACE}/{NAME}", "conversations", (conversation,))
-    with _weaviate(world) as client:
+    with connect_weaviate(world) as client:
         client.collections.get("Conversation").data.update(uuid=uuid, properties={"title": title})
 
 
@@ -224,7 +202,7 @@ def app(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "switch": STEPS,
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     _settled(world, "migrate", "Succeeded")
     folder = world["base"] / "app-config"
     projected = ProjectedConfigMap(world["api"], folder)

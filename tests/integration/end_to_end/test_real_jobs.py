@@ -8,11 +8,14 @@ from typing import Any
 
 import kubernetes
 import pytest
-import weaviate
-from weaviate.classes.init import Auth
 
 from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import migration_world
+from tests.integration.end_to_end.conftest import (
+    connect_weaviate,
+    custom_objects,
+    migration_world,
+    read_migration,
+)
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -32,26 +35,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield built
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
-def _get(world: dict[str, Any]) -> dict[str, Any]:
-    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, NAME
-    )
-    return dm
-
-
 def _advance(world: dict[str, Any], phase: str, timeout: float = 120) -> dict[str, Any]:
     from tests.integration.operator.conftest import wait_for
 
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"phase": phase}}
     )
 
     def done() -> dict[str, Any] | None:
-        dm = _get(world)
+        dm = read_migration(world, NAMESPACE, NAME)
         status = dm.get("status") or {}
         if status.get("observedGeneration") != dm["metadata"]["generation"]:
             return None
@@ -66,17 +58,7 @@ def _advance(world: dict[str, Any], phase: str, timeout: float = 120) -> dict[st
 
 def _weaviate_counts(world: dict[str, Any]) -> dict[str, int]:
     """Object counts as the real client's aggregate reports them."""
-    http, grpc = world["ports"]
-    with weaviate.connect_to_custom(
-        http_host="127.0.0.1",
-        http_port=http,
-        http_secure=False,
-        grpc_host="127.0.0.1",
-        grpc_port=grpc,
-        grpc_secure=False,
-        auth_credentials=Auth.api_key(SECRET_VALUE),
-        skip_init_checks=True,  # no PyPI version check from tests
-    ) as client:
+    with connect_weaviate(world) as client:
         return {
             name: int(client.collections.get(name).aggregate.over_all(total_count=True).total_count)
             for name in ("Conversation", "Message", "Document")
@@ -107,7 +89,7 @@ def test_every_phase_with_the_real_jobs(world: dict[str, Any]) -> None:
             "app": {"configMapRef": {"name": CONFIG_MAP}},
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     _advance(world, "migrate")  # waits for the creation's reconcile (same phase)
     rows = world["counts"]
     assert _weaviate_counts(world) == {
@@ -115,7 +97,7 @@ def test_every_phase_with_the_real_jobs(world: dict[str, Any]) -> None:
         "Message": rows["messages"],
         "Document": rows["documents"],
     }
-    dm = _get(world)
+    dm = read_migration(world, NAMESPACE, NAME)
     assert dm["status"]["progress"]["rowsDone"] == sum(rows.values())
 
     _advance(world, "dual-write")
@@ -146,4 +128,4 @@ def test_every_phase_with_the_real_jobs(world: dict[str, Any]) -> None:
     )
     assert logs  # the Jobs did log
     assert SECRET_VALUE not in logs
-    assert SECRET_VALUE not in str(_get(world)) + world["operator"].log()
+    assert SECRET_VALUE not in str(read_migration(world, NAMESPACE, NAME)) + world["operator"].log()

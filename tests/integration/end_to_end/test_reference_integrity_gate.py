@@ -14,11 +14,10 @@ from typing import Any
 
 import kubernetes
 import pytest
-import weaviate
 from kubernetes.config import new_client_from_config
-from weaviate.classes.init import Auth
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from tests.integration.end_to_end.conftest import connect_weaviate, custom_objects, read_migration
 from tests.integration.migration.reference_integrity_case import (
     COLLECTIONS,
     DANGLING_BOOK,
@@ -96,25 +95,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         thread.stop()
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
-def _get(world: dict[str, Any]) -> dict[str, Any]:
-    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, NAME
-    )
-    return dm
-
-
 def _phase(world: dict[str, Any], phase: str, *states: str) -> dict[str, Any]:
     """Patches spec.phase and waits until its status is in one of `states`."""
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": {"phase": phase}}
     )
 
     def reached() -> dict[str, Any] | None:
-        dm = _get(world)
+        dm = read_migration(world, NAMESPACE, NAME)
         status = dm.get("status") or {}
         if status.get("observedGeneration") != dm["metadata"]["generation"]:
             return None
@@ -123,23 +111,13 @@ def _phase(world: dict[str, Any], phase: str, *states: str) -> dict[str, Any]:
     try:
         return wait_for(reached, f"{phase} to be {'/'.join(states)}", 120)
     except AssertionError as error:
-        status = _get(world).get("status")
+        status = read_migration(world, NAMESPACE, NAME).get("status")
         log = world["operator"].log()[-4000:]
         raise AssertionError(f"{error}\nstatus: {status}\noperator log:\n{log}") from None
 
 
 def _dangle_a_reference(world: dict[str, Any]) -> None:
-    http, grpc = world["ports"]
-    with weaviate.connect_to_custom(
-        http_host="127.0.0.1",
-        http_port=http,
-        http_secure=False,
-        grpc_host="127.0.0.1",
-        grpc_port=grpc,
-        grpc_secure=False,
-        auth_credentials=Auth.api_key(SECRET_VALUE),
-        skip_init_checks=True,
-    ) as client:
+    with connect_weaviate(world) as client:
         client.collections.get("Author").data.delete_by_id(uuid_of("authors", GONE_AUTHOR))
     with sqlite3.connect(world["database"]) as db:  # foreign keys are not enforced
         db.execute("DELETE FROM authors WHERE id = ?", (GONE_AUTHOR,))
@@ -170,7 +148,7 @@ def test_a_dangling_reference_fails_validation_and_keeps_switch_closed(
             "app": {"configMapRef": {"name": CONFIG_MAP}},
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     _phase(world, "migrate", "Succeeded")
     _phase(world, "dual-write", "Succeeded")
     _dangle_a_reference(world)

@@ -23,7 +23,7 @@ from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import migration_world
+from tests.integration.end_to_end.conftest import custom_objects, migration_world, read_migration
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -44,25 +44,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield built
 
 
-def _custom(world: dict[str, Any]) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(world["api"])
-
-
-def _get(world: dict[str, Any]) -> dict[str, Any]:
-    dm: dict[str, Any] = _custom(world).get_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, NAME
-    )
-    return dm
-
-
 def _patch(world: dict[str, Any], **spec: Any) -> None:
-    _custom(world).patch_namespaced_custom_object(
+    custom_objects(world).patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, PLURAL, NAME, {"spec": spec}
     )
 
 
 def _reconciled(world: dict[str, Any], phase: str, state: str) -> dict[str, Any] | None:
-    dm = _get(world)
+    dm = read_migration(world, NAMESPACE, NAME)
     status = dm.get("status") or {}
     if status.get("phase") == phase and status.get("state") == "Failed":
         raise AssertionError(f"{phase} failed: {status.get('message')}")
@@ -150,7 +139,7 @@ def _walk(world: dict[str, Any], app: App) -> None:
             "app": {"configMapRef": {"name": CONFIG_MAP}},
         },
     }
-    _custom(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     wait_for(lambda: _reconciled(world, "migrate", "Succeeded"), "migrate to succeed", 120)
     _advance(world, "dual-write")
     dm = _advance(world, "validate")
