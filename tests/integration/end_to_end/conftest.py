@@ -4,6 +4,7 @@ are the real `dmctl job ...` commands."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,3 +82,17 @@ def connect_weaviate(world: dict[str, Any]) -> weaviate.WeaviateClient:
         auth_credentials=Auth.api_key(SECRET_VALUE),
         skip_init_checks=True,  # no PyPI version check from tests
     )
+
+
+def this_checkouts_dmctl(bin_dir: Path) -> None:
+    """`dmctl` for the Job pods: this checkout's code, whichever checkout the virtualenv's
+    editable install points at."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "dmctl"
+    paths = [str(ROOT / "operator"), str(ROOT / "sandbox")]
+    script.write_text(
+        f"#!{sys.executable}\n"
+        f"import sys\nsys.path[:0] = {paths!r}\n"
+        "from datamigration_operator.cli.main import main\nmain()\n"
+    )
+    script.chmod(0o755)

@@ -7,7 +7,6 @@ on fails the copy within seconds naming host and port. No secret shows up in any
 from __future__ import annotations
 
 import socket
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from kubernetes.config import new_client_from_config
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import generate_database
+from tests.integration.end_to_end.conftest import this_checkouts_dmctl
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
@@ -36,20 +36,6 @@ from tests.integration.operator.conftest import (
 )
 
 WRONG_KEY = "sk-wrong-7c1f0b2d"
-
-
-def _this_checkouts_dmctl(bin_dir: Path) -> None:
-    """`dmctl` for the Job pods: this checkout's code, whichever checkout the virtualenv's
-    editable install points at."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    script = bin_dir / "dmctl"
-    paths = [str(ROOT / "operator"), str(ROOT / "sandbox")]
-    script.write_text(
-        f"#!{sys.executable}\n"
-        f"import sys\nsys.path[:0] = {paths!r}\n"
-        "from datamigration_operator.cli.main import main\nmain()\n"
-    )
-    script.chmod(0o755)
 
 
 @dataclass
@@ -137,7 +123,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("reasons")
-    _this_checkouts_dmctl(base / "bin")
+    this_checkouts_dmctl(base / "bin")
     plane = ControlPlane(
         base / "data",
         crd_dir=ROOT / "crds",

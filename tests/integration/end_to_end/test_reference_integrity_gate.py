@@ -7,7 +7,6 @@ ValidationMismatch) and says which object; switch stays Blocked and changes noth
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,12 @@ import pytest
 from kubernetes.config import new_client_from_config
 
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
-from tests.integration.end_to_end.conftest import connect_weaviate, custom_objects, read_migration
+from tests.integration.end_to_end.conftest import (
+    connect_weaviate,
+    custom_objects,
+    read_migration,
+    this_checkouts_dmctl,
+)
 from tests.integration.migration.reference_integrity_case import (
     COLLECTIONS,
     DANGLING_BOOK,
@@ -46,27 +50,13 @@ from tests.integration.operator.conftest import (
 NAMESPACE, NAME = "apps", "library"
 
 
-def _this_checkouts_dmctl(bin_dir: Path) -> None:
-    """`dmctl` for the Job pods: this checkout's code, whichever checkout the virtualenv's
-    editable install points at."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    script = bin_dir / "dmctl"
-    paths = [str(ROOT / "operator"), str(ROOT / "sandbox")]
-    script.write_text(
-        f"#!{sys.executable}\n"
-        f"import sys\nsys.path[:0] = {paths!r}\n"
-        "from datamigration_operator.cli.main import main\nmain()\n"
-    )
-    script.chmod(0o755)
-
-
 assert f"{NAMESPACE}/{NAME}" == ID_NAMESPACE
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("refcheck")
-    _this_checkouts_dmctl(base / "bin")
+    this_checkouts_dmctl(base / "bin")
     plane = ControlPlane(
         base / "data",
         crd_dir=ROOT / "crds",
