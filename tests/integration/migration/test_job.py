@@ -24,7 +24,7 @@ from datamigration_operator.api.job_contract import (
 )
 from datamigration_operator.api.names import GROUP, PLURAL, VERSION, owner_id
 from datamigration_operator.api.phases import JobKind
-from datamigration_operator.api.spec import Endpoint
+from datamigration_operator.api.spec import Endpoint, ReadProbeSpec
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from datamigration_sandbox.sample_data import (
@@ -91,7 +91,12 @@ def _create_migration(plane: Plane) -> dict[str, Any]:
 
 
 def _run_job(
-    plane: Plane, dm: dict[str, Any], kind: JobKind, db: Path, scratch: Path
+    plane: Plane,
+    dm: dict[str, Any],
+    kind: JobKind,
+    db: Path,
+    scratch: Path,
+    read_probe: ReadProbeSpec | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     config = JobConfig(
         kind=kind,
@@ -109,6 +114,7 @@ def _run_job(
         objects_per_second=0,
         max_mismatches=0,
         recheck_delay="1s",
+        read_probe=read_probe,
     )
     env = {
         **cli_env(),

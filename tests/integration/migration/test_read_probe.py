@@ -8,20 +8,11 @@ import hashlib
 import subprocess
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from datamigration_operator.api.job_contract import (
-    CONFIG_ENV,
-    JobConfig,
-    JobSource,
-    JobTarget,
-    MigrationRef,
-)
 from datamigration_operator.api.names import GROUP, PLURAL, VERSION
-from datamigration_operator.api.phases import JobKind
-from datamigration_operator.api.spec import Endpoint, ReadProbeSpec
+from datamigration_operator.api.spec import ReadProbeSpec
 from datamigration_operator.api.status import ReadPerformance
 from datamigration_operator.migration.runs.read_probe import ProbeSettings
 from datamigration_sandbox.sample_data import (
@@ -38,7 +29,14 @@ from tests.integration.migration.conftest import (
     run_diff,
     settings,
 )
-from tests.integration.migration.test_job import NAME, NS, Plane, _create_migration, plane
+from tests.integration.migration.test_job import (
+    NAME,
+    NS,
+    Plane,
+    _create_migration,
+    _run_job,
+    plane,
+)
 
 __all__ = ["plane"]  # the sandbox control plane fixture
 
@@ -103,7 +101,14 @@ def test_the_validate_job_writes_the_figures_into_the_datamigration_status(
     dm = _create_migration(plane)
     probe = ReadProbeSpec(requests=20, concurrency=2)
     for kind in ("copy", "validate"):
-        ended = _job(plane, dm, kind, database.path, tmp_path / "scratch", probe)  # type: ignore[arg-type]
+        ended = _run_job(
+            plane,
+            dm,
+            kind,  # type: ignore[arg-type]
+            database.path,
+            tmp_path / "scratch",
+            probe if kind == "validate" else None,
+        )
         assert ended.returncode == 0, ended.stdout.decode()[-2000:]
     obj = plane.custom.get_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, NAME)
     validation = obj["status"]["validation"]
@@ -116,42 +121,6 @@ def test_the_validate_job_writes_the_figures_into_the_datamigration_status(
         assert kind.concurrent.weaviate.p99_ms is not None
         assert kind.concurrent.sqlite is not None
         assert kind.concurrent.sqlite.p99_ms is not None
-
-
-def _job(
-    plane: Plane,
-    dm: dict[str, Any],
-    kind: JobKind,
-    db: Path,
-    scratch: Path,
-    probe: ReadProbeSpec,
-) -> subprocess.CompletedProcess[bytes]:
-    config = JobConfig(
-        kind=kind,
-        job_name=f"{NAME}-{kind}-abc123",
-        datamigration=MigrationRef(namespace=NS, name=NAME, uid=dm["metadata"]["uid"]),
-        source=JobSource(path=str(db), snapshot=True, scratch_dir=str(scratch)),
-        target=JobTarget(
-            http=Endpoint(host="127.0.0.1", port=plane.http_port),
-            grpc=Endpoint(host="127.0.0.1", port=plane.grpc_port),
-            tls=False,
-        ),
-        collections=sample_collections(),
-        batch_size=250,
-        concurrency=2,
-        objects_per_second=0,
-        max_mismatches=0,
-        recheck_delay="1s",
-        read_probe=probe if kind == "validate" else None,
-    )
-    env = {
-        **cli_env(),
-        "KUBECONFIG": str(plane.kubeconfig),
-        CONFIG_ENV: config.model_dump_json(by_alias=True),
-    }
-    return subprocess.run(
-        [*DMCTL, "job", kind], capture_output=True, env=env, timeout=120, check=False
-    )
 
 
 def test_dmctl_validate_prints_the_figures(
