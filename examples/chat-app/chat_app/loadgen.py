@@ -14,6 +14,8 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -45,12 +47,47 @@ class LoadSettings:
 
 @dataclass
 class AppState:
-    """What the acknowledged writes left: message id -> (conversation, content)."""
+    """What the acknowledged writes left: message id -> (conversation, content).
+
+    A write whose request went out but whose answer never came (the pod died or closed the
+    connection mid-request) is in doubt: the app may have applied it or not, so `verify`
+    accepts either outcome for it, and nothing else."""
 
     conversations: set[str] = field(default_factory=set)
     messages: dict[str, tuple[str, str]] = field(default_factory=dict)
     deleted_conversations: set[str] = field(default_factory=set)
     busy: set[str] = field(default_factory=set)
+    edits_in_doubt: dict[str, set[str]] = field(default_factory=dict)
+    """message id -> contents it may have instead of the acknowledged one"""
+    deletes_in_doubt: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    """message id -> (conversation, contents): present with one of them, or gone"""
+    posts_in_doubt: dict[str, set[str]] = field(default_factory=dict)
+    """conversation -> contents of messages that may exist (their ids never came back)"""
+    conversation_deletes_in_doubt: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    """conversation -> its messages' possible contents: all there, or the conversation gone"""
+
+    def possible_contents(self, message: str) -> set[str]:
+        """The acknowledged content of a message, and the ones edits in doubt may have left."""
+        return {self.messages[message][1], *self.edits_in_doubt.get(message, ())}
+
+
+class WriteInDoubtError(Exception):
+    """A write request went out and no answer came back: it may or may not have been applied."""
+
+
+@asynccontextmanager
+async def _answered(
+    request: AbstractAsyncContextManager[aiohttp.ClientResponse],
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """The response of a write; WriteInDoubtError when the request may have reached the app
+    unanswered (a refused connection means it never left: a plain failure)."""
+    try:
+        async with request as response:
+            yield response
+    except aiohttp.ClientConnectorError:
+        raise
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise WriteInDoubtError(f"{type(exc).__name__}: {exc}") from exc
 
 
 @dataclass
@@ -145,6 +182,8 @@ class LoadGenerator:
             started = time.perf_counter()
             try:
                 error = await action(http)
+            except WriteInDoubtError as exc:
+                error = f"{exc} (outcome unknown)"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             if error != "skipped":
@@ -178,10 +217,14 @@ class LoadGenerator:
         body = {"role": "user", "content": content, "tokens": len(content)}
         self.state.busy.add(conversation)
         try:
-            async with http.post(f"/conversations/{conversation}/messages", json=body) as response:
+            posted = http.post(f"/conversations/{conversation}/messages", json=body)
+            async with _answered(posted) as response:
                 if response.status != 201:
                     return f"{response.status} {await response.text()}"
                 self.state.messages[(await response.json())["id"]] = (conversation, content)
+        except WriteInDoubtError:
+            self.state.posts_in_doubt.setdefault(conversation, set()).add(content)
+            raise
         finally:
             self.state.busy.discard(conversation)
         return None
@@ -193,11 +236,16 @@ class LoadGenerator:
         content = f"edited {self._next()}"
         self.state.busy.add(message)
         try:
-            async with http.patch(f"/messages/{message}", json={"content": content}) as response:
+            edited = http.patch(f"/messages/{message}", json={"content": content})
+            async with _answered(edited) as response:
                 if response.status != 200:
                     return f"{response.status} {await response.text()}"
                 conversation, _ = self.state.messages[message]
                 self.state.messages[message] = (conversation, content)
+                self.state.edits_in_doubt.pop(message, None)  # this edit replaced them
+        except WriteInDoubtError:
+            self.state.edits_in_doubt.setdefault(message, set()).add(content)
+            raise
         finally:
             self.state.busy.discard(message)
         return None
@@ -208,10 +256,18 @@ class LoadGenerator:
             return "skipped"
         self.state.busy.add(message)
         try:
-            async with http.delete(f"/messages/{message}") as response:
+            async with _answered(http.delete(f"/messages/{message}")) as response:
                 if response.status != 204:
                     return f"{response.status} {await response.text()}"
                 del self.state.messages[message]
+                self.state.edits_in_doubt.pop(message, None)
+        except WriteInDoubtError:
+            # no further write touches it: present as it was, or gone
+            contents = self.state.possible_contents(message)
+            conversation, _ = self.state.messages.pop(message)
+            self.state.edits_in_doubt.pop(message, None)
+            self.state.deletes_in_doubt[message] = (conversation, contents)
+            raise
         finally:
             self.state.busy.discard(message)
         return None
@@ -225,13 +281,22 @@ class LoadGenerator:
             return "skipped"
         self.state.busy.update([conversation, *children])
         try:
-            async with http.delete(f"/conversations/{conversation}") as response:
+            async with _answered(http.delete(f"/conversations/{conversation}")) as response:
                 if response.status != 204:
                     return f"{response.status} {await response.text()}"
                 self.state.conversations.discard(conversation)
                 self.state.deleted_conversations.add(conversation)
                 for message in children:
                     del self.state.messages[message]
+        except WriteInDoubtError:
+            # no further write touches it: whole as it was, or gone
+            self.state.conversations.discard(conversation)
+            kept = {m: self.state.possible_contents(m) for m in children}
+            for message in children:
+                del self.state.messages[message]
+                self.state.edits_in_doubt.pop(message, None)
+            self.state.conversation_deletes_in_doubt[conversation] = kept
+            raise
         finally:
             self.state.busy.difference_update([conversation, *children])
         return None
@@ -260,27 +325,52 @@ class LoadGenerator:
             return None if response.status == 200 else f"{response.status}"
 
 
-async def verify(url: str, state: AppState, *, request_timeout: float = 30.0) -> list[str]:
-    """Every acknowledged write, read back through the API: returns what is missing or wrong."""
+def listing_problems(state: AppState, conversation: str, found: dict[str, str]) -> list[str]:
+    """What is wrong with a conversation's messages as listed (`found`: id -> content), given
+    the writes acknowledged and those in doubt."""
     problems: list[str] = []
-    by_conversation: dict[str, dict[str, str]] = {c: {} for c in state.conversations}
-    for message, (conversation, content) in state.messages.items():
-        by_conversation.setdefault(conversation, {})[message] = content
+    must = {
+        m: state.possible_contents(m) for m, (c, _) in state.messages.items() if c == conversation
+    }
+    must.update(state.conversation_deletes_in_doubt.get(conversation, {}))
+    may = {m: contents for m, (c, contents) in state.deletes_in_doubt.items() if c == conversation}
+    posted = state.posts_in_doubt.get(conversation, set())
+    for message, contents in must.items():
+        if found.get(message) not in contents:
+            expected = state.messages[message][1] if message in state.messages else contents
+            problems.append(f"message {message}: expected {expected!r}, got {found.get(message)!r}")
+    for message, content in found.items():
+        if message in must:
+            continue
+        if message in may:
+            if content not in may[message]:
+                problems.append(f"message {message}: delete in doubt, but content {content!r}")
+        elif content not in posted:
+            problems.append(f"message {message}: deleted, but still listed")
+    return problems
+
+
+async def verify(url: str, state: AppState, *, request_timeout: float = 30.0) -> list[str]:
+    """Every acknowledged write, read back through the API: returns what is missing or wrong.
+    A write in doubt may show either outcome; a conversation whose delete is in doubt may be
+    gone, or there whole."""
+    problems: list[str] = []
+    conversations = {
+        *state.conversations,
+        *(c for c, _ in state.messages.values()),
+        *state.conversation_deletes_in_doubt,
+    }
     client_timeout = aiohttp.ClientTimeout(total=request_timeout)
     async with aiohttp.ClientSession(url, timeout=client_timeout) as http:
-        for conversation, expected in by_conversation.items():
+        for conversation in sorted(conversations):
             async with http.get(f"/conversations/{conversation}/messages?limit=10000") as response:
+                if response.status == 404 and conversation in state.conversation_deletes_in_doubt:
+                    continue
                 if response.status != 200:
                     problems.append(f"conversation {conversation}: HTTP {response.status}")
                     continue
                 found = {row["id"]: row["content"] for row in await response.json()}
-            for message, content in expected.items():
-                if found.get(message) != content:
-                    problems.append(
-                        f"message {message}: expected {content!r}, got {found.get(message)!r}"
-                    )
-            for message in found.keys() - expected.keys():
-                problems.append(f"message {message}: deleted, but still listed")
+            problems += listing_problems(state, conversation, found)
         for conversation in state.deleted_conversations:
             async with http.get(f"/conversations/{conversation}") as response:
                 if response.status != 404:
