@@ -44,6 +44,16 @@ APP_CONFIGMAP, CLAIM, SECRET = "chat-app", "chat-data", "weaviate-auth"
 APP_DEPLOYMENT: Final = "chat-app"
 DM_API_VERSION: Final = f"{GROUP}/{VERSION}"
 ROWS: Final = 5_000
+# The sandbox's stand-in for a Service is one port every app pod listens on (reuse_port): the
+# kernel stops handing a pod connections the moment it stops listening, so no endpoint update
+# has to propagate as in a cluster (the manifest's 5 s). Three seconds still outlast the load
+# generator's 1 s keep-alive with room for a busy machine, so no pooled connection meets a
+# closed port.
+SANDBOX_SHUTDOWN_DELAY: Final = 3.0
+# Reads per kind and run of the validate Job's read probe: a walk shows its figures, and the
+# emulator answers BM25 and filtered reads by scanning every object (the default 200 would
+# make each validate of a walk ~20 s longer).
+WALK_READ_PROBE_REQUESTS: Final = 50
 
 
 def data_migration(info: SandboxInfo, namespace: str = NAMESPACE) -> dict[str, Any]:
@@ -65,6 +75,7 @@ def data_migration(info: SandboxInfo, namespace: str = NAMESPACE) -> dict[str, A
                 "configMapRef": {"name": APP_CONFIGMAP},
                 "workloads": [{"kind": "Deployment", "name": APP_DEPLOYMENT}],
             },
+            "validation": {"readProbe": {"requests": WALK_READ_PROBE_REQUESTS}},
         },
     }
 
@@ -137,9 +148,15 @@ def create_application(api: Any, plane: Plane, rows: int = ROWS, namespace: str 
     return sum(database.counts.values())
 
 
-def chat_app_deployment(info: SandboxInfo, port: int, namespace: str = NAMESPACE) -> dict[str, Any]:
+def chat_app_deployment(
+    info: SandboxInfo,
+    port: int,
+    namespace: str = NAMESPACE,
+    shutdown_delay: float | None = SANDBOX_SHUTDOWN_DELAY,
+) -> dict[str, Any]:
     """manifests/sample-app/deployment.yaml, pointed at the sandbox: its pods run as local
-    processes (the sandbox's opt-in annotation), all on 127.0.0.1, so the app gets its own port."""
+    processes (the sandbox's opt-in annotation), all on 127.0.0.1, so the app gets its own port.
+    `shutdown_delay` (seconds an app pod serves after SIGTERM) None keeps the manifest's."""
     path = repository_file("manifests/sample-app/deployment.yaml")
     manifest: dict[str, Any] = yaml.safe_load(path.read_text())
     manifest["metadata"]["namespace"] = namespace
@@ -153,6 +170,8 @@ def chat_app_deployment(info: SandboxInfo, port: int, namespace: str = NAMESPACE
     for variable in container["env"]:
         if variable["name"] in overrides:
             variable["value"] = overrides[variable["name"]]
+    if shutdown_delay is not None:
+        container["env"].append({"name": "CHAT_SHUTDOWN_DELAY", "value": f"{shutdown_delay:g}"})
     container["ports"][0]["containerPort"] = port
     return manifest
 
@@ -192,6 +211,8 @@ class World:
     `real=True` starts the real servers; `plane=` runs on a plane the caller started (and stops).
     `namespace` holds the app and the DataMigration; `operator` runs the operator (default: a
     child process serving every namespace; the real tier also installs it with the Helm chart).
+    `shutdown_delay` is how long app pods serve after SIGTERM (None: the manifest's 5 s, as in
+    a cluster; it stretches every mode change, which waits for the old pods to exit).
     """
 
     def __init__(
@@ -205,8 +226,10 @@ class World:
         plane: Plane | None = None,
         namespace: str = NAMESPACE,
         operator: OperatorRunner | None = None,
+        shutdown_delay: float | None = SANDBOX_SHUTDOWN_DELAY,
     ) -> None:
         self.data_dir = data_dir
+        self.shutdown_delay = shutdown_delay
         self.namespace = namespace
         self.operator: OperatorRunner = operator or LocalOperator()
         self.replicas = replicas
@@ -243,7 +266,7 @@ class World:
         create_application(dynamic, plane, self.rows, self.namespace)
         port = free_port()
         deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
-        deployment = chat_app_deployment(self.info, port, self.namespace)
+        deployment = chat_app_deployment(self.info, port, self.namespace, self.shutdown_delay)
         deployment["spec"]["replicas"] = self.replicas
         deployments.create(deployment, namespace=self.namespace)
         wait_until(self.app_rolled_out, 120, "the chat app's first rollout")
