@@ -3,7 +3,10 @@ kube-scheduler, the process kubelet, weaviate-server) for the whole session.
 
 The binaries come from scripts/build-servers.sh (scripts/test.sh builds them before pytest;
 a cold build takes ~16 min, a warm call 0.1 s). The kubelet syncs pods every second here (a
-real one every 60-90 s) so ConfigMap volume changes arrive fast.
+real one every 60-90 s) so ConfigMap volume changes arrive fast. Containers of the image
+JOB_STAND_IN_IMAGE find the acceptance suite's Job stand-in as `dmctl` (the operator of
+tests/real/operator_acceptance runs its Jobs with that image); every other image runs this
+checkout's own commands.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from kubernetes import client, config
 
 from datamigration_sandbox.real.control_plane import RealControlPlane
 from datamigration_sandbox.real.server_binaries import locate_binaries
+from tests.integration.operator_acceptance.conftest import install_job_stand_in
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = "/usr/bin/kubectl"
 # Weaviate takes this key only (no anonymous access), as the walk's Secret carries it
 WEAVIATE_API_KEY = "real-tier-" + uuid.uuid4().hex[:12]
+JOB_STAND_IN_IMAGE = "localhost/datamigration-job-stand-in:test"
 T = TypeVar("T")
 
 
@@ -75,10 +80,12 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = 60.0) 
 @pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
     binaries = locate_binaries()  # never skips: builds them when absent
+    stand_in = install_job_stand_in(tmp_path_factory.mktemp("job-stand-in"))
     plane = RealControlPlane(
         tmp_path_factory.mktemp("real-cluster"),
         binaries=binaries,
         kubelet_sync_period=1.0,
+        kubelet_image_path_prefix={JOB_STAND_IN_IMAGE: (stand_in,)},
         crd_dir=REPO / "crds",
         weaviate_api_key=WEAVIATE_API_KEY,
     )

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -95,6 +96,7 @@ class RealControlPlane:
         kubeconfig: Path | None = None,
         kubelet_sync_period: float = DEFAULT_SYNC_PERIOD,
         kubelet_path_prefix: tuple[Path, ...] = (),
+        kubelet_image_path_prefix: Mapping[str, tuple[Path, ...]] | None = None,
         weaviate: bool = True,
         weaviate_api_key: str | None = None,
         weaviate_nodes: int = 1,
@@ -102,7 +104,9 @@ class RealControlPlane:
         timeout: float = 120.0,
     ) -> None:
         """`weaviate_nodes` > 1: a replicated Weaviate cluster on loopback (weaviate_cluster);
-        node 1 serves the ports in `info`, nodes 2.. run as weaviate-server-2, ..."""
+        node 1 serves the ports in `info`, nodes 2.. run as weaviate-server-2, ...
+        `kubelet_path_prefix`: folders every container searches first for executables;
+        `kubelet_image_path_prefix`: the same for the containers of one image only."""
         if weaviate_nodes < 1:
             raise ValueError(f"--weaviate-nodes must be at least 1, not {weaviate_nodes}")
         self.data_dir = data_dir.resolve()
@@ -110,6 +114,7 @@ class RealControlPlane:
         self.kubeconfig = (kubeconfig or self.data_dir / "kubeconfig").resolve()
         self.kubelet_sync_period = kubelet_sync_period
         self.kubelet_path_prefix = kubelet_path_prefix
+        self.kubelet_image_path_prefix = dict(kubelet_image_path_prefix or {})
         self.with_weaviate = weaviate
         self.weaviate_api_key = weaviate_api_key
         self.weaviate_nodes = weaviate_nodes
@@ -372,6 +377,11 @@ class RealControlPlane:
             f"--sync-period={self.kubelet_sync_period}",
         ]
         argv += [f"--path-prefix={p}" for p in self.kubelet_path_prefix]
+        argv += [
+            f"--image-path-prefix={image}={folder}"
+            for image, folders in self.kubelet_image_path_prefix.items()
+            for folder in folders
+        ]
         return argv
 
     def _weaviate_ports(self) -> WeaviatePorts:

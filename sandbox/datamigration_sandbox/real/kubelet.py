@@ -186,6 +186,17 @@ async def run_kubelet(
         await settings.api.close()
 
 
+def image_path_prefixes(options: list[str]) -> dict[str, tuple[Path, ...]]:
+    """`IMAGE=DIR` options (an image name holds no `=`): image -> its folders, in order."""
+    prefixes: dict[str, tuple[Path, ...]] = {}
+    for option in options:
+        image, separator, folder = option.partition("=")
+        if not (image and separator and folder):
+            raise ValueError(f"--image-path-prefix takes IMAGE=DIR, not {option!r}")
+        prefixes[image] = (*prefixes.get(image, ()), Path(folder))
+    return prefixes
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kubeconfig", type=Path, required=True)
@@ -201,6 +212,13 @@ def main(argv: list[str] | None = None) -> None:
         help="Seconds between pod syncs (ConfigMap volume refresh); 60 like a real kubelet.",
     )
     parser.add_argument("--path-prefix", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--image-path-prefix",
+        action="append",
+        default=[],
+        metavar="IMAGE=DIR",
+        help="Containers of IMAGE find executables in DIR first (repeatable).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = KubeletSettings(
@@ -209,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
         data_dir=args.data_dir.resolve(),
         sync_period=args.sync_period,
         path_prefix=tuple(args.path_prefix),
+        image_path_prefix=image_path_prefixes(args.image_path_prefix),
     )
     asyncio.run(run_kubelet(settings, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key))
 

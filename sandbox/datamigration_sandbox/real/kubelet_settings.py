@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datamigration_sandbox.real.api_client import ApiClient
@@ -20,8 +21,15 @@ class KubeletSettings:
     data_dir: Path
     sync_period: float = DEFAULT_SYNC_PERIOD
     path_prefix: tuple[Path, ...] = ()
+    image_path_prefix: Mapping[str, tuple[Path, ...]] = field(default_factory=dict)
+    """Folders searched first by the containers of one image: what that "image" holds beyond
+    this machine's PATH (tests give a stand-in image its own `dmctl`)."""
     retry_base_delay: float = 1.0
     retry_max_delay: float = 30.0
+
+    def container_path_prefix(self, image: str | None) -> tuple[Path, ...]:
+        """The folders a container of `image` finds executables in before PATH."""
+        return (*self.image_path_prefix.get(image or "", ()), *self.path_prefix)
 
     def pod_dir(self, namespace: str, pod: str, uid: str) -> Path:
         return self.data_dir / "pods" / namespace / f"{pod}-{uid[:8]}"

@@ -255,7 +255,7 @@ class PodRuntime:
             home.mkdir(parents=True, exist_ok=True)
             host, port = _host_port(self._api.server)
             base = {
-                **image_environment(self._settings.path_prefix),
+                **image_environment(self._settings.container_path_prefix(container.get("image"))),
                 "HOME": str(home),
                 "LANG": "C.UTF-8",
                 "HOSTNAME": self.name,

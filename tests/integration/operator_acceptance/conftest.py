@@ -1,18 +1,28 @@
-"""The sandbox in this process (so a store listener can act at an exact moment) and the operator
-as a subprocess (so it can be SIGKILLed), with Job containers running job_stand_in.py."""
+"""The acceptance suite's world: a control plane, the operator as a subprocess (so it can be
+SIGKILLed) and Job containers running job_stand_in.py.
+
+One set of tests, two planes. `Sandbox` is what the tests do through the API; a plane adds where
+a claim's files live, how the operator reaches the API and how it is killed at an exact moment
+(`kill_on_write`). Here the plane is the emulator, in this process (a store listener kills inside
+the commit of the object the operator wrote); tests/real/operator_acceptance runs the same tests
+on the real servers (a proxy kills after the API server answered, before the answer is passed on).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import sqlite3
 import sys
+import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from kubernetes import client, config
@@ -26,7 +36,7 @@ from datamigration_operator.api.names import (
     VERSION,
 )
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
-from datamigration_sandbox.kube.store import Listener
+from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.operator_bench import OperatorProcess, datamigration_manifest
 
 REPO = Path(__file__).resolve().parents[3]
@@ -48,11 +58,82 @@ def eventually(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> An
         time.sleep(0.05)
 
 
-@dataclass
-class Sandbox:
-    thread: ControlPlaneThread
-    kubeconfig: Path
-    api: client.ApiClient
+def install_job_stand_in(folder: Path) -> Path:
+    """`folder`/dmctl running job_stand_in.py with this Python; returns `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stand_in = folder / "dmctl"
+    stand_in.write_text(f"#!{sys.executable} -S\n" + STAND_IN.read_text())
+    stand_in.chmod(0o755)
+    return folder
+
+
+@dataclass(frozen=True)
+class Written:
+    """An object the API server just stored for a create or an update (of any subresource)."""
+
+    verb: Literal["create", "update"]
+    group: str
+    plural: str
+    obj: dict[str, Any]
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj.get("metadata", {}).get("namespace", ""))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.obj.get("data") or {})
+
+
+WriteTrigger = Callable[[Written], bool]
+
+
+class KillOnce:
+    """SIGKILLs the operator the first time a write matches `trigger`, and returns once it is
+    dead: whatever the plane does next (send the answer) the operator never sees."""
+
+    def __init__(self, operator: OperatorProcess, trigger: WriteTrigger) -> None:
+        self.operator = operator
+        self.trigger = trigger
+        self.fired = threading.Event()
+
+    def __call__(self, written: Written) -> None:
+        if self.fired.is_set() or not self.trigger(written):
+            return
+        self.operator.kill()
+        deadline = time.monotonic() + 10
+        while self.operator.running() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.fired.set()
+
+
+class Sandbox(ABC):
+    """A control plane as the tests use it; the planes differ in the abstract members."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.namespaces: list[str] = []
+
+    @property
+    @abstractmethod
+    def operator_kubeconfig(self) -> Path:
+        """What the operator connects with."""
+
+    @property
+    @abstractmethod
+    def operator_args(self) -> tuple[str, ...]:
+        """Options of the operator process beyond the defaults."""
+
+    @abstractmethod
+    def claim_folder(self, ns: str, claim: str) -> Path:
+        """The local folder a claim's pods see."""
+
+    @abstractmethod
+    def kill_on_write(
+        self, operator: OperatorProcess, trigger: WriteTrigger
+    ) -> contextlib.AbstractContextManager[KillOnce]:
+        """While in the context, SIGKILL `operator` once the API server stored a write matching
+        `trigger` and before the operator can read the answer."""
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -66,19 +147,11 @@ class Sandbox:
     def custom(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api)
 
-    # -- listeners on the sandbox loop ---------------------------------------------------------
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        async def on_loop() -> Callable[[], None]:
-            return self.thread.plane.store.subscribe(listener)
-
-        unsubscribe = self.thread.call(on_loop())
-        return lambda: self.thread.loop.call_soon_threadsafe(unsubscribe)
-
     # -- the world around a DataMigration ------------------------------------------------------
 
     def namespace(self, name: str) -> str:
         self.core.create_namespace({"metadata": {"name": name}})
+        self.namespaces.append(name)
         return name
 
     def config_map(
@@ -109,7 +182,7 @@ class Sandbox:
                 },
             },
         )
-        folder = self.thread.plane.runner.claim_dir(ns, CLAIM)
+        folder = self.claim_folder(ns, CLAIM)
         with sqlite3.connect(folder / "app.db") as db:
             for table in tables:
                 db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT)")
@@ -174,6 +247,48 @@ class Sandbox:
         return list(events.items)
 
 
+class EmulatedSandbox(Sandbox):
+    """The emulator on a thread of this process."""
+
+    def __init__(self, thread: ControlPlaneThread, kubeconfig: Path, api: client.ApiClient) -> None:
+        super().__init__(api)
+        self.thread = thread
+        self.kubeconfig = kubeconfig
+
+    @property
+    def operator_kubeconfig(self) -> Path:
+        return self.kubeconfig
+
+    @property
+    def operator_args(self) -> tuple[str, ...]:
+        return ()
+
+    def claim_folder(self, ns: str, claim: str) -> Path:
+        return self.thread.plane.runner.claim_dir(ns, claim)
+
+    @contextlib.contextmanager
+    def kill_on_write(self, operator: OperatorProcess, trigger: WriteTrigger) -> Iterator[KillOnce]:
+        """A store listener: it runs on the sandbox loop inside the commit, before the API
+        handler even builds its answer."""
+        killer = KillOnce(operator, trigger)
+        verbs: dict[str, Literal["create", "update"]] = {"ADDED": "create", "MODIFIED": "update"}
+
+        def listener(
+            event: str, rt: ResourceType, obj: dict[str, Any], _old: dict[str, Any] | None
+        ) -> None:
+            if event in verbs:
+                killer(Written(verbs[event], rt.group, rt.plural, obj))
+
+        async def subscribe() -> Callable[[], None]:
+            return self.thread.plane.store.subscribe(listener)
+
+        unsubscribe = self.thread.call(subscribe())
+        try:
+            yield killer
+        finally:
+            self.thread.loop.call_soon_threadsafe(unsubscribe)
+
+
 DEFAULT_COLLECTIONS = ("Item", "Tag")
 
 
@@ -196,17 +311,13 @@ def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     root = tmp_path_factory.mktemp("acceptance")
-    bin_dir = root / "bin"
-    bin_dir.mkdir()
-    stand_in = bin_dir / "dmctl"
-    stand_in.write_text(f"#!{sys.executable} -S\n" + STAND_IN.read_text())
-    stand_in.chmod(0o755)
+    bin_dir = install_job_stand_in(root / "bin")
     plane = ControlPlane(root / "sandbox", crd_dir=REPO / "crds", job_path_prefix=(bin_dir,))
     thread = ControlPlaneThread(plane)
     info = thread.start()
     api = config.new_client_from_config(info.kubeconfig)
     try:
-        yield Sandbox(thread, Path(info.kubeconfig), api)
+        yield EmulatedSandbox(thread, Path(info.kubeconfig), api)
     finally:
         api.close()
         thread.stop()
@@ -224,7 +335,9 @@ class Operators:
         """`python -m datamigration_operator.handlers`: the operator without the CLI's imports,
         so restarts are quick (`dmctl operator run` itself runs in test_bench_reconcile)."""
         log = self.log_dir / f"operator-{len(self.started)}.log"
-        operator = OperatorProcess(self.sandbox.kubeconfig, log, entry="module")
+        operator = OperatorProcess(
+            self.sandbox.operator_kubeconfig, log, self.sandbox.operator_args, entry="module"
+        )
         operator.start()
         self.started.append(operator)
         return operator

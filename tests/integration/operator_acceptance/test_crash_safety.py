@@ -1,11 +1,10 @@
 """The operator SIGKILLed at the worst moments and restarted: it converges without duplicates.
 
-A store listener runs on the sandbox loop inside the commit of the object the operator just
-wrote, so the kill lands before the operator can even read the API's response."""
+The kill lands after the API server stored the operator's write and before the operator can
+read the answer (conftest's `Sandbox.kill_on_write`)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -14,12 +13,12 @@ from datamigration_operator.api.names import (
     ANNOTATION_CONFIGMAP_OWNER,
     ANNOTATION_CONFIGMAP_PREVIOUS,
 )
-from datamigration_sandbox.kube.resource_kinds import ResourceType
-from datamigration_sandbox.operator_bench import OperatorProcess
 from tests.integration.operator_acceptance.conftest import (
     CONFIG_MAP,
     Operators,
     Sandbox,
+    WriteTrigger,
+    Written,
     condition,
     eventually,
     manifest,
@@ -28,20 +27,27 @@ from tests.integration.operator_acceptance.conftest import (
 TIMEOUT = 40.0
 
 
-class KillOnce:
-    """A store listener that SIGKILLs the operator the first time `matches` holds."""
+def _job_created_in(ns: str) -> WriteTrigger:
+    def matches(written: Written) -> bool:
+        return (
+            written.verb == "create"
+            and (written.group, written.plural) == ("batch", "jobs")
+            and written.namespace == ns
+        )
 
-    def __init__(self, operator: OperatorProcess, matches: Any) -> None:
-        self.operator = operator
-        self.matches = matches
-        self.fired = threading.Event()
+    return matches
 
-    def __call__(
-        self, event: str, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
-    ) -> None:
-        if not self.fired.is_set() and self.matches(event, rt, obj, old):
-            self.operator.kill()
-            self.fired.set()
+
+def _mode_set_in(ns: str, mode: str) -> WriteTrigger:
+    def matches(written: Written) -> bool:
+        return (
+            written.verb == "update"
+            and (written.group, written.plural) == ("", "configmaps")
+            and written.namespace == ns
+            and written.data.get("migration_mode") == mode
+        )
+
+    return matches
 
 
 @pytest.mark.parametrize("edit_spec_while_down", [False, True], ids=["restart", "spec-edited"])
@@ -52,18 +58,9 @@ def test_killed_between_job_create_and_status_write_ends_with_one_job(
     sandbox.config_map(ns)
     sandbox.claim(ns)
     operator = operators.start()
-    killer = KillOnce(
-        operator,
-        lambda event, rt, obj, old: (
-            event == "ADDED" and rt.key == ("batch", "jobs") and obj["metadata"]["namespace"] == ns
-        ),
-    )
-    unsubscribe = sandbox.subscribe(killer)
-    try:
+    with sandbox.kill_on_write(operator, _job_created_in(ns)) as killer:
         sandbox.create_dm(ns, manifest())
         assert killer.fired.wait(TIMEOUT), operators.logs()
-    finally:
-        unsubscribe()
     eventually(lambda: not operator.running(), "the operator to die")
     [job] = sandbox.jobs(ns, "dm", "migrate")
     recorded = [j["name"] for j in sandbox.status(ns, "dm").get("jobs") or []]
@@ -106,21 +103,9 @@ def test_killed_during_rollback_finishes_it_after_restart(
     )
     assert sandbox.config_map_data(ns)[0]["migration_mode"] == "dual_write"
 
-    killer = KillOnce(
-        operator,
-        lambda event, rt, obj, old: (
-            event == "MODIFIED"
-            and rt.key == ("", "configmaps")
-            and obj["metadata"]["namespace"] == ns
-            and (obj.get("data") or {}).get("migration_mode") == "sqlite_only"
-        ),
-    )
-    unsubscribe = sandbox.subscribe(killer)
-    try:
+    with sandbox.kill_on_write(operator, _mode_set_in(ns, "sqlite_only")) as killer:
         sandbox.patch_dm(ns, "dm", {"spec": {"phase": "rollback"}})
         assert killer.fired.wait(TIMEOUT), operators.logs()
-    finally:
-        unsubscribe()
     eventually(lambda: not operator.running(), "the operator to die")
     # Killed right after the mode flip: the sync Job still runs, RolledBack is not recorded.
     assert [j.metadata.name for j in sandbox.jobs(ns, "dm", "dual-write")] == [sync.metadata.name]
@@ -166,21 +151,9 @@ def test_killed_between_mode_patch_and_status_write_converges_once(
         "Migrated=True",
         TIMEOUT,
     )
-    killer = KillOnce(
-        operator,
-        lambda event, rt, obj, old: (
-            event == "MODIFIED"
-            and rt.key == ("", "configmaps")
-            and obj["metadata"]["namespace"] == ns
-            and (obj.get("data") or {}).get("migration_mode") == "dual_write"
-        ),
-    )
-    unsubscribe = sandbox.subscribe(killer)
-    try:
+    with sandbox.kill_on_write(operator, _mode_set_in(ns, "dual_write")) as killer:
         sandbox.patch_dm(ns, "dm", {"spec": {"phase": "dual-write"}})
         assert killer.fired.wait(TIMEOUT), operators.logs()
-    finally:
-        unsubscribe()
     eventually(lambda: not operator.running(), "the operator to die")
     # Killed after the mode flip: status still tells migrate, no sync Job yet.
     assert sandbox.status(ns, "dm")["phase"] == "migrate"
