@@ -45,6 +45,10 @@ ROOT = Path(__file__).resolve().parents[3]
 # (DUALWRITE_OUTAGE_SECONDS=5 for a quick local loop).
 OUTAGE_SECONDS = float(os.environ.get("DUALWRITE_OUTAGE_SECONDS", "60"))
 DOWN_SECONDS = 3.0  # Weaviate stopped, ports closed
+# An app write never waits for Weaviate: while it is down the app keeps at least this share of
+# the write rate it had with Weaviate up, measured in the same run (a write that waited for a
+# connection would fall to a few per second). A ratio, so a busy machine does not fail it.
+KEPT_WRITE_RATE = 0.5
 
 
 def _outbox_ops(sessions: sessionmaker[Session]) -> list[str]:
@@ -82,6 +86,7 @@ def test_outage_under_load_loses_no_write(tmp_path: Path, weaviate: RunningWeavi
     with dual_write(
         sessions, mode, weaviate.http_port, weaviate.grpc_port, registry=registry
     ) as dual:
+        up_written, _ = write_notes(sessions, 1.0)
         weaviate.server.faults.unavailable_bursts = 10**9  # every gRPC request: UNAVAILABLE
         written, failed_writes = write_notes(sessions, OUTAGE_SECONDS)
         depth, age = dual.outbox_stats()
@@ -93,7 +98,7 @@ def test_outage_under_load_loses_no_write(tmp_path: Path, weaviate: RunningWeavi
         wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=60 + OUTAGE_SECONDS)
         drained_in = time.monotonic() - recovered
     assert failed_writes == 0
-    assert written >= 90 * OUTAGE_SECONDS  # the load held its ~100 writes/s throughout
+    assert written / OUTAGE_SECONDS >= KEPT_WRITE_RATE * up_written, (written, up_written)
     print(f"outage {OUTAGE_SECONDS}s: {written} writes, drained {drained_in:.1f}s after recovery")
     assert differences(dual, sessions, weaviate) == []
 
@@ -112,7 +117,7 @@ def test_weaviate_down_and_back_on_its_ports_loses_no_write(
     with dual_write(
         sessions, mode, weaviate.http_port, weaviate.grpc_port, registry=registry
     ) as dual:
-        _, failed_writes = write_notes(sessions, 1.0)  # drained while up
+        up_written, failed_writes = write_notes(sessions, 1.0)  # drained while up
         wait_for(lambda: dual.outbox_stats()[0] == 0)
         weaviate.down()  # connection refused on both ports, the drainer's client included
         down_written, down_failed = write_notes(sessions, DOWN_SECONDS)
@@ -127,7 +132,7 @@ def test_weaviate_down_and_back_on_its_ports_loses_no_write(
         wait_for(lambda: dual.outbox_stats()[0] == 0, timeout=60)
         lag = time.monotonic() - recovered
     assert (failed_writes, down_failed) == (0, 0)
-    assert down_written >= 90 * DOWN_SECONDS
+    assert down_written / DOWN_SECONDS >= KEPT_WRITE_RATE * up_written, (down_written, up_written)
     print(f"down {DOWN_SECONDS}s: {down_written} writes, drained {lag:.1f}s after it came back")
     assert differences(dual, sessions, weaviate) == []
 
