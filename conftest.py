@@ -21,7 +21,20 @@ def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        parts = Path(str(item.fspath)).parts
-        for tier in _TIERS:
-            if tier in parts:
-                item.add_marker(getattr(pytest.mark, tier))
+        tier = _tier(Path(str(item.fspath)))
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+        # With `--dist loadgroup` (scripts/test.sh) one worker runs a group: a module's tests
+        # share its fixtures, and the real tier shares one real control plane (session-scoped;
+        # a second one per worker would cost a start-up and compete for the two cores).
+        group = "real" if tier == "real" else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _tier(path: Path) -> str | None:
+    """The folder right under a `tests` folder (sandbox/tests/unit/real is unit, not real)."""
+    parts = path.parts
+    for index, part in enumerate(parts[:-1]):
+        if part == "tests" and parts[index + 1] in _TIERS:
+            return parts[index + 1]
+    return None

@@ -12,4 +12,6 @@ if grep -q '^\[tool.importlinter\]' pyproject.toml; then echo "== import-linter"
 echo "== real servers"
 if [ "${CI:-}" = "true" ]; then export SERVERS_BUILD_JOBS=2; fi
 bash scripts/build-servers.sh >/dev/null
-echo "== pytest"; pytest "$@"
+# Most tests wait on servers, Jobs and rollouts rather than compute: three workers on two cores;
+# tests are grouped by module, and the real tier is one group (conftest.py).
+echo "== pytest"; pytest -n "${PYTEST_WORKERS:-3}" --dist loadgroup "$@"
