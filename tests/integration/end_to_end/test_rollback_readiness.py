@@ -169,11 +169,16 @@ def _walk(world: dict[str, Any], app: App) -> None:
     )
     cm = kubernetes.client.CoreV1Api(world["api"]).read_namespaced_config_map(CONFIG_MAP, NAMESPACE)
     assert cm.data["migration_mode"] == "dual_write"  # reads did not move
-    events = kubernetes.client.CoreV1Api(world["api"]).list_namespaced_event(
-        NAMESPACE, field_selector=f"involvedObject.name={NAME}"
-    )
-    refusals = [e for e in events.items if e.reason == "DrainerNotRunning"]
-    assert [e.type for e in refusals] == ["Warning"]
+
+    def refusals() -> list[Any]:
+        # the operator posts its events after the status patch: wait for it, as a user would
+        events = kubernetes.client.CoreV1Api(world["api"]).list_namespaced_event(
+            NAMESPACE, field_selector=f"involvedObject.name={NAME}"
+        )
+        return [e for e in events.items if e.reason == "DrainerNotRunning"]
+
+    found = wait_for(refusals, "the DrainerNotRunning event", 30)
+    assert [e.type for e in found] == ["Warning"]
 
     # The drainer runs again; a new look (validate) finds it, and switch proceeds.
     app.start()
