@@ -17,7 +17,6 @@ from datamigration_sandbox.kube.auth import Authenticator
 from datamigration_sandbox.kube.field_validation import FieldValidation
 from datamigration_sandbox.kube.list_paging import paginate, parse_limit
 from datamigration_sandbox.kube.patches import apply_patch
-from datamigration_sandbox.kube.protobuf_bodies import decode_protobuf_body
 from datamigration_sandbox.kube.request_info import ResourceRequest
 from datamigration_sandbox.kube.resource_kinds import ResourceType
 from datamigration_sandbox.kube.status_errors import ApiError
@@ -75,14 +74,16 @@ def _dry_run(query: MultiMapping[str], body: dict[str, Any] | None = None) -> bo
 
 async def read_json(request: web.BaseRequest, *, required: bool = True) -> Any:
     content_type = request.headers.get("Content-Type", "")
-    if content_type.startswith("application/vnd.kubernetes.protobuf"):
-        return decode_protobuf_body(await request.read())
     if "protobuf" in content_type or "cbor" in content_type:
+        # kubectl's imperative `create namespace|configmap|secret|...` and `auth can-i` send
+        # protobuf, which the emulator does not decode (the real API server does)
         raise ApiError(
             415,
             "UnsupportedMediaType",
             "the body of the request was in an unknown format - accepted media types include: "
-            f"application/json, application/yaml (got {content_type})",
+            f"application/json, application/yaml (got {content_type}); the sandbox does not "
+            "decode protobuf: send it as JSON or YAML (e.g. `kubectl create --dry-run=client "
+            "-o yaml ... | kubectl apply -f -`)",
         )
     raw = await request.read()
     if not raw:

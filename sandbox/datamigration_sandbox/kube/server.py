@@ -47,6 +47,7 @@ _RBAC_PLURALS = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
 _HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 _MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request size limit
 _NOT_FOUND = "the server could not find the requested resource"
+REVIEW_KEY = access_review.REVIEW_TYPE.key
 
 
 class _RbacCache:
@@ -99,8 +100,7 @@ class KubeApiServer:
         # Without an authenticator, TokenRequests still get well-formed tokens nobody checks.
         self.endpoints = ResourceEndpoints(store, authenticator or Authenticator(), log_source)
         self._rbac = _RbacCache(store) if authorization else None
-        for review_type in access_review.REVIEW_TYPES:  # served by this front end, not stored
-            store.register_type(review_type)
+        store.register_type(access_review.REVIEW_TYPE)  # served by this front end, not stored
         self._tls = tls
         self._runner: web.ServerRunner | None = None
         self._watch_tasks: set[asyncio.Task[Any]] = set()
@@ -147,9 +147,8 @@ class KubeApiServer:
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
-            user = access_review.impersonated(
-                self._authenticate(request), request.headers, self._rbac_objects
-            )
+            user = self._authenticate(request)
+            access_review.refuse_impersonation(request.headers)
             parsed = parse_path(request.path)
             if isinstance(parsed, ResourceRequest):
                 return await self._resource(request, parsed, user)
@@ -187,7 +186,7 @@ class KubeApiServer:
                 "the server does not allow this method on the requested resource"
             )
         # Every authenticated user may ask what it may do (the bootstrap system:basic-user role).
-        self_review = req.plural == "selfsubjectaccessreviews" and req.group == access_review.GROUP
+        self_review = (req.group, req.plural) == REVIEW_KEY
         if self._rbac is not None and not self_review:
             attrs = RequestAttributes(
                 verb=verb,
@@ -199,12 +198,12 @@ class KubeApiServer:
             )
             if not is_allowed(user, attrs, self._rbac.objects()):
                 raise status_errors.forbidden(user.name, verb, req.plural, req.group, req.namespace)
-        if req.group == access_review.GROUP and req.plural in access_review.REVIEW_PLURALS:
+        if self_review:
             if verb != "create":
                 raise status_errors.method_not_allowed(f"{req.plural} can only be created")
-            rt = self.store.lookup(req.group, req.version, req.plural)
+            self.store.lookup(req.group, req.version, req.plural)  # 404 for another version
             body = await read_json(request)
-            answer = access_review.review(rt.kind, body, user, self._rbac_objects())
+            answer = access_review.review(body, user, self._rbac_objects())
             return json_response(answer, 201)
         rt = self.store.lookup(req.group, req.version, req.plural)
         if verb != "watch":

@@ -16,7 +16,7 @@ import copy
 import operator
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from datamigration_sandbox.weaviate.api_errors import WeaviateError, not_found, unprocessable
@@ -193,29 +193,11 @@ class Collection:
 
 @dataclass
 class Stats:
-    batch_calls: int = 0
+    """Counters the tests read to see what reached the server (written objects, searches)."""
+
     objects_written: int = 0
     failed_objects: int = 0
     search_calls: int = 0
-    delete_calls: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-    recent: list[tuple[float, int]] = field(default_factory=list)
-
-    def record_batch(self, written: int, failed: int) -> None:
-        self.batch_calls += 1
-        self.objects_written += written
-        self.failed_objects += failed
-        now = time.monotonic()
-        self.recent.append((now, written))
-        while self.recent and self.recent[0][0] < now - 10.0:
-            self.recent.pop(0)
-
-    def rate_per_second(self) -> int:
-        """Objects written per second over the last 10 s (what /v1/nodes batchStats reports)."""
-        if not self.recent:
-            return 0
-        span = max(time.monotonic() - self.recent[0][0], 1.0)
-        return int(sum(count for _, count in self.recent) / span)
 
 
 class Database:

@@ -1,6 +1,6 @@
 """Fault knobs of the sandbox Weaviate: injected per-object failures, UNAVAILABLE bursts, latency.
 
-A test (or `dmctl` through `PUT /sandbox/faults`) changes them on a running server; the object
+A test changes them on a running server (`server.faults.update(...)`); the object
 failures are drawn from a seeded `random.Random` so a run with the same seed fails the same
 objects.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_FAIL_MESSAGE = "sandbox: injected failure"
 
 
 class FaultsError(ValueError):
-    """A fault setting that is out of range or of the wrong type."""
+    """An unknown fault setting or one out of range."""
 
 
 @dataclass
@@ -62,31 +62,13 @@ class Faults:
         self.unavailable_bursts -= 1
         return True
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "fail_fraction": self.fail_fraction,
-            "fail_message": self.fail_message,
-            "always_fail_ids": sorted(self.always_fail_ids),
-            "unavailable_bursts": self.unavailable_bursts,
-            "latency_ms": self.latency_ms,
-            "seed": self.seed,
-        }
-
     def update(self, changes: Mapping[str, Any]) -> None:
-        """Apply a partial JSON document; all-or-nothing, FaultsError names the bad key."""
-        candidate = self.to_json()
-        for key, value in changes.items():
-            if key not in candidate:
+        """Change some settings at once; all-or-nothing, FaultsError names the bad one."""
+        settings = {f.name for f in fields(self) if f.init}
+        for key in changes:
+            if key not in settings:
                 raise FaultsError(f"unknown fault setting {key!r}")
-            candidate[key] = value
-        checked = Faults(
-            fail_fraction=_number(candidate, "fail_fraction"),
-            fail_message=_string(candidate, "fail_message"),
-            always_fail_ids=set(_strings(candidate, "always_fail_ids")),
-            unavailable_bursts=_integer(candidate, "unavailable_bursts"),
-            latency_ms=_integer(candidate, "latency_ms"),
-            seed=_integer(candidate, "seed"),
-        )
+        checked = replace(self, **changes)  # __post_init__ checks the ranges
         self.fail_fraction = checked.fail_fraction
         self.fail_message = checked.fail_message
         self.always_fail_ids = checked.always_fail_ids
@@ -95,31 +77,3 @@ class Faults:
         if "seed" in changes:
             self.seed = checked.seed
             self._rng = random.Random(self.seed)
-
-
-def _number(values: Mapping[str, Any], key: str) -> float:
-    value = values[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FaultsError(f"{key} must be a number, got {value!r}")
-    return float(value)
-
-
-def _integer(values: Mapping[str, Any], key: str) -> int:
-    value = values[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FaultsError(f"{key} must be an integer, got {value!r}")
-    return value
-
-
-def _string(values: Mapping[str, Any], key: str) -> str:
-    value = values[key]
-    if not isinstance(value, str):
-        raise FaultsError(f"{key} must be a string, got {value!r}")
-    return value
-
-
-def _strings(values: Mapping[str, Any], key: str) -> list[str]:
-    value = values[key]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise FaultsError(f"{key} must be a list of strings, got {value!r}")
-    return value

@@ -122,7 +122,8 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
                 errors.append(BatchError(index=index, error=message))
         for collection, record in valid:
             collection.put(record)
-        self.database.stats.record_batch(len(objects) - len(errors), len(errors))
+        self.database.stats.objects_written += len(objects) - len(errors)
+        self.database.stats.failed_objects += len(errors)
         return batch_pb2.BatchObjectsReply(took=time.perf_counter() - started, errors=errors)
 
     def _reference_targets_exist(
@@ -217,7 +218,6 @@ class WeaviateService(weaviate_pb2_grpc.WeaviateServicer):
         if not request.dry_run:
             for uuid in matched_ids:
                 collection.delete(uuid)
-        self.database.stats.delete_calls += 1
         objects = (
             [
                 batch_delete_pb2.BatchDeleteObject(uuid=uuid_bytes(uuid), successful=True)

@@ -1,7 +1,8 @@
-"""The REST API (aiohttp): meta, readiness, nodes, schema, objects, and the sandbox controls.
+"""The REST API (aiohttp): meta, readiness, schema and objects.
 
-`/v1/.well-known/*` is open, as in real Weaviate; everything else, `/sandbox/faults` and
-`/sandbox/stats` included, needs `Authorization: Bearer <key>` when the server has an API key.
+`/v1/.well-known/*` is open, as in real Weaviate; everything else needs
+`Authorization: Bearer <key>` when the server has an API key. Not served (no user path of ours
+asks for them): `/v1/nodes` (the client's dynamic batching and `cluster.nodes()`) and shards.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ from datamigration_sandbox.weaviate.database import (
     now_ms,
     parse_beacon,
 )
-from datamigration_sandbox.weaviate.faults import Faults, FaultsError
 from datamigration_sandbox.weaviate.property_values import PropertyValueError
 from datamigration_sandbox.weaviate.schema import is_reference
 
 VERSION = "1.32.0"
 GRPC_MAX_MESSAGE_SIZE = 104_858_000
-NODE_NAME = "weaviate-0"
 _OPEN_PREFIX = "/v1/.well-known/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -39,9 +38,8 @@ def error_response(status: int, message: str) -> web.Response:
 
 
 class RestApi:
-    def __init__(self, database: Database, faults: Faults, api_key: str | None) -> None:
+    def __init__(self, database: Database, api_key: str | None) -> None:
         self.database = database
-        self.faults = faults
         self.api_key = api_key
 
     def application(self) -> web.Application:
@@ -51,15 +49,12 @@ class RestApi:
         route.add_get("/v1/.well-known/ready", self.ok)
         route.add_get("/v1/.well-known/live", self.ok)
         route.add_get("/v1/.well-known/openid-configuration", self.no_oidc)
-        route.add_get("/v1/nodes", self.nodes)
-        route.add_get("/v1/nodes/{name}", self.nodes)
         route.add_get("/v1/schema", self.schema)
         route.add_post("/v1/schema", self.create_class)
         route.add_get("/v1/schema/{name}", self.get_class)
         route.add_put("/v1/schema/{name}", self.update_class)
         route.add_delete("/v1/schema/{name}", self.delete_class)
         route.add_post("/v1/schema/{name}/properties", self.add_property)
-        route.add_get("/v1/schema/{name}/shards", self.shards)
         route.add_get("/v1/objects", self.list_objects)
         route.add_post("/v1/objects", self.create_object)
         route.add_get("/v1/objects/{name}/{id}", self.get_object, allow_head=False)
@@ -69,9 +64,6 @@ class RestApi:
         route.add_patch("/v1/objects/{name}/{id}", self.update_object)
         route.add_post("/v1/objects/{name}/{id}/references/{prop}", self.add_reference)
         route.add_put("/v1/objects/{name}/{id}/references/{prop}", self.replace_references)
-        route.add_get("/sandbox/faults", self.get_faults)
-        route.add_put("/sandbox/faults", self.put_faults)
-        route.add_get("/sandbox/stats", self.stats)
         return app
 
     @web.middleware
@@ -119,40 +111,6 @@ class RestApi:
     async def no_oidc(self, request: web.Request) -> web.Response:
         return web.Response(status=404)
 
-    async def nodes(self, request: web.Request) -> web.Response:
-        wanted = request.match_info.get("name")
-        collections = [
-            c for c in self.database.collections.values() if wanted is None or c.name == wanted
-        ]
-        node: dict[str, Any] = {
-            "batchStats": {
-                "queueLength": 0,
-                "ratePerSecond": self.database.stats.rate_per_second(),
-            },
-            "gitHash": "sandbox",
-            "name": NODE_NAME,
-            "stats": {
-                "objectCount": sum(len(c.objects) for c in collections),
-                "shardCount": len(collections),
-            },
-            "status": "HEALTHY",
-            "version": VERSION,
-        }
-        if request.query.get("output") == "verbose":
-            node["shards"] = [
-                {
-                    "class": c.name,
-                    "name": _shard_name(c),
-                    "objectCount": len(c.objects),
-                    "vectorIndexingStatus": "READY",
-                    "vectorQueueLength": 0,
-                    "compressed": False,
-                    "loaded": True,
-                }
-                for c in collections
-            ]
-        return web.json_response({"nodes": [node]})
-
     # ---- schema ---------------------------------------------------------------------------
 
     async def schema(self, request: web.Request) -> web.Response:
@@ -179,14 +137,6 @@ class RestApi:
     async def add_property(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         return web.json_response(self.database.add_property(request.match_info["name"], body))
-
-    async def shards(self, request: web.Request) -> web.Response:
-        collection = self.database.get(request.match_info["name"])
-        return web.json_response(
-            [{"name": _shard_name(collection), "status": "READY", "vectorQueueSize": 0}]
-        )
-
-    # ---- objects --------------------------------------------------------------------------
 
     def _lookup(self, request: web.Request) -> tuple[Collection, str, dict[str, Any] | None]:
         collection = self.database.get(request.match_info["name"])
@@ -347,36 +297,6 @@ class RestApi:
             "lastUpdateTimeUnix": stamp,
         }
 
-    # ---- sandbox controls -----------------------------------------------------------------
-
-    async def get_faults(self, request: web.Request) -> web.Response:
-        return web.json_response(self.faults.to_json())
-
-    async def put_faults(self, request: web.Request) -> web.Response:
-        body = await self._json(request)
-        if not isinstance(body, dict):
-            return error_response(400, "faults must be a JSON object")
-        try:
-            self.faults.update(body)
-        except FaultsError as error:
-            return error_response(422, str(error))
-        return web.json_response(self.faults.to_json())
-
-    async def stats(self, request: web.Request) -> web.Response:
-        stats = self.database.stats
-        return web.json_response(
-            {
-                "collections": {
-                    c.name: {"objects": len(c.objects)} for c in self.database.collections.values()
-                },
-                "batch_calls": stats.batch_calls,
-                "objects_written": stats.objects_written,
-                "failed_objects": stats.failed_objects,
-                "search_calls": stats.search_calls,
-                "delete_calls": stats.delete_calls,
-            }
-        )
-
 
 def object_json(obj: dict[str, Any], include_vector: bool) -> dict[str, Any]:
     properties = {
@@ -464,8 +384,3 @@ def _packed(values: Any) -> bytes:
 
 def _unpacked(data: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(data) // 4}f", data))
-
-
-def _shard_name(collection: Collection) -> str:
-    # stable per collection, shaped like real Weaviate's random 12-letter shard names
-    return uuid_module.uuid5(uuid_module.NAMESPACE_OID, collection.name).hex[:12]

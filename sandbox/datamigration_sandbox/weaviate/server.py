@@ -45,7 +45,7 @@ class WeaviateServer:
             raise RuntimeError("the Weaviate server is already running")
         # millions of long-lived objects: the default collector re-walks them on every write
         raise_thresholds()
-        rest = RestApi(self.database, self.faults, self.api_key)
+        rest = RestApi(self.database, self.api_key)
         runner = web.AppRunner(rest.application(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, http_port)

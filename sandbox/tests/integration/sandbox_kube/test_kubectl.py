@@ -214,46 +214,9 @@ def test_logs_of_a_pod(kube: KubeSandbox, kubectl: Kubectl) -> None:
     assert kubectl("logs", "logger-1").stdout == "hello from default/logger-1 (main)\n"
 
 
-def test_imperative_create_of_namespace_configmap_secret_and_serviceaccount(
-    kubectl: Kubectl,
-) -> None:
-    # These kubectl commands send protobuf bodies; the emulator decodes those kinds.
-    ns = f"imp-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", ns, "--dry-run=server")
-    assert kubectl("get", "namespace", ns, check=False).returncode != 0  # dry run kept nothing
-    kubectl("create", "namespace", ns)
-    kubectl("create", "configmap", "app", "-n", ns, "--from-literal=migration_mode=sqlite_only")
-    kubectl("create", "secret", "generic", "wv", "-n", ns, "--from-literal=api-key=s3cret")
-    kubectl("create", "serviceaccount", "bot", "-n", ns)
-    cm = json.loads(kubectl("get", "configmap", "app", "-n", ns, "-o", "json").stdout)
-    assert cm["data"] == {"migration_mode": "sqlite_only"}
-    secret = json.loads(kubectl("get", "secret", "wv", "-n", ns, "-o", "json").stdout)
-    assert secret["data"] == {"api-key": "czNjcmV0"}  # base64 of s3cret
-    assert secret["type"] == "Opaque"
-    assert "bot" in kubectl("get", "serviceaccounts", "-n", ns).stdout
-
-
-def test_imperative_create_of_other_kinds_says_what_to_do(kubectl: Kubectl) -> None:
-    result = kubectl("create", "job", "x", "--image=busybox", "--", "true", check=False)
-    assert result.returncode != 0
-    assert "kubectl apply -f" in result.stderr  # the workaround is named
-
-
-@pytest.mark.usefixtures("applied_crd")
-def test_auth_can_i_checks_rbac_created_imperatively(kubectl: Kubectl) -> None:
-    ns = f"rbac-{uuid.uuid4().hex[:6]}"
-    job_sa = f"system:serviceaccount:{ns}:job-sa"
-    kubectl("create", "namespace", ns)
-    kubectl("create", "role", "job", "-n", ns, "--verb=get,patch", "--resource=widgets/status")
-    kubectl("create", "rolebinding", "job", "-n", ns, "--role=job", f"--serviceaccount={ns}:job-sa")
-
-    def can(*args: str) -> str:
-        return kubectl("auth", "can-i", *args, f"--as={job_sa}", check=False).stdout.strip()
-
-    assert can("patch", "widgets", "--subresource=status", "-n", ns) == "yes"
-    assert can("patch", "widgets", "-n", ns) == "no"  # the object itself: no
-    assert can("patch", "widgets", "--subresource=status", "-n", "default") == "no"
-    assert can("get", "secrets", "-n", ns) == "no"
-    refused = kubectl("get", "configmaps", "-n", ns, f"--as={job_sa}", check=False)
-    assert refused.returncode != 0
-    assert "forbidden" in refused.stderr
+def test_imperative_create_says_what_to_do(kubectl: Kubectl) -> None:
+    # kubectl create sends a protobuf body, which the emulator does not decode
+    for command in (("namespace", "x"), ("job", "x", "--image=busybox", "--", "true")):
+        result = kubectl("create", *command, check=False)
+        assert result.returncode != 0
+        assert "kubectl apply -f" in result.stderr  # the workaround is named

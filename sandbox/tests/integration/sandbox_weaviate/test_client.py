@@ -310,39 +310,6 @@ def test_the_jobs_connect_tells_a_refused_key_before_any_work(sandbox: RunningWe
     connect(target, API_KEY).close()
 
 
-def test_faults_and_stats_endpoints(sandbox: RunningWeaviate) -> None:
-    base = f"http://127.0.0.1:{sandbox.http_port}"
-    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
-    body = json.dumps({"fail_fraction": 0.5, "always_fail_ids": [str(row_id(1))]}).encode()
-    put = urllib.request.Request(f"{base}/sandbox/faults", body, headers, method="PUT")
-    with urllib.request.urlopen(put, timeout=5) as response:
-        assert json.loads(response.read())["fail_fraction"] == 0.5
-    assert sandbox.server.faults.always_fail_ids == {str(row_id(1))}
-
-    bad = urllib.request.Request(
-        f"{base}/sandbox/faults", json.dumps({"fail_fraction": 2}).encode(), headers, method="PUT"
-    )
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(bad, timeout=5)
-    assert raised.value.code == 422
-    assert "fail_fraction" in json.loads(raised.value.read())["error"][0]["message"]
-
-    client = sandbox.connect()
-    articles = create_collections(client)
-    articles.data.insert_many(
-        [weaviate.classes.data.DataObject(properties=article(k), uuid=row_id(k)) for k in range(10)]
-    )
-    stats_request = urllib.request.Request(f"{base}/sandbox/stats", headers=headers)
-    with urllib.request.urlopen(stats_request, timeout=5) as response:
-        stats = json.loads(response.read())
-    # half fail at random (seeded), and the always-failing id fails on top of that
-    assert stats["failed_objects"] in (5, 6)
-    assert stats["collections"]["Article"]["objects"] == 10 - stats["failed_objects"]
-    assert stats["batch_calls"] == 1
-    assert row_id(1) not in {o.uuid for o in articles.iterator()}
-    client.close()
-
-
 def test_rest_object_endpoints(client: weaviate.WeaviateClient, sandbox: RunningWeaviate) -> None:
     articles = create_collections(client)
     articles.data.insert_many(
