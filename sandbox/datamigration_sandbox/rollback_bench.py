@@ -29,9 +29,7 @@ def run_rollback_benchmark(rollbacks: int, work_dir: Path | None) -> dict[str, A
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dm-rb-")))
         # the app pods serve the manifest's 5 s after SIGTERM, as in a cluster: "every pod"
         # counts once the old pod is gone, so this is what a user's rollback waits for
-        world = stack.enter_context(
-            World(work_dir, rate=LOAD_RATE, rows=500, shutdown_delay=None)
-        )
+        world = stack.enter_context(World(work_dir, rate=LOAD_RATE, rows=500, shutdown_delay=None))
         world.settle("migrate")
         config_map_ms: list[float] = []
         acknowledged_ms: list[float] = []
