@@ -27,6 +27,7 @@ from rich.table import Table
 from datamigration_operator.api.phases import PHASES
 from datamigration_operator.api.reasons import ROLLED_BACK
 from datamigration_operator.api.status import ReadPerformance
+from datamigration_operator.cli.exit_status import EXIT_RETRYABLE
 from datamigration_operator.cli.progress_bar import RowsBar
 from datamigration_operator.cli.read_figures import read_figure_lines
 
@@ -64,14 +65,26 @@ async def _session(kubeconfig: Path | None, namespace: str | None) -> AsyncItera
 
     from datamigration_operator.kube.client import KubeClient
     from datamigration_operator.kube.connection import load_connection
+    from datamigration_operator.kube.errors import KubeApiError, KubeConnectionError
     from datamigration_operator.kube.transport import HttpTransport
 
-    info = load_connection(kopf.OperatorSettings(), kubeconfig)
+    try:
+        info = load_connection(kopf.OperatorSettings(), kubeconfig)
+    except kopf.LoginError as error:
+        console.print(f"error: no Kubernetes credentials: {error}", style="red", markup=False)
+        raise typer.Exit(EXIT_RETRYABLE) from None
     transport = HttpTransport(info)
     try:
         yield Session(
             KubeClient(transport), namespace or info.default_namespace or DEFAULT_NAMESPACE
         )
+    # one line a person can act on (a refused credential, a server down), not a traceback
+    except KubeApiError as error:
+        console.print(f"error: {info.server} answered {error}", style="red", markup=False)
+        raise typer.Exit(EXIT_RETRYABLE) from None
+    except KubeConnectionError as error:
+        console.print(f"error: cannot reach {info.server}: {error}", style="red", markup=False)
+        raise typer.Exit(EXIT_RETRYABLE) from None
     finally:
         await transport.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import ssl
 from collections.abc import Mapping
@@ -30,30 +29,17 @@ class Transport(Protocol):
         """The decoded JSON response; raises KubeApiError or KubeConnectionError."""
 
 
-def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
-    """Verification against the kubeconfig's CA (file or base64 data), or the system roots."""
-    if info.insecure:
-        return False
-    context = ssl.create_default_context()
-    if info.ca_path:
-        context.load_verify_locations(cafile=info.ca_path)
-    if info.ca_data:
-        data = info.ca_data.encode() if isinstance(info.ca_data, str) else info.ca_data
-        context.load_verify_locations(cadata=base64.b64decode(data).decode())
-    if info.certificate_path and info.private_key_path:
-        context.load_cert_chain(info.certificate_path, info.private_key_path)
-    return context
-
-
 class HttpTransport:
-    """One aiohttp session with the credentials of a kopf.ConnectionInfo (bearer token)."""
+    """One aiohttp session with the credentials of a kopf.ConnectionInfo: a bearer token or
+    basic auth in the header, a client certificate in the TLS context."""
 
     def __init__(self, info: kopf.ConnectionInfo, *, timeout: float = 30.0) -> None:
         self._server = info.server.rstrip("/")
-        self._headers = {"Accept": JSON}
-        if info.token:
-            self._headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
-        self._ssl = ssl_context(info)
+        self._headers = {"Accept": JSON, **info.as_http_headers()}
+        # The kubeconfig's CA and client certificate, as files or inline data (kind and kubeadm
+        # write `client-certificate-data`; kopf puts such data in a temporary file for a moment,
+        # as Python's ssl loads certificates from files only), or no verification if insecure.
+        self._ssl: ssl.SSLContext = info.as_ssl_context()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
