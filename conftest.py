@@ -20,15 +20,30 @@ def _no_pypi(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers = {item.nodeid: _tier(Path(str(item.fspath))) for item in items}
     for item in items:
-        tier = _tier(Path(str(item.fspath)))
+        tier = tiers[item.nodeid]
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
-        # With `--dist loadgroup` (scripts/test.sh) one worker runs a group: a module's tests
-        # share its fixtures, and the real tier shares one real control plane (session-scoped;
-        # a second one per worker would cost a start-up and compete for the two cores).
-        group = "real" if tier == "real" else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(_group(item.nodeid, tier)))
+    # The longest groups first, so no worker starts one while the others are finishing
+    # (scripts/test.sh keeps this order: --no-loadscope-reorder).
+    items.sort(key=lambda item: _LONGEST_FIRST.get(tiers[item.nodeid] or "", len(_LONGEST_FIRST)))
+
+
+# With `--dist loadgroup` (scripts/test.sh) one worker runs a group: a module's tests share its
+# fixtures; the real tier shares one real control plane (session-scoped: a second one per worker
+# would cost a start-up and compete for the two cores); each scenario (a whole walk of minutes,
+# nothing shared) is a group of its own.
+_LONGEST_FIRST = {"real": 0, "scenarios": 1}
+
+
+def _group(nodeid: str, tier: str | None) -> str:
+    if tier == "real":
+        return "real"
+    if tier == "scenarios":
+        return nodeid
+    return nodeid.split("::")[0]
 
 
 def _tier(path: Path) -> str | None:
