@@ -9,7 +9,11 @@ from pydantic import Field, JsonValue, model_validator
 
 from datamigration_operator.api.durations import Duration
 from datamigration_operator.api.model_base import DnsSubdomain, SpecModel
-from datamigration_operator.api.names import DEFAULT_CONFIGMAP_KEY, fold_sql_name
+from datamigration_operator.api.names import (
+    DEFAULT_CONFIGMAP_KEY,
+    READ_PERCENT_KEY_SUFFIX,
+    fold_sql_name,
+)
 from datamigration_operator.api.phases import INITIAL_PHASE, Phase
 
 # Any name SQLite accepts (spaces, dashes, quotes, unicode, keywords; the queries quote it),
@@ -199,8 +203,14 @@ class AppSpec(SpecModel):
 
     config_map_ref: ConfigMapRef
     """The app's ConfigMap; the operator patches one key of it and nothing else."""
-    key: str = Field(default=DEFAULT_CONFIGMAP_KEY, pattern=CONFIGMAP_KEY_PATTERN, max_length=253)
-    """Key holding sqlite_only, dual_write or weaviate_primary."""
+    key: str = Field(
+        default=DEFAULT_CONFIGMAP_KEY,
+        pattern=CONFIGMAP_KEY_PATTERN,
+        # a gradual switch writes `<key>_read_percent` too, and a ConfigMap key has 253 at most
+        max_length=253 - len(READ_PERCENT_KEY_SUFFIX),
+    )
+    """Key holding sqlite_only, dual_write or weaviate_primary; a gradual switch also writes
+    its share of reads to the key plus `_read_percent`."""
     workloads: list[WorkloadRef] = Field(
         default_factory=list, max_length=MAX_WORKLOADS, json_schema_extra=_map_list("kind", "name")
     )

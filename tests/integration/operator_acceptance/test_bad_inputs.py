@@ -133,6 +133,12 @@ CASES = [
         spec={"app": _workloads(17)},
     ),
     Case(
+        # its `<key>_read_percent` twin must fit a ConfigMap key's 253 characters too
+        "configmap-key-too-long",
+        Admission("spec.app.key", "may not be more than 240 bytes"),
+        spec={"app": {**APP, "key": "k" * 241}},
+    ),
+    Case(
         "no-collections",
         Admission("spec.collections", "or set discover.tables: all"),
         spec={"collections": []},

@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from datamigration_operator.api.durations import parse_duration
+from datamigration_operator.api.names import read_percent_key
 from datamigration_operator.api.resource import DataMigration
-from datamigration_operator.api.spec import DataMigrationSpec
+from datamigration_operator.api.spec import AppSpec, DataMigrationSpec
 from tests.unit.reconcile.scenario import manifest, spec_dict
 
 
@@ -149,3 +150,11 @@ def test_backup_paths_may_use_hidden_folders(path: str) -> None:
 def test_backup_outside_its_claim_or_keeping_nothing_is_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         DataMigrationSpec.model_validate(spec_dict(backup=bad))
+
+
+def test_the_mode_key_leaves_room_for_its_read_percent_twin() -> None:
+    longest = "k" * 240
+    spec = AppSpec.model_validate({"configMapRef": {"name": "app"}, "key": longest})
+    assert len(read_percent_key(spec.key)) == 253  # a ConfigMap key's limit
+    with pytest.raises(ValidationError, match="at most 240 characters"):
+        AppSpec.model_validate({"configMapRef": {"name": "app"}, "key": longest + "k"})
