@@ -4,6 +4,7 @@ examples/chat-app/tests/ alike; keeps every test off the network."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,20 +26,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = tiers[item.nodeid]
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
-        item.add_marker(pytest.mark.xdist_group(_group(item.nodeid, tier)))
     # The longest groups first, so no worker starts one while the others are finishing
     # (scripts/test.sh keeps this order: --no-loadscope-reorder).
     items.sort(key=lambda item: _LONGEST_FIRST.get(tiers[item.nodeid] or "", len(_LONGEST_FIRST)))
 
 
-# With `--dist loadgroup` (scripts/test.sh) one worker runs a group: a module's tests share its
-# fixtures; the real tier shares one real control plane (session-scoped: a second one per worker
-# would cost a start-up and compete for the two cores); each scenario (a whole walk of minutes,
-# nothing shared) is a group of its own.
 _LONGEST_FIRST = {"real": 0, "scenarios": 1}
 
 
-def _group(nodeid: str, tier: str | None) -> str:
+def _group(nodeid: str) -> str:
+    """The tests one xdist worker runs together: a module's tests share its fixtures; the real
+    tier shares one real control plane (session-scoped: a second one per worker would cost a
+    start-up and compete for the two cores); each scenario (a whole walk of minutes, nothing
+    shared) stands alone."""
+    tier = _tier(Path(nodeid.split("::")[0]))
     if tier == "real":
         return "real"
     if tier == "scenarios":
@@ -53,3 +54,20 @@ def _tier(path: Path) -> str | None:
         if part == "tests" and parts[index + 1] in _TIERS:
             return parts[index + 1]
     return None
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist absent: tests run in one process
+    pass
+else:
+
+    class _ByGroup(LoadScopeScheduling):
+        """`--dist loadscope` with our groups as its scopes (xdist's own `xdist_group` marks
+        grouped nothing here: pytest 9.2, pytest-xdist 3.8)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+        return _ByGroup(config, log) if config.getvalue("dist") == "loadscope" else None

@@ -14,4 +14,4 @@ if [ "${CI:-}" = "true" ]; then export SERVERS_BUILD_JOBS=2; fi
 bash scripts/build-servers.sh >/dev/null
 # Most tests wait on servers, Jobs and rollouts rather than compute: three workers on two cores;
 # tests are grouped by module, the real tier is one group, the longest go first (conftest.py).
-echo "== pytest"; pytest -n "${PYTEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder "$@"
+echo "== pytest"; pytest -n "${PYTEST_WORKERS:-3}" --dist loadscope --no-loadscope-reorder "$@"

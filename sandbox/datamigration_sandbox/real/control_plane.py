@@ -258,7 +258,9 @@ class RealControlPlane:
         self._ready(scheduler, http_ok(f"https://127.0.0.1:{ports.scheduler}/readyz"), began)
         self._ready(kubelet, self._node_ready, began)
         if self.crd_dir is not None:
-            self._apply_crds(self.crd_dir)
+            served = self._apply_crds(self.crd_dir)
+            # a new CRD's storage answers 429 "(re)initializing" for a moment after it is created
+            self._ready(apiserver, lambda: all(map(self._lists, served)), began, mark="crds")
         self._ready(kcm, self._default_service_account, began, mark="default-serviceaccount")
         for weaviate, node in zip(weaviates, self._weaviate_cluster_ports(), strict=False):
             ready = http_ok(f"http://127.0.0.1:{node.http}/v1/.well-known/ready")
@@ -420,11 +422,20 @@ class RealControlPlane:
             return False
         return True
 
-    def _apply_crds(self, directory: Path) -> None:
+    def _lists(self, path: str) -> bool:
+        try:
+            self._api_get(path + "?limit=1")
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
+
+    def _apply_crds(self, directory: Path) -> list[str]:
+        """Creates the CRDs in `directory`; the API paths of their collections (cluster-wide)."""
         import ssl
 
         assert self.credentials is not None
         context = ssl.create_default_context(cafile=str(self.credentials.ca_cert))
+        served: list[str] = []
         for path in sorted(directory.glob("*.y*ml")):
             for document in yaml.safe_load_all(path.read_text()):
                 if not document or document.get("kind") != "CustomResourceDefinition":
@@ -446,3 +457,10 @@ class RealControlPlane:
                         raise ServerStartError(
                             f"CRD {path.name}: {exc.code} {exc.read()[:500]!r}"
                         ) from exc
+                spec = document["spec"]
+                served += [
+                    f"/apis/{spec['group']}/{version['name']}/{spec['names']['plural']}"
+                    for version in spec["versions"]
+                    if version.get("served")
+                ]
+        return served
