@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client, config
 
+from datamigration_operator.api.job_contract import JobTarget
+from datamigration_operator.api.spec import Endpoint
 from datamigration_sandbox.real.control_plane import RealControlPlane
 from datamigration_sandbox.real.server_binaries import locate_binaries
 from tests.integration.operator_acceptance.conftest import install_job_stand_in
@@ -43,6 +45,16 @@ class RealCluster:
     @property
     def kubeconfig(self) -> Path:
         return self.plane.kubeconfig
+
+    @property
+    def weaviate_target(self) -> JobTarget:
+        """The real weaviate-server's endpoints (plain HTTP and gRPC on loopback)."""
+        ports = self.plane.ports
+        return JobTarget(
+            http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
+            grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
+            tls=False,
+        )
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}

@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from datamigration_operator.api.job_contract import JobTarget
-from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.runs.run import copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
@@ -88,12 +86,7 @@ def test_the_project_client_copies_and_validates_against_the_real_weaviate(
     """Also with the spec listing messages before the conversations they reference: the real
     Weaviate refuses a reference to an object it does not hold yet, so the copy orders the
     tables by their references."""
-    ports = real_cluster.plane.ports
-    target = JobTarget(
-        http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
-        grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
-        tls=False,
-    )
+    target = real_cluster.weaviate_target
     database = generate_database(tmp_path / "app.db", rows=300)
     collections = sample_collections()
     if spec_order == "children first":
@@ -151,12 +144,7 @@ def _reference_writes(client: Any) -> list[list[str]]:
 def test_a_reference_to_an_object_weaviate_does_not_hold_yet_is_refused_by_both(
     real_cluster: RealCluster, weaviate: RunningWeaviate
 ) -> None:
-    ports = real_cluster.plane.ports
-    real_target = JobTarget(
-        http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
-        grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
-        tls=False,
-    )
+    real_target = real_cluster.weaviate_target
     found = {}
     for name, target, key in (
         ("real", real_target, WEAVIATE_API_KEY),

@@ -7,8 +7,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from datamigration_operator.api.job_contract import JobTarget
-from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.cli.read_figures import read_figure_lines
 from datamigration_operator.migration.runs.read_probe import ProbeSettings
 from datamigration_operator.migration.runs.run import copy_run, diff_run
@@ -30,12 +28,7 @@ def _counts(client: Any) -> dict[str, int]:
 def test_the_read_probe_measures_both_stores_against_the_real_weaviate(
     real_cluster: RealCluster, tmp_path: Path
 ) -> None:
-    ports = real_cluster.plane.ports
-    target = JobTarget(
-        http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
-        grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
-        tls=False,
-    )
+    target = real_cluster.weaviate_target
     database = generate_database(tmp_path / "app.db", rows=3_000)
     run = settings(database, tmp_path / "scratch")
     probed = dataclasses.replace(run, read_probe=ProbeSettings(requests=100, concurrency=4))

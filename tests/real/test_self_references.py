@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from weaviate.classes.query import QueryReference
 
-from datamigration_operator.api.job_contract import JobTarget
-from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_operator.migration.runs.run import RunSettings, copy_run, diff_run
 from datamigration_operator.migration.sink.weaviate_sink import connect
@@ -31,12 +29,7 @@ from tests.real.conftest import WEAVIATE_API_KEY, RealCluster
 
 @pytest.fixture
 def real_weaviate(real_cluster: RealCluster) -> Iterator[Any]:
-    ports = real_cluster.plane.ports
-    target = JobTarget(
-        http=Endpoint(host="127.0.0.1", port=ports.weaviate_http),
-        grpc=Endpoint(host="127.0.0.1", port=ports.weaviate_grpc),
-        tls=False,
-    )
+    target = real_cluster.weaviate_target
     client = connect(target, WEAVIATE_API_KEY)
     try:
         yield client

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
-from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import custom_objects, migration_world, read_migration
+from tests.integration.end_to_end.conftest import (
+    custom_objects,
+    data_migration,
+    migration_world,
+    read_migration,
+)
 from tests.integration.operator.conftest import (
     CLAIM,
-    CONFIG_MAP,
     GROUP,
     PLURAL,
-    SECRET,
     VERSION,
     wait_for,
 )
@@ -59,25 +61,7 @@ def _folder(world: dict[str, Any]) -> Path:
 def test_the_migrate_phase_leaves_a_verified_backup_and_reruns_keep_only_the_newest(
     world: dict[str, Any],
 ) -> None:
-    http, grpc = world["ports"]
-    collections = [c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "backup": {"retain": 1},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": collections,
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-        },
-    }
+    body = data_migration(world["ports"], NAME, backup={"retain": 1})
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     dm = _copied(world, None)
     backup = dm["status"]["backup"]

@@ -12,14 +12,10 @@ from typing import Any
 import pytest
 
 from datamigration_operator.reconcile.job_names import job_name
-from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import custom_objects, migration_world
+from tests.integration.end_to_end.conftest import custom_objects, data_migration, migration_world
 from tests.integration.operator.conftest import (
-    CLAIM,
-    CONFIG_MAP,
     GROUP,
     PLURAL,
-    SECRET,
     VERSION,
     wait_for,
 )
@@ -43,32 +39,18 @@ def _status(world: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create(world: dict[str, Any], phase: str) -> None:
-    http, grpc = world["ports"]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": phase,
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": [
-                c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()
-            ],
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-            "jobTemplate": {
-                "batchSize": BATCH,
-                "concurrency": CONCURRENCY,
-                "objectsPerSecond": RATE,
-                "backoffLimit": KILLS + 2,
-            },
-            "validation": {"recheckDelay": "0s"},
+    body = data_migration(
+        world["ports"],
+        NAME,
+        phase=phase,
+        jobTemplate={
+            "batchSize": BATCH,
+            "concurrency": CONCURRENCY,
+            "objectsPerSecond": RATE,
+            "backoffLimit": KILLS + 2,
         },
-    }
+        validation={"recheckDelay": "0s"},
+    )
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
 
 

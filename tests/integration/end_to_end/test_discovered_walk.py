@@ -17,6 +17,7 @@ import yaml
 from tests.integration.end_to_end.conftest import (
     connect_weaviate,
     custom_objects,
+    data_migration,
     migration_world,
     read_migration,
 )
@@ -24,10 +25,8 @@ from tests.integration.migration.conftest import DMCTL, cli_env
 from tests.integration.migration.test_plan import ROWS, make_database
 from tests.integration.operator.conftest import (
     CLAIM,
-    CONFIG_MAP,
     GROUP,
     PLURAL,
-    SECRET,
     VERSION,
     wait_for,
 )
@@ -83,25 +82,14 @@ def test_a_spec_listing_no_table_migrates_what_dmctl_plan_prints(world: dict[str
         check=True,
     )
     plan = {m["table"]: m for m in yaml.safe_load(printed.stdout)["collections"]}
-    http, grpc = world["ports"]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": DATABASE},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "discover": {"tables": "all", "references": "fromForeignKeys"},
-            # one override: the table with no Latin letters gets a readable collection
-            "collections": [{"table": "商品", "collection": "Goods"}],
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-        },
-    }
+    body = data_migration(
+        world["ports"],
+        NAME,
+        path=DATABASE,
+        discover={"tables": "all", "references": "fromForeignKeys"},
+        # one override: the table with no Latin letters gets a readable collection
+        collections=[{"table": "商品", "collection": "Goods"}],
+    )
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     dm = _patch_and_wait(world, {}, "migrate")
     progress = dm["status"]["progress"]

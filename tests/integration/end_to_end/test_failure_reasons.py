@@ -10,22 +10,21 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
-from kubernetes.config import new_client_from_config
 
-from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
+from datamigration_sandbox.control_plane import ControlPlane
 from datamigration_sandbox.sample_data import generate_database
-from tests.integration.end_to_end.conftest import this_checkouts_dmctl
+from tests.integration.end_to_end.conftest import (
+    data_migration,
+    operator_sandbox,
+)
 from tests.integration.operator.conftest import (
     CLAIM,
-    CONFIG_MAP,
     GROUP,
     PLURAL,
-    ROOT,
     SECRET,
     SECRET_VALUE,
     VERSION,
@@ -65,28 +64,9 @@ class World:
         return name
 
     def migrate(self, namespace: str, *, path: str = "app.db", **target: Any) -> None:
-        http, grpc = self.ports
-        spec = {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": path},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-                **target,
-            },
-            # one Weaviate serves the module: each DataMigration its own collection
-            "collections": [
-                {"table": "conversations", "collection": own_collection(namespace, "dm")}
-            ],
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-        }
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "DataMigration",
-            "metadata": {"name": "dm"},
-            "spec": spec,
-        }
+        # one Weaviate serves the module: each DataMigration its own collection
+        collection = {"table": "conversations", "collection": own_collection(namespace, "dm")}
+        body = data_migration(self.ports, "dm", path=path, target=target, collections=[collection])
         self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
 
     def failed(self, namespace: str, timeout: float = 90) -> dict[str, Any]:
@@ -122,26 +102,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    base = tmp_path_factory.mktemp("reasons")
-    this_checkouts_dmctl(base / "bin")
-    plane = ControlPlane(
-        base / "data",
-        crd_dir=ROOT / "crds",
-        rbac=True,
-        weaviate_api_key=SECRET_VALUE,
-        job_path_prefix=(base / "bin",),
-    )
-    thread = ControlPlaneThread(plane)
-    info = thread.start()
-    api = new_client_from_config(config_file=str(info.kubeconfig))
-    operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
-    operator.start()
-    try:
-        yield World(plane, api, (info.weaviate_http_port, info.weaviate_grpc_port), operator)
-    finally:
-        operator.stop()
-        api.close()
-        thread.stop()
+    with operator_sandbox(tmp_path_factory.mktemp("reasons")) as sandbox:
+        yield World(sandbox.plane, sandbox.api, sandbox.ports, sandbox.operator)
 
 
 def _unused_ports() -> tuple[int, int]:

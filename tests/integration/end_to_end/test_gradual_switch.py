@@ -29,10 +29,10 @@ from datamigration_operator.api.spec import Endpoint
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.migration.mapping import object_uuid
 from datamigration_sandbox.jobs.atomic_writer import FileProjection, write_payload
-from datamigration_sandbox.sample_data import sample_collections
 from tests.integration.end_to_end.conftest import (
     connect_weaviate,
     custom_objects,
+    data_migration,
     migration_world,
     read_migration,
 )
@@ -41,7 +41,6 @@ from tests.integration.operator.conftest import (
     CONFIG_MAP,
     GROUP,
     PLURAL,
-    SECRET,
     SECRET_VALUE,
     VERSION,
     wait_for,
@@ -184,24 +183,7 @@ def _warnings(world: dict[str, Any]) -> list[str]:
 def app(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The chat app on the claim's database, after validation passed, under read load."""
     http, grpc = world["ports"]
-    collections = [c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": collections,
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-            "switch": STEPS,
-        },
-    }
+    body = data_migration(world["ports"], NAME, switch=STEPS)
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     _settled(world, "migrate", "Succeeded")
     folder = world["base"] / "app-config"

@@ -9,19 +9,17 @@ from typing import Any
 import kubernetes
 import pytest
 
-from datamigration_sandbox.sample_data import sample_collections
 from tests.integration.end_to_end.conftest import (
     connect_weaviate,
     custom_objects,
+    data_migration,
     migration_world,
     read_migration,
 )
 from tests.integration.operator.conftest import (
-    CLAIM,
     CONFIG_MAP,
     GROUP,
     PLURAL,
-    SECRET,
     SECRET_VALUE,
     VERSION,
 )
@@ -71,24 +69,7 @@ def _mode(world: dict[str, Any]) -> str:
 
 
 def test_every_phase_with_the_real_jobs(world: dict[str, Any]) -> None:
-    collections = [c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()]
-    http, grpc = world["ports"]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": collections,
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-        },
-    }
+    body = data_migration(world["ports"], NAME)
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     _advance(world, "migrate")  # waits for the creation's reconcile (same phase)
     rows = world["counts"]

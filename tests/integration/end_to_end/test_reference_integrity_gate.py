@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
-from kubernetes.config import new_client_from_config
 
-from datamigration_sandbox.control_plane import ControlPlane, ControlPlaneThread
 from tests.integration.end_to_end.conftest import (
     connect_weaviate,
     custom_objects,
+    data_migration,
+    operator_sandbox,
     read_migration,
-    this_checkouts_dmctl,
 )
 from tests.integration.migration.reference_integrity_case import (
     COLLECTIONS,
@@ -37,11 +35,7 @@ from tests.integration.operator.conftest import (
     CONFIG_MAP,
     GROUP,
     PLURAL,
-    ROOT,
-    SECRET,
-    SECRET_VALUE,
     VERSION,
-    OperatorProcess,
     prepare_namespace,
     wait_for,
 )
@@ -55,34 +49,16 @@ assert f"{NAMESPACE}/{NAME}" == ID_NAMESPACE
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    base = tmp_path_factory.mktemp("refcheck")
-    this_checkouts_dmctl(base / "bin")
-    plane = ControlPlane(
-        base / "data",
-        crd_dir=ROOT / "crds",
-        rbac=True,
-        weaviate_api_key=SECRET_VALUE,
-        job_path_prefix=(base / "bin",),
-    )
-    thread = ControlPlaneThread(plane)
-    info = thread.start()
-    api = new_client_from_config(config_file=str(info.kubeconfig))
-    prepare_namespace(api, NAMESPACE, config_map_data={"migration_mode": "sqlite_only"})
-    database = plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db"
-    make_library(database)
-    operator = OperatorProcess(Path(info.kubeconfig), base / "operator.log")
-    operator.start()
-    try:
+    with operator_sandbox(tmp_path_factory.mktemp("refcheck")) as sandbox:
+        prepare_namespace(sandbox.api, NAMESPACE, config_map_data={"migration_mode": "sqlite_only"})
+        database = sandbox.plane.runner.claim_dir(NAMESPACE, CLAIM) / "app.db"
+        make_library(database)
         yield {
-            "api": api,
+            "api": sandbox.api,
             "database": database,
-            "ports": (info.weaviate_http_port, info.weaviate_grpc_port),
-            "operator": operator,
+            "ports": sandbox.ports,
+            "operator": sandbox.operator,
         }
-    finally:
-        operator.stop()
-        api.close()
-        thread.stop()
 
 
 def _phase(world: dict[str, Any], phase: str, *states: str) -> dict[str, Any]:
@@ -121,23 +97,8 @@ def _config_map_mode(world: dict[str, Any]) -> str:
 def test_a_dangling_reference_fails_validation_and_keeps_switch_closed(
     world: dict[str, Any],
 ) -> None:
-    http, grpc = world["ports"]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": [c.model_dump(by_alias=True, exclude_none=True) for c in COLLECTIONS],
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-        },
-    }
+    collections = [c.model_dump(by_alias=True, exclude_none=True) for c in COLLECTIONS]
+    body = data_migration(world["ports"], NAME, collections=collections)
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     _phase(world, "migrate", "Succeeded")
     _phase(world, "dual-write", "Succeeded")

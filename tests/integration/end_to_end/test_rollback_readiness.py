@@ -23,13 +23,17 @@ from datamigration_operator.dualwrite.integration import DualWrite
 from datamigration_operator.dualwrite.modes import ModeSource
 from datamigration_operator.migration.sink.weaviate_sink import connect
 from datamigration_sandbox.sample_data import sample_collections
-from tests.integration.end_to_end.conftest import custom_objects, migration_world, read_migration
+from tests.integration.end_to_end.conftest import (
+    custom_objects,
+    data_migration,
+    migration_world,
+    read_migration,
+)
 from tests.integration.operator.conftest import (
     CLAIM,
     CONFIG_MAP,
     GROUP,
     PLURAL,
-    SECRET,
     SECRET_VALUE,
     VERSION,
     wait_for,
@@ -120,25 +124,7 @@ def test_a_stopped_drainer_makes_rollback_readiness_false_and_blocks_switch(
 
 
 def _walk(world: dict[str, Any], app: App) -> None:
-    http, grpc = world["ports"]
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DataMigration",
-        "metadata": {"name": NAME},
-        "spec": {
-            "phase": "migrate",
-            "source": {"claimName": CLAIM, "path": "app.db"},
-            "target": {
-                "http": {"host": "127.0.0.1", "port": http},
-                "grpc": {"host": "127.0.0.1", "port": grpc},
-                "apiKeySecretRef": {"name": SECRET, "key": "api-key"},
-            },
-            "collections": [
-                c.model_dump(by_alias=True, exclude_none=True) for c in sample_collections()
-            ],
-            "app": {"configMapRef": {"name": CONFIG_MAP}},
-        },
-    }
+    body = data_migration(world["ports"], NAME)
     custom_objects(world).create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
     wait_for(lambda: _reconciled(world, "migrate", "Succeeded"), "migrate to succeed", 120)
     _advance(world, "dual-write")

@@ -70,11 +70,8 @@ def test_validate_counts_and_names_a_dangling_and_a_wrong_reference(
     weaviate: RunningWeaviate, tmp_path: Path
 ) -> None:
     db, run = _copied(weaviate, tmp_path)
-    client = weaviate.client()
-    try:
+    with weaviate.client() as client:
         break_references(db, client)
-    finally:
-        client.close()
 
     diff, reporter = run_diff(weaviate, run, repair=False)
 
@@ -128,8 +125,7 @@ def test_a_reference_set_where_the_foreign_key_is_null_and_a_missing_one_are_wro
 ) -> None:
     """b5 has no author but gets one; b1's reference is removed though its row names a1."""
     _, run = _copied(weaviate, tmp_path)
-    client = weaviate.client()
-    try:
+    with weaviate.client() as client:
         books = client.collections.get("Book")
         books.data.reference_add(
             from_uuid=uuid_of("books", "b5"), from_property="author_id", to=uuid_of("authors", "a2")
@@ -137,8 +133,6 @@ def test_a_reference_set_where_the_foreign_key_is_null_and_a_missing_one_are_wro
         books.data.reference_replace(
             from_uuid=uuid_of("books", "b1"), from_property="author_id", to=[]
         )
-    finally:
-        client.close()
 
     diff, _ = run_diff(weaviate, run, repair=False)
 
@@ -157,15 +151,12 @@ def test_a_row_change_and_a_wrong_reference_on_one_object_count_both(
     weaviate: RunningWeaviate, tmp_path: Path
 ) -> None:
     _, run = _copied(weaviate, tmp_path)
-    client = weaviate.client()
-    try:
+    with weaviate.client() as client:
         books = client.collections.get("Book")
         books.data.update(uuid=uuid_of("books", "b4"), properties={"title": "tampered"})
         books.data.reference_replace(
             from_uuid=uuid_of("books", "b4"), from_property="author_id", to=uuid_of("authors", "a2")
         )
-    finally:
-        client.close()
 
     diff, _ = run_diff(weaviate, run, repair=False)
 
@@ -177,11 +168,8 @@ def test_a_row_change_and_a_wrong_reference_on_one_object_count_both(
 
 def test_sync_repairs_a_wrong_reference(weaviate: RunningWeaviate, tmp_path: Path) -> None:
     db, run = _copied(weaviate, tmp_path)
-    client = weaviate.client()
-    try:
+    with weaviate.client() as client:
         break_references(db, client)
-    finally:
-        client.close()
     synced, _ = run_diff(weaviate, run, repair=True)
     # the wrong reference is repointed; the dangling one names a row SQLite no longer has,
     # which Weaviate refuses to write: the sync reports it rather than dropping it
@@ -195,11 +183,8 @@ def test_dangling_references_a_read_leaves_out_are_found_by_their_stored_count(
 ) -> None:
     """Every object still hashes equal to its row: the sweep finds them."""
     _, run = _copied(weaviate, tmp_path)
-    client = weaviate.client()
-    try:
+    with weaviate.client() as client:
         hide_dangling_references(client)
-    finally:
-        client.close()
 
     diff, _ = run_diff(weaviate, run, repair=False)
 
