@@ -76,6 +76,18 @@ class OperatorSandbox:
     """Weaviate's http and grpc ports"""
     operator: OperatorProcess
 
+    @property
+    def custom(self) -> kubernetes.client.CustomObjectsApi:
+        return kubernetes.client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> kubernetes.client.CoreV1Api:
+        return kubernetes.client.CoreV1Api(self.api)
+
+    @property
+    def batch(self) -> kubernetes.client.BatchV1Api:
+        return kubernetes.client.BatchV1Api(self.api)
+
 
 @contextmanager
 def operator_sandbox(base: Path) -> Iterator[OperatorSandbox]:

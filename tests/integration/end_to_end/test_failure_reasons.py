@@ -9,15 +9,13 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import kubernetes
 import pytest
 
-from datamigration_sandbox.control_plane import ControlPlane
 from datamigration_sandbox.sample_data import generate_database
 from tests.integration.end_to_end.conftest import (
+    OperatorSandbox,
     data_migration,
     operator_sandbox,
 )
@@ -28,7 +26,6 @@ from tests.integration.operator.conftest import (
     SECRET,
     SECRET_VALUE,
     VERSION,
-    OperatorProcess,
     own_collection,
     prepare_namespace,
     wait_for,
@@ -37,24 +34,8 @@ from tests.integration.operator.conftest import (
 WRONG_KEY = "sk-wrong-7c1f0b2d"
 
 
-@dataclass
-class World:
-    plane: ControlPlane
-    api: kubernetes.client.ApiClient
-    ports: tuple[int, int]
-    operator: OperatorProcess
-
-    @property
-    def custom(self) -> kubernetes.client.CustomObjectsApi:
-        return kubernetes.client.CustomObjectsApi(self.api)
-
-    @property
-    def core(self) -> kubernetes.client.CoreV1Api:
-        return kubernetes.client.CoreV1Api(self.api)
-
-    @property
-    def batch(self) -> kubernetes.client.BatchV1Api:
-        return kubernetes.client.BatchV1Api(self.api)
+class World(OperatorSandbox):
+    """The sandbox and operator, with what the failure cases do to a fresh namespace."""
 
     def namespace(self, *, database: bool = True) -> str:
         name = f"r-{uuid.uuid4().hex[:8]}"
