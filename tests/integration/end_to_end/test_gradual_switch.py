@@ -236,9 +236,16 @@ def test_a_read_mismatch_rolls_the_first_step_back_by_itself(
     data = _config_map(world)
     assert data["migration_mode"] == "dual_write"
     assert "migration_mode_read_percent" not in data  # reads back on SQLite
-    assert any(
-        w.startswith("SwitchAnalysisFailed: step 1 (25 % of reads from Weaviate): read mismatch")
-        for w in _warnings(world)
+    # the operator posts its events after the status patch read above: wait for it
+    wait_for(
+        lambda: any(
+            w.startswith(
+                "SwitchAnalysisFailed: step 1 (25 % of reads from Weaviate): read mismatch"
+            )
+            for w in _warnings(world)
+        ),
+        "the SwitchAnalysisFailed Warning event",
+        30,
     )
     wait_for(lambda: app["store"].reads.read_percent() == 0, "the app to read SQLite only", 10)
     assert app["load"].errors == []
